@@ -1,0 +1,119 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "tapedeck",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tapedeck", targets: ["tapedeck"]),
+        .library(name: "TapedeckCore", targets: ["TapedeckCore"]),
+        .library(name: "TapedeckScenario", targets: ["TapedeckScenario"]),
+        .library(name: "TapedeckProtocol", targets: ["TapedeckProtocol"]),
+        .library(name: "TapedeckProtobuf", targets: ["TapedeckProtobuf"]),
+        .library(name: "TapedeckServer", targets: ["TapedeckServer"]),
+        .library(name: "TapedeckRecording", targets: ["TapedeckRecording"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.2.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
+    ],
+    targets: [
+        // The command line: thin ArgumentParser commands over the libraries.
+        .executableTarget(
+            name: "tapedeck",
+            dependencies: [
+                "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckServer", "TapedeckRecording",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Value (ordered JSON), expressions and templates, patterns, clocks, seeded randomness.
+        .target(
+            name: "TapedeckCore",
+            dependencies: [
+                .product(name: "Collections", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // YAML -> scenario model with source locations; validation; the lazy merged timeline.
+        .target(
+            name: "TapedeckScenario",
+            dependencies: ["TapedeckCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // Descriptor-driven protobuf codec: binary <-> Value through the proto3 JSON mapping.
+        .target(
+            name: "TapedeckProtobuf",
+            dependencies: ["TapedeckCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: swiftSettings
+        ),
+        // Profile model and loader, built-in profiles, codecs, auth.
+        .target(
+            name: "TapedeckProtocol",
+            dependencies: [
+                "TapedeckCore", "TapedeckScenario", "TapedeckProtobuf",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            resources: [.copy("Profiles")],
+            swiftSettings: swiftSettings
+        ),
+        // The simulator: upgrade and auth, connections, scheduler, fan-out, heartbeat, limits.
+        .target(
+            name: "TapedeckServer",
+            dependencies: [
+                "TapedeckCore", "TapedeckScenario", "TapedeckProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // SQLite recordings (GRDB): schema, batched writer, reader, JSONL export/import, recorder proxy.
+        .target(
+            name: "TapedeckRecording",
+            dependencies: [
+                "TapedeckCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TapedeckCoreTests", dependencies: ["TapedeckCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TapedeckScenarioTests", dependencies: ["TapedeckScenario"], swiftSettings: swiftSettings),
+        .testTarget(name: "TapedeckProtobufTests", dependencies: ["TapedeckProtobuf"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "TapedeckProtocolTests", dependencies: ["TapedeckProtocol"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TapedeckServerTests",
+            dependencies: [
+                "TapedeckServer",
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TapedeckRecordingTests", dependencies: ["TapedeckRecording"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,4 @@
+extension Value: CustomStringConvertible {
+    /// Compact JSON.
+    public var description: String { jsonString }
+}
