@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "TapedeckCore",
             dependencies: [
-                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings
         ),

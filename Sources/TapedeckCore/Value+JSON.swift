@@ -1,4 +1,4 @@
-import Collections
+import OrderedCollections
 
 extension Value {
     /// Compact JSON text, keys in order, no spaces: `{"a":1,"b":[true,null]}`.

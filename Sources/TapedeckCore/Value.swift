@@ -1,4 +1,4 @@
-public import Collections
+public import OrderedCollections
 
 /// Tapedeck's one value model: a JSON-like value whose objects keep their key order.
 ///

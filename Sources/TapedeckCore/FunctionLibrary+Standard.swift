@@ -1,0 +1,238 @@
+import OrderedCollections
+
+extension FunctionLibrary {
+    /// The built-in functions.
+    ///
+    /// | function | result |
+    /// |---|---|
+    /// | `seq()` | the 1-based number of the event in its stream |
+    /// | `uuid()` | a random (seeded) UUID v4 |
+    /// | `now([offset])` | the current time, ISO-8601 UTC with milliseconds; `offset` in seconds (`now(-5m)`) |
+    /// | `time([offset])`, `time_ms()` | the current Unix time in seconds / milliseconds |
+    /// | `iso(seconds)` | formats a Unix time as ISO-8601 |
+    /// | `rand.int(a, b)`, `rand.float(a, b)`, `rand.bool([p])` | seeded uniform values (`int` inclusive) |
+    /// | `pick(list)` or `pick(a, b, ...)` | one element, uniformly |
+    /// | `weighted({a: 1, b: 3})` or `weighted([[a, 1], [b, 3]])` | one key/value by weight |
+    /// | `normal(mean, sd)` | a normally distributed number |
+    /// | `wave(min, max, period[, phase])` | a sine wave over scenario time |
+    /// | `ramp(from, to, duration[, start])` | a linear ramp over scenario time, clamped |
+    /// | `round(x[, digits])`, `floor`, `ceil`, `abs`, `min`, `max` | arithmetic |
+    /// | `format(fmt, args...)` | printf-style: `%d %5d %05d %s %f %.2f %x %%` |
+    /// | `duration(seconds)` | `7d 23h 59m 59s` |
+    /// | `env(name[, default])` | an environment variable |
+    /// | `len`, `lower`, `upper`, `str`, `int`, `float`, `keys`, `values`, `join`, `split`, `contains`, `starts_with`, `ends_with`, `merge`, `get`, `range`, `slice`, `unique` | helpers |
+    public static let standard: FunctionLibrary = {
+        var f: [String: Function] = [:]
+        f["seq"] = Function { ctx, _ in .int(ctx.sequence) }
+        f["uuid"] = Function { ctx, _ in .string(uuid(&ctx.random)) }
+        f["now"] = Function { ctx, a in .string(Timestamp.iso8601(ctx.now + (try a.number(0, "offset", default: 0)))) }
+        f["time"] = Function { ctx, a in .double(ctx.now + (try a.number(0, "offset", default: 0))) }
+        f["time_ms"] = Function { ctx, a in .int(Int(((ctx.now + (try a.number(0, "offset", default: 0))) * 1000).rounded(.down))) }
+        f["iso"] = Function { _, a in
+            let v = try a.require(0)
+            if let s = v.stringValue, let t = Timestamp.parse(s) { return .string(Timestamp.iso8601(t)) }
+            return .string(Timestamp.iso8601(try a.number(0)))
+        }
+        f["rand.int"] = Function { ctx, a in
+            let lo = Int(try a.number(0, "min")), hi = Int(try a.number(1, "max"))
+            guard lo <= hi else { throw ExpressionError("min \(lo) is greater than max \(hi)") }
+            return .int(Int.random(in: lo...hi, using: &ctx.random))
+        }
+        f["rand.float"] = Function { ctx, a in
+            let lo = try a.number(0, "min", default: 0), hi = try a.number(1, "max", default: 1)
+            guard lo <= hi else { throw ExpressionError("min \(lo) is greater than max \(hi)") }
+            return .double(lo + (hi - lo) * ctx.random.unit())
+        }
+        f["rand.bool"] = Function { ctx, a in .bool(ctx.random.unit() < (try a.number(0, "p", default: 0.5))) }
+        f["pick"] = Function { ctx, a in
+            let items = a.count == 1 ? (a.positional[0].arrayValue ?? [a.positional[0]]) : a.positional
+            guard !items.isEmpty else { throw ExpressionError("nothing to pick from") }
+            return items[Int(ctx.random.next() % UInt64(items.count))]
+        }
+        f["weighted"] = Function { ctx, a in
+            let v = try a.require(0)
+            var choices: [(Value, Double)] = []
+            switch v {
+            case .object(let o):
+                for (k, w) in o {
+                    guard let d = w.doubleValue else { throw ExpressionError("weight of '\(k)' must be a number") }
+                    choices.append((.string(k), d))
+                }
+            case .array(let items):
+                for item in items {
+                    guard let pair = item.arrayValue, pair.count == 2, let d = pair[1].doubleValue else {
+                        throw ExpressionError("expected [value, weight] pairs")
+                    }
+                    choices.append((pair[0], d))
+                }
+            default: throw ExpressionError("expected an object of weights or a list of [value, weight] pairs")
+            }
+            let total = choices.reduce(0) { $0 + max(0, $1.1) }
+            guard total > 0 else { throw ExpressionError("weights must add up to more than zero") }
+            var x = ctx.random.unit() * total
+            for (value, w) in choices {
+                x -= max(0, w)
+                if x < 0 { return value }
+            }
+            return choices[choices.count - 1].0
+        }
+        f["normal"] = Function { ctx, a in
+            let mean = try a.number(0, "mean", default: 0), sd = try a.number(1, "sd", default: 1)
+            let u1 = max(ctx.random.unit(), 1e-300), u2 = ctx.random.unit()
+            return .double(mean + sd * (-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2))
+        }
+        f["wave"] = Function { ctx, a in
+            let lo = try a.number(0, "min"), hi = try a.number(1, "max"), period = try a.number(2, "period")
+            let phase = try a.number(3, "phase", default: 0)
+            guard period > 0 else { throw ExpressionError("period must be positive") }
+            let s = _sin(2 * Double.pi * (ctx.scenarioTime + phase) / period)
+            return .double(lo + (hi - lo) * (1 + s) / 2)
+        }
+        f["ramp"] = Function { ctx, a in
+            let from = try a.number(0, "from"), to = try a.number(1, "to"), duration = try a.number(2, "duration")
+            let start = try a.number(3, "start", default: 0)
+            let x = duration <= 0 ? 1 : min(1, max(0, (ctx.scenarioTime - start) / duration))
+            return .double(from + (to - from) * x)
+        }
+        f["round"] = Function { _, a in
+            let x = try a.number(0), digits = Int(try a.number(1, "digits", default: 0))
+            if digits <= 0 { return .int(Int(x.rounded())) }
+            var scale = 1.0
+            for _ in 0..<min(digits, 15) { scale *= 10 }
+            return .double((x * scale).rounded() / scale)
+        }
+        f["floor"] = Function { _, a in .int(Int((try a.number(0)).rounded(.down))) }
+        f["ceil"] = Function { _, a in .int(Int((try a.number(0)).rounded(.up))) }
+        f["abs"] = Function { _, a in
+            let v = try a.require(0)
+            if case .int(let i) = v { return .int(abs(i)) }
+            return .double(abs(try a.number(0)))
+        }
+        f["min"] = Function { _, a in try extreme(a, <) }
+        f["max"] = Function { _, a in try extreme(a, >) }
+        f["format"] = Function { _, a in .string(try Printf.format(try a.string(0), Array(a.positional.dropFirst()))) }
+        f["duration"] = Function { _, a in
+            var rest = Int(try a.number(0))
+            let negative = rest < 0
+            rest = abs(rest)
+            let parts = [(rest / 86400, "d"), ((rest / 3600) % 24, "h"), ((rest / 60) % 60, "m"), (rest % 60, "s")]
+            let first = parts.firstIndex { $0.0 > 0 } ?? 3
+            return .string((negative ? "-" : "") + parts[first...].map { "\($0.0)\($0.1)" }.joined(separator: " "))
+        }
+        f["env"] = Function { ctx, a in
+            let name = try a.string(0, "name")
+            if let v = ctx.environment[name] { return .string(v) }
+            return a.value(1, "default") ?? .null
+        }
+        f["len"] = Function { _, a in
+            switch try a.require(0) {
+            case .string(let s): .int(s.count)
+            case .array(let x): .int(x.count)
+            case .object(let o): .int(o.count)
+            case .null: .int(0)
+            case let v: throw ExpressionError("len() of \(v.kindName)")
+            }
+        }
+        f["lower"] = Function { _, a in .string(try a.string(0).lowercased()) }
+        f["upper"] = Function { _, a in .string(try a.string(0).uppercased()) }
+        f["str"] = Function { _, a in .string(try a.require(0).plainText) }
+        f["int"] = Function { _, a in
+            let v = try a.require(0)
+            if let s = v.stringValue {
+                guard let i = Int(s) ?? Double(s).map({ Int($0) }) else { throw ExpressionError("'\(s)' is not a number") }
+                return .int(i)
+            }
+            return .int(Int(try a.number(0)))
+        }
+        f["float"] = Function { _, a in
+            let v = try a.require(0)
+            if let s = v.stringValue {
+                guard let d = Double(s) else { throw ExpressionError("'\(s)' is not a number") }
+                return .double(d)
+            }
+            return .double(try a.number(0))
+        }
+        f["keys"] = Function { _, a in .array((try a.require(0).objectValue ?? [:]).keys.map { .string($0) }) }
+        f["values"] = Function { _, a in .array(Array((try a.require(0).objectValue ?? [:]).values)) }
+        f["join"] = Function { _, a in
+            .string(try a.list(0).map(\.plainText).joined(separator: (try? a.string(1)) ?? ","))
+        }
+        f["split"] = Function { _, a in
+            let s = try a.string(0), sep = try a.string(1)
+            guard !sep.isEmpty else { return .array(s.map { .string(String($0)) }) }
+            return .array(s.split(separator: sep, omittingEmptySubsequences: false).map { .string(String($0)) })
+        }
+        f["contains"] = Function { _, a in try Evaluator.binary(.in, try a.require(1), try a.require(0)) }
+        f["starts_with"] = Function { _, a in .bool(try a.string(0).hasPrefix(try a.string(1))) }
+        f["ends_with"] = Function { _, a in .bool(try a.string(0).hasSuffix(try a.string(1))) }
+        f["merge"] = Function { _, a in
+            var out = OrderedDictionary<String, Value>()
+            for v in a.positional {
+                for (k, x) in v.objectValue ?? [:] { out[k] = x }
+            }
+            return .object(out)
+        }
+        f["get"] = Function { _, a in
+            let base = try a.require(0), key = try a.require(1)
+            let found: Value? = key.stringValue.flatMap { base[$0] } ?? key.intValue.flatMap { base[$0] }
+            return found ?? a.value(2) ?? .null
+        }
+        f["range"] = Function { _, a in
+            let lo = a.count > 1 ? Int(try a.number(0)) : 0
+            let hi = Int(try a.number(a.count > 1 ? 1 : 0))
+            guard hi - lo <= 100_000 else { throw ExpressionError("range too large") }
+            return .array(lo < hi ? (lo..<hi).map { .int($0) } : [])
+        }
+        f["slice"] = Function { _, a in
+            let items = try a.list(0)
+            let from = max(0, Int(try a.number(1, default: 0)))
+            let to = min(items.count, Int(try a.number(2, default: Double(items.count))))
+            return .array(from < to ? Array(items[from..<to]) : [])
+        }
+        f["unique"] = Function { _, a in
+            var out: [Value] = []
+            for v in try a.list(0) where !out.contains(v) { out.append(v) }
+            return .array(out)
+        }
+        f["matches"] = Function { _, a in
+            .bool(Pattern(try a.require(1)).matches(try a.require(0)))
+        }
+        return FunctionLibrary(f)
+    }()
+
+    private static func extreme(_ a: FunctionArguments, _ better: (Double, Double) -> Bool) throws(ExpressionError) -> Value {
+        let items = a.count == 1 ? (a.positional[0].arrayValue ?? a.positional) : a.positional
+        var best: Value?
+        for v in items {
+            guard let d = v.doubleValue else { throw ExpressionError("expected numbers, found \(v.kindName)") }
+            if best == nil || better(d, best!.doubleValue!) { best = v }
+        }
+        guard let best else { throw ExpressionError("no values") }
+        return best
+    }
+
+    static func uuid(_ random: inout SeededRandom) -> String {
+        var bytes = (0..<16).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { b -> String in
+            let s = String(b, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+        let c = Array(hex)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-"
+            + String(c[20..<32])
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@inline(__always) func _sin(_ x: Double) -> Double { sin(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { cos(x) }
+@inline(__always) func _log(_ x: Double) -> Double { log(x) }
