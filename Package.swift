@@ -54,7 +54,11 @@ let package = Package(
         // YAML -> scenario model with source locations; validation; the lazy merged timeline.
         .target(
             name: "TapedeckScenario",
-            dependencies: ["TapedeckCore", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "TapedeckCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Descriptor-driven protobuf codec: binary <-> Value through the proto3 JSON mapping.

@@ -1,0 +1,250 @@
+import Foundation
+public import TapedeckCore
+import Yams
+import OrderedCollections
+
+/// Loads scenario files: YAML composed to nodes (so every error has a line and column), includes
+/// resolved, every key and template checked.
+public struct ScenarioLoader: Sendable {
+    /// Functions templates may call.
+    public var functions: FunctionLibrary
+
+    public init(functions: FunctionLibrary = .standard) {
+        self.functions = functions
+    }
+
+    static let topLevelKeys = [
+        "scenario", "description", "profile", "seed", "speed", "loop", "start", "vars", "include", "entities",
+        "settings", "streams", "tests",
+    ]
+    static let streamKeys = ["name", "profile", "at", "after", "every", "rate", "count", "for", "until", "jitter", "event", "job"]
+    static let jobKeys = ["id", "total_lines", "duration", "steps", "outcome", "fail_at", "statuses", "progress", "complete", "vars"]
+    /// Root names that stream templates can read.
+    public static let eventNames: Set<String> = ["vars", "entities", "stream", "t", "iteration"]
+
+    /// Loads and checks a scenario file.
+    public func load(file path: String) throws(ScenarioErrors) -> Scenario {
+        var stack: [String] = []
+        let (scenario, errors) = loadFile(path, display: path, stack: &stack, isRoot: true)
+        if !errors.isEmpty { throw ScenarioErrors(errors) }
+        return scenario
+    }
+
+    /// Loads and checks scenario text, as if it were the file `file`.
+    public func load(text: String, file: String = "<scenario>") throws(ScenarioErrors) -> Scenario {
+        var stack: [String] = []
+        let (scenario, errors) = loadText(text, path: file, display: file, stack: &stack, isRoot: true)
+        if !errors.isEmpty { throw ScenarioErrors(errors) }
+        return scenario
+    }
+
+    /// Every problem in a file, empty when it is valid.
+    public func validate(file path: String) -> [ScenarioError] {
+        var stack: [String] = []
+        return loadFile(path, display: path, stack: &stack, isRoot: true).1
+    }
+
+    func loadFile(_ path: String, display: String, stack: inout [String], isRoot: Bool) -> (Scenario, [ScenarioError]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return (Scenario(name: "", file: display), [ScenarioError("cannot read file", at: SourceLocation(file: display, line: 1, column: 1))])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return (Scenario(name: "", file: display), [ScenarioError("file is not UTF-8 text", at: SourceLocation(file: display, line: 1, column: 1))])
+        }
+        return loadText(text, path: path, display: display, stack: &stack, isRoot: isRoot)
+    }
+
+    func loadText(_ text: String, path: String, display: String, stack: inout [String], isRoot: Bool) -> (Scenario, [ScenarioError]) {
+        let r = NodeReader(file: display)
+        r.functions = functions
+        var s = Scenario(name: "", file: display)
+        guard let root = r.compose(text) else {
+            if r.errors.isEmpty { r.error("the file is empty; a scenario needs at least 'scenario' and 'streams'", at: SourceLocation(file: display, line: 1, column: 1)) }
+            return (s, r.errors)
+        }
+        let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
+        stack.append(canonical)
+        defer { stack.removeLast() }
+
+        guard let pairs = r.mapping(root, what: "the scenario", allowed: Self.topLevelKeys) else { return (s, r.errors) }
+        let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+
+        // Includes come first, so that this file's own values win.
+        var streams: [StreamSpec] = []
+        if let inc = keys["include"] {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            let items: [Node] = if case .sequence(let seq) = inc { Array(seq) } else { [inc] }
+            for item in items {
+                guard let rel = r.string(item, what: "an include") else { continue }
+                let target = rel.hasPrefix("/") ? rel : directory.appendingPathComponent(rel).standardizedFileURL.path
+                let shown = rel.hasPrefix("/") ? rel : (display as NSString).deletingLastPathComponent.isEmpty ? rel : ((display as NSString).deletingLastPathComponent as NSString).appendingPathComponent(rel)
+                if let cycleStart = stack.firstIndex(of: URL(fileURLWithPath: target).standardizedFileURL.path) {
+                    let chain = (stack[cycleStart...] + [target]).map { ($0 as NSString).lastPathComponent }
+                    r.error("include cycle: \(chain.joined(separator: " -> "))", at: item)
+                    continue
+                }
+                guard FileManager.default.fileExists(atPath: target) else {
+                    r.error("included file '\(rel)' does not exist", at: item)
+                    continue
+                }
+                let (fragment, errors) = loadFile(target, display: shown, stack: &stack, isRoot: false)
+                r.absorb(errors)
+                s.vars = merge(s.vars, fragment.vars)
+                s.entities = merge(s.entities, fragment.entities)
+                s.settings = merge(s.settings, fragment.settings)
+                streams += fragment.streams
+                if s.profile == nil { s.profile = fragment.profile }
+            }
+        }
+
+        if let n = keys["scenario"] { s.name = r.string(n, what: "'scenario' (the scenario's name)") ?? "" }
+        else if isRoot { r.error("missing key 'scenario' (the scenario's name)", at: root) }
+        if let n = keys["description"] { s.description = r.string(n, what: "'description'") }
+        if let n = keys["profile"] { s.profile = r.string(n, what: "'profile'") }
+        if let n = keys["seed"] {
+            if let t = r.text(n, what: "'seed'") {
+                if let u = UInt64(t) { s.seed = u }
+                else if let i = Int64(t) { s.seed = UInt64(bitPattern: i) }
+                else { s.seed = SeededRandom.stableHash(t) }
+            }
+        }
+        if let n = keys["speed"] {
+            if let d = r.number(n, what: "'speed'") {
+                if d < 0.1 || d > 1000 { r.error("'speed' must be between 0.1 and 1000, found \(d)", at: n) } else { s.speed = d }
+            }
+        }
+        if let n = keys["loop"] { s.loop = r.bool(n, what: "'loop'") ?? false }
+        if let n = keys["start"], let t = r.string(n, what: "'start' (an ISO-8601 time)") {
+            if let epoch = Timestamp.parse(t) { s.epoch = epoch } else { r.error("expected 'start' to be an ISO-8601 time such as 2025-01-17T10:00:00Z, found '\(t)'", at: n) }
+        }
+        if let n = keys["vars"] {
+            if case .mapping = n { s.vars = merge(s.vars, r.value(n)) } else { r.error("expected 'vars' to be a mapping, found \(r.describe(n))", at: n) }
+        }
+        if let n = keys["entities"] {
+            if case .mapping = n { s.entities = merge(s.entities, r.value(n)) } else { r.error("expected 'entities' to be a mapping, found \(r.describe(n))", at: n) }
+        }
+        if let n = keys["settings"] {
+            if case .mapping = n { s.settings = merge(s.settings, r.value(n)) } else { r.error("expected 'settings' to be a mapping, found \(r.describe(n))", at: n) }
+        }
+        if let n = keys["streams"] {
+            if case .sequence(let seq) = n {
+                for (i, item) in seq.enumerated() {
+                    if let stream = readStream(item, index: i, reader: r) { streams.append(stream) }
+                }
+            } else {
+                r.error("expected 'streams' to be a list of streams, found \(r.describe(n))", at: n)
+            }
+        } else if isRoot && streams.isEmpty {
+            r.error("missing key 'streams' (the event streams)", at: root)
+        }
+
+        // Stream names are unique; `after` names a stream that ends; no cycles.
+        var byName: [String: StreamSpec] = [:]
+        for st in streams {
+            if let other = byName[st.name] {
+                r.error("duplicate stream name '\(st.name)' (first defined at \(other.location))", at: st.location)
+            } else {
+                byName[st.name] = st
+            }
+        }
+        if isRoot {
+            for st in streams {
+                guard let after = st.after else { continue }
+                guard let target = byName[after] else {
+                    var message = "'after' names an unknown stream '\(after)'"
+                    if let sug = Suggestion.closest(to: after, in: byName.keys) { message += "; did you mean '\(sug)'?" }
+                    r.error(message, at: st.location)
+                    continue
+                }
+                if target.nominalLength == nil {
+                    r.error("stream '\(st.name)' starts after '\(after)', but '\(after)' never ends (give it count, for or until)", at: st.location)
+                }
+                var seen: Set<String> = [st.name]
+                var cursor = target
+                while let next = cursor.after, let n = byName[next] {
+                    if seen.contains(n.name) || n.name == st.name {
+                        r.error("'after' cycle through stream '\(st.name)'", at: st.location)
+                        break
+                    }
+                    seen.insert(n.name)
+                    cursor = n
+                }
+            }
+        }
+        s.streams = streams
+        return (s, r.errors)
+    }
+
+    func readStream(_ node: Node, index: Int, reader r: NodeReader) -> StreamSpec? {
+        guard let pairs = r.mapping(node, what: "a stream", allowed: Self.streamKeys) else { return nil }
+        let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let name = keys["name"].flatMap { r.string($0, what: "a stream's 'name'") } ?? "stream-\(index + 1)"
+        let errorsBefore = r.errors.count
+        var st = StreamSpec(name: name, location: r.location(node), kind: .events(.constant(.null)))
+        if let n = keys["profile"] { st.profile = r.string(n, what: "'profile'") }
+        if let n = keys["at"] { st.at = r.duration(n, what: "'at'") ?? 0 }
+        if let n = keys["after"] { st.after = r.string(n, what: "'after' (a stream name)") }
+        if let n = keys["every"] { st.every = r.duration(n, what: "'every'", allowZero: false) }
+        if let n = keys["rate"] {
+            if keys["every"] != nil { r.error("give either 'every' or 'rate', not both", at: n) }
+            if let t = r.text(n, what: "'rate'") {
+                let parts = t.split(separator: "/", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                let per = parts.count == 2 ? DurationText.seconds(parts[1].first?.isNumber == true ? parts[1] : "1" + parts[1]) : nil
+                if parts.count == 2, let count = Double(parts[0]), count > 0, let per, per > 0 {
+                    st.every = per / count
+                } else {
+                    r.error("expected 'rate' like 500/s, 20/m or 3/1h, found '\(t)'", at: n)
+                }
+            }
+        }
+        if let n = keys["count"] { st.count = r.integer(n, what: "'count'", minimum: 1) }
+        if let n = keys["for"] { st.duration = r.duration(n, what: "'for'") }
+        if let n = keys["until"] { st.until = r.duration(n, what: "'until'") }
+        if let n = keys["jitter"] { st.jitter = r.duration(n, what: "'jitter'") ?? 0 }
+        if st.every == nil, st.count != nil || st.duration != nil, keys["job"] == nil {
+            r.error("'count' and 'for' need 'every' or 'rate' to space the events", at: keys["count"] ?? keys["for"]!)
+        }
+        switch (keys["event"], keys["job"]) {
+        case (let e?, nil):
+            if let t = r.template(e, names: Self.eventNames) { st.kind = .events(t) }
+        case (nil, let j?):
+            if let job = readJob(j, reader: r) { st.kind = .jobRun(job) }
+        case (_?, let j?):
+            r.error("a stream has either 'event' or 'job', not both", at: j)
+        case (nil, nil):
+            r.error("stream '\(name)' needs an 'event' (a template) or a 'job'", at: node)
+        }
+        return r.errors.count == errorsBefore ? st : nil
+    }
+
+    func readJob(_ node: Node, reader r: NodeReader) -> JobRun? {
+        guard let pairs = r.mapping(node, what: "a job", allowed: Self.jobKeys) else { return nil }
+        let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let names = Self.eventNames.union(["job"])
+        var job = JobRun(
+            id: .constant(.string("job-1")), totalLines: 1000, duration: 60, steps: 10, outcome: "complete", failAt: 0.6,
+            statuses: ["parsing"], progress: .constant(.null), complete: .constant(.null), extra: .emptyObject)
+        if let n = keys["id"] { job.id = r.template(n, names: Self.eventNames) ?? job.id }
+        if let n = keys["total_lines"] { job.totalLines = r.integer(n, what: "'total_lines'", minimum: 0) ?? 0 }
+        if let n = keys["duration"] { job.duration = r.duration(n, what: "'duration'", allowZero: false) ?? 1 }
+        if let n = keys["steps"] { job.steps = r.integer(n, what: "'steps'", minimum: 1) ?? 1 }
+        if let n = keys["outcome"], let o = r.string(n, what: "'outcome'") {
+            if ["complete", "failed"].contains(o) { job.outcome = o } else { r.error("expected 'outcome' to be complete or failed, found '\(o)'", at: n) }
+        }
+        if let n = keys["fail_at"], let f = r.number(n, what: "'fail_at'") {
+            if f > 0 && f <= 1 { job.failAt = f } else { r.error("'fail_at' must be a fraction between 0 and 1", at: n) }
+        }
+        if let n = keys["statuses"] { job.statuses = r.strings(n, what: "'statuses'") ?? job.statuses }
+        if let n = keys["vars"] { job.extra = r.value(n) }
+        if let n = keys["progress"] { job.progress = r.template(n, names: names) ?? job.progress } else { r.error("a job needs a 'progress' event template", at: node) }
+        if let n = keys["complete"] { job.complete = r.template(n, names: names) ?? job.complete } else { r.error("a job needs a 'complete' event template", at: node) }
+        return job
+    }
+
+    /// Deep merge of objects; `b` wins.
+    func merge(_ a: Value, _ b: Value) -> Value {
+        guard case .object(var x) = a, case .object(let y) = b else { return b }
+        for (k, v) in y { x[k] = x[k].map { merge($0, v) } ?? v }
+        return .object(x)
+    }
+}

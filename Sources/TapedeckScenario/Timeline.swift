@@ -1,0 +1,209 @@
+public import TapedeckCore
+import OrderedCollections
+
+/// The events of a scenario as one lazy, merged, deterministic sequence.
+///
+/// Nothing is materialised: each stream yields its next event only when asked, and the timeline
+/// picks the earliest. The same scenario and seed always give the same events in the same order,
+/// whatever the speed they are played at.
+public struct Timeline: Sendable {
+    public let scenario: Scenario
+    /// Unix time of scenario time zero, for `now()`.
+    public let epoch: Double
+    /// Environment visible to `env()`.
+    public let environment: [String: String]
+    /// Whether to start over at the end (the scenario's `loop`, unless overridden).
+    public let loop: Bool
+
+    public init(scenario: Scenario, epoch: Double? = nil, loop: Bool? = nil, environment: [String: String] = [:]) {
+        self.scenario = scenario
+        self.epoch = scenario.epoch ?? epoch ?? 0
+        self.loop = loop ?? scenario.loop
+        self.environment = environment
+    }
+
+    /// A fresh iterator from the start.
+    public func makeIterator() -> Iterator { Iterator(timeline: self) }
+
+    /// The first `limit` events (for tests and previews). Evaluation errors are thrown.
+    public func prefix(_ limit: Int) throws(ScenarioError) -> [TimelineEvent] {
+        var it = makeIterator()
+        var out: [TimelineEvent] = []
+        while out.count < limit, let e = try it.next() { out.append(e) }
+        return out
+    }
+
+    /// Absolute start time of each stream (resolving `after`).
+    static func startTimes(_ streams: [StreamSpec]) -> [String: Double] {
+        var byName: [String: StreamSpec] = [:]
+        for s in streams { byName[s.name] = s }
+        var memo: [String: Double] = [:]
+        func start(_ s: StreamSpec, depth: Int) -> Double {
+            if let m = memo[s.name] { return m }
+            var t = s.at
+            if let a = s.after, let target = byName[a], depth < streams.count {
+                t += start(target, depth: depth + 1) + (target.nominalLength ?? 0)
+            }
+            memo[s.name] = t
+            return t
+        }
+        for s in streams { _ = start(s, depth: 0) }
+        return memo
+    }
+
+    /// Walks the merged timeline.
+    public struct Iterator: Sendable {
+        var streams: [StreamCursor]
+        let period: Double?
+
+        init(timeline: Timeline) {
+            let starts = Timeline.startTimes(timeline.scenario.streams)
+            let s = timeline.scenario
+            var period: Double?
+            if timeline.loop {
+                var end = 0.0
+                for st in s.streams {
+                    guard let length = st.nominalLength else { continue }
+                    end = max(end, (starts[st.name] ?? 0) + length + (st.every ?? 0))
+                }
+                period = max(end, 1)
+            }
+            self.period = period
+            self.streams = s.streams.map { st in
+                StreamCursor(
+                    spec: st, start: starts[st.name] ?? 0, period: period,
+                    context: EvaluationContext(
+                        variables: ["vars": s.vars, "entities": s.entities, "stream": .string(st.name), "t": 0, "iteration": 0],
+                        random: SeededRandom(seed: s.seed, stream: st.name),
+                        now: timeline.epoch,
+                        environment: timeline.environment),
+                    epoch: timeline.epoch,
+                    profile: st.profile ?? s.profile)
+            }
+            for i in streams.indices { streams[i].schedule() }
+        }
+
+        /// The next event, or `nil` at the end. A template error is thrown with the stream's location;
+        /// the stream has moved on, so calling `next()` again continues.
+        public mutating func next() throws(ScenarioError) -> TimelineEvent? {
+            var best: Int?
+            for i in streams.indices {
+                guard let t = streams[i].nextTime else { continue }
+                if best == nil || t < streams[best!].nextTime! { best = i }
+            }
+            guard let i = best else { return nil }
+            return try streams[i].emit()
+        }
+
+        /// Scenario time of the next event, without generating it.
+        public var nextTime: Double? { streams.compactMap(\.nextTime).min() }
+    }
+}
+
+/// The state of one stream inside a timeline.
+struct StreamCursor: Sendable {
+    let spec: StreamSpec
+    let start: Double
+    let period: Double?
+    var context: EvaluationContext
+    let epoch: Double
+    let profile: String?
+    var tick = 0
+    var iteration = 0
+    var sequence = 0
+    var lastTime = -Double.infinity
+    var nextTime: Double?
+    var jobID: Value = .null
+
+    init(spec: StreamSpec, start: Double, period: Double?, context: EvaluationContext, epoch: Double, profile: String?) {
+        self.spec = spec
+        self.start = start
+        self.period = period
+        self.context = context
+        self.epoch = epoch
+        self.profile = profile
+    }
+
+    /// Job ticks: `steps` progress events, then one completion; a failed job stops early.
+    var jobTicks: Int? {
+        guard case .jobRun(let job) = spec.kind else { return nil }
+        if job.outcome == "failed" { return Int((Double(job.steps) * job.failAt).rounded(.down)) + 1 }
+        return job.steps + 1
+    }
+
+    func nominalTime(tick: Int, iteration: Int) -> Double? {
+        let base = start + Double(iteration) * (period ?? 0)
+        if case .jobRun(let job) = spec.kind {
+            let ticks = jobTicks ?? 1
+            guard tick < ticks else { return nil }
+            if tick == ticks - 1 { return base + (job.outcome == "failed" ? job.duration * job.failAt : job.duration) }
+            return base + Double(tick) * job.duration / Double(job.steps)
+        }
+        if let count = spec.tickCount, tick >= count { return nil }
+        let t = base + Double(tick) * (spec.every ?? 0)
+        if let until = spec.until, t - Double(iteration) * (period ?? 0) >= until { return nil }
+        return t
+    }
+
+    /// Computes `nextTime` for the current tick, moving to the next loop iteration when needed.
+    mutating func schedule() {
+        if let t = nominalTime(tick: tick, iteration: iteration) {
+            var time = t
+            if spec.jitter > 0 { time += spec.jitter * context.random.unit() }
+            nextTime = max(time, lastTime)
+            return
+        }
+        guard period != nil, tick > 0 else { nextTime = nil; return }
+        iteration += 1
+        tick = 0
+        schedule()
+    }
+
+    mutating func emit() throws(ScenarioError) -> TimelineEvent? {
+        guard let time = nextTime else { return nil }
+        defer {
+            lastTime = time
+            tick += 1
+            schedule()
+        }
+        sequence += 1
+        context.sequence = sequence
+        context.scenarioTime = time
+        context.now = epoch + time
+        context.variables["t"] = .double(time)
+        context.variables["iteration"] = .int(iteration)
+        do {
+            let value: Value
+            switch spec.kind {
+            case .events(let template):
+                value = try template.evaluate(in: &context)
+            case .jobRun(let job):
+                value = try jobEvent(job, time: time)
+            }
+            return TimelineEvent(time: time, stream: spec.name, profile: profile, sequence: sequence, value: value)
+        } catch {
+            throw ScenarioError("stream '\(spec.name)', event \(sequence): \(error.message)", at: spec.location)
+        }
+    }
+
+    mutating func jobEvent(_ job: JobRun, time: Double) throws(ExpressionError) -> Value {
+        if tick == 0 { jobID = try job.id.evaluate(in: &context) }
+        let ticks = jobTicks ?? 1
+        let isLast = tick == ticks - 1
+        let failed = job.outcome == "failed"
+        let fraction: Double = isLast ? (failed ? job.failAt : 1) : Double(tick) / Double(job.steps)
+        let processed = Int((Double(job.totalLines) * fraction).rounded(.down))
+        let statusIndex = min(job.statuses.count - 1, Int(fraction * Double(job.statuses.count)))
+        let status = isLast ? job.outcome : (job.statuses.isEmpty ? "running" : job.statuses[max(0, statusIndex)])
+        var info: OrderedDictionary<String, Value> = [
+            "id": jobID, "total_lines": .int(job.totalLines), "processed_lines": .int(processed),
+            "progress_pct": .int(isLast && !failed ? 100 : Int((fraction * 100).rounded(.down))), "status": .string(status),
+            "step": .int(tick + 1), "steps": .int(job.steps), "outcome": .string(job.outcome),
+            "started_at": .string(Timestamp.iso8601(epoch + start + Double(iteration) * (period ?? 0))),
+            "elapsed": .double(time - start - Double(iteration) * (period ?? 0)),
+        ]
+        for (k, v) in job.extra.objectValue ?? [:] where info[k] == nil { info[k] = v }
+        context.variables["job"] = .object(info)
+        return try (isLast ? job.complete : job.progress).evaluate(in: &context)
+    }
+}
