@@ -74,6 +74,8 @@ let package = Package(
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtobuf",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             resources: [.copy("Profiles")],
             swiftSettings: swiftSettings

@@ -194,6 +194,16 @@ extension FunctionLibrary {
             for v in try a.list(0) where !out.contains(v) { out.append(v) }
             return .array(out)
         }
+        f["filter_match"] = Function { _, a in
+            // Each filter key restricts only values that carry that field; a list means any of.
+            let data = try a.require(0), filters = try a.require(1)
+            for (k, want) in filters.objectValue ?? [:] where !want.isNull {
+                guard let have = data[k], !have.isNull else { continue }
+                let options = want.arrayValue ?? [want]
+                if !options.contains(where: { $0.looselyEquals(have) }) { return .bool(false) }
+            }
+            return .bool(true)
+        }
         f["matches"] = Function { _, a in
             .bool(Pattern(try a.require(1)).matches(try a.require(0)))
         }

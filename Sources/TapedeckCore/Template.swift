@@ -64,7 +64,7 @@ public indirect enum Template: Sendable, Hashable {
         case .object(let o):
             var values = OrderedDictionary<String, Value>()
             for (k, i) in o {
-                guard case .constant(let v) = i else { return t }
+                guard case .constant(let v) = i, !k.hasSuffix("?") else { return t }
                 values[k] = v
             }
             return .constant(.object(values))
@@ -93,7 +93,15 @@ public indirect enum Template: Sendable, Hashable {
             return .array(out)
         case .object(let o):
             var out = OrderedDictionary<String, Value>(minimumCapacity: o.count)
-            for (k, t) in o { out[k] = try t.evaluate(in: &ctx) }
+            for (k, t) in o {
+                let v = try t.evaluate(in: &ctx)
+                // `key?:` marks an optional key, left out when its value is null.
+                if k.hasSuffix("?") {
+                    if !v.isNull { out[String(k.dropLast())] = v }
+                } else {
+                    out[k] = v
+                }
+            }
             return .object(out)
         }
     }

@@ -1,0 +1,141 @@
+public import TapedeckCore
+import JWTKit
+import Foundation
+import OrderedCollections
+
+/// The outcome of authenticating an upgrade request.
+public enum AuthOutcome: Sendable, Equatable {
+    /// Accepted: `conn` is the connection's identity (the profile's `identity`, plus `claims`).
+    case accepted(conn: Value)
+    /// Refused with an HTTP status and a body.
+    case refused(status: Int, body: Value, reason: String)
+}
+
+/// Verifies credentials at upgrade time, per a profile's `auth` section, and mints development tokens.
+///
+/// JWTs are HS256 with the simulator's secret (at least 32 bytes).
+public struct Authenticator: Sendable {
+    /// The default development secret, used when none is configured.
+    public static let defaultSecret = "tapedeck-development-secret-do-not-use-in-production"
+
+    private let keys: JWTKeyCollection
+    public let secret: String
+
+    /// An authenticator for `secret`; throws if the secret is shorter than 32 bytes.
+    public init(secret: String = Authenticator.defaultSecret) async throws(AuthenticatorError) {
+        guard secret.utf8.count >= 32 else { throw .shortSecret(secret.utf8.count) }
+        self.secret = secret
+        keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+    }
+
+    /// Mints a JWT with `claims`; adds `iat`, and `exp` when `expiresIn` is given.
+    public func mint(claims: Value, expiresIn: Double?, now: Double) async throws -> String {
+        var c = claims.objectValue ?? [:]
+        c["iat"] = .int(Int(now))
+        if let expiresIn { c["exp"] = .int(Int(now + expiresIn)) }
+        return try await keys.sign(Claims(value: .object(c)))
+    }
+
+    /// Verifies a JWT and returns its claims; `nil` if the signature, format or expiry is bad.
+    public func verify(_ token: String, now: Double) async -> Value? {
+        guard let claims = try? await keys.verify(token, as: Claims.self) else { return nil }
+        if let exp = claims.value["exp"]?.doubleValue, exp <= now { return nil }
+        if let nbf = claims.value["nbf"]?.doubleValue, nbf > now { return nil }
+        return claims.value
+    }
+
+    /// Authenticates a request for a profile.
+    ///
+    /// - Parameters:
+    ///   - endpoint: the endpoint's name, added to `conn.endpoint`.
+    ///   - entities: the scenario entities (for API keys and sessions).
+    public func authenticate(
+        _ request: UpgradeRequest, profile: Profile, endpoint: String, entities: Value, settings: Value, now: Double
+    ) async -> AuthOutcome {
+        let spec = profile.auth
+        let requestValue = request.value
+        var claims: Value = .emptyObject
+        if !spec.credentials.isEmpty {
+            var found: (String, CredentialSource)?
+            for source in spec.credentials {
+                if let v = credential(source.place, in: request), !v.isEmpty { found = (v, source); break }
+            }
+            guard let (token, source) = found else {
+                return refusal(spec.unauthorized, reason: "missing credentials", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
+            }
+            switch source.kind {
+            case .jwt:
+                guard let c = await verify(token, now: now) else {
+                    return refusal(spec.unauthorized, reason: "invalid or expired token", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
+                }
+                claims = c
+            case .apiKey, .session:
+                let table = source.kind == .apiKey ? "api_keys" : "sessions"
+                guard let c = entities[table]?[token] else {
+                    return refusal(spec.unauthorized, reason: source.kind == .apiKey ? "unknown API key" : "no valid session", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
+                }
+                if let exp = c["expires_at"]?.stringValue.flatMap(Timestamp.parse), exp <= now {
+                    return refusal(spec.unauthorized, reason: "session expired", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
+                }
+                claims = c
+            }
+        }
+        var ctx = EvaluationContext(variables: ["claims": claims, "request": requestValue, "settings": settings, "entities": entities], now: now)
+        var conn: Value = .emptyObject
+        if let identity = spec.identity {
+            do {
+                conn = try identity.evaluate(in: &ctx)
+            } catch {
+                return refusal(spec.unauthorized, reason: "claims do not give an identity: \(error.message)", request: requestValue, claims: claims, conn: .null, settings: settings, entities: entities)
+            }
+        }
+        if case .object = conn {} else { conn = ["identity": conn] }
+        conn["claims"] = claims
+        conn["endpoint"] = .string(endpoint)
+        if let allow = spec.allow {
+            ctx.variables["conn"] = conn
+            let allowed = (try? allow.evaluate(in: &ctx).isTruthy) ?? false
+            if !allowed {
+                return refusal(spec.forbidden, reason: "not authorized", request: requestValue, claims: claims, conn: conn, settings: settings, entities: entities)
+            }
+        }
+        return .accepted(conn: conn)
+    }
+
+    func credential(_ place: CredentialSource.Place, in request: UpgradeRequest) -> String? {
+        switch place {
+        case .cookie(let name): return request.cookie(name)
+        case .query(let name): return request.queryValue(name)
+        case .header(let name): return request.header(name)
+        case .bearer:
+            guard let h = request.header("authorization") else { return nil }
+            let parts = h.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+            return parts[1].trimmingCharacters(in: " ")
+        }
+    }
+
+    func refusal(_ r: Refusal, reason: String, request: Value, claims: Value, conn: Value, settings: Value, entities: Value) -> AuthOutcome {
+        var ctx = EvaluationContext(variables: ["request": request, "claims": claims, "conn": conn, "settings": settings, "entities": entities, "reason": .string(reason), "connections": 0])
+        let body = (try? r.body.evaluate(in: &ctx)) ?? .string(reason)
+        return .refused(status: r.status, body: body, reason: reason)
+    }
+
+    /// JWT claims as one ordered value.
+    struct Claims: JWTPayload {
+        var value: Value
+        init(value: Value) { self.value = value }
+        init(from decoder: any Decoder) throws { value = try Value(from: decoder) }
+        func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
+    }
+}
+
+/// An authenticator that cannot be made.
+public struct AuthenticatorError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    static func shortSecret(_ n: Int) -> AuthenticatorError {
+        AuthenticatorError(description: "the JWT secret must be at least 32 bytes long (HS256); this one has \(n)")
+    }
+}

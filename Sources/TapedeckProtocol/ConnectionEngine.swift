@@ -1,0 +1,239 @@
+public import TapedeckCore
+public import OrderedCollections
+import DequeModule
+
+/// One subscription of a connection.
+public struct Subscription: Sendable, Hashable {
+    public var key: String
+    /// Topics it covers; `*` covers every topic.
+    public var topics: [String]
+    /// Parameters the profile's filter reads as `sub.params`.
+    public var params: Value
+
+    public var value: Value { ["key": .string(key), "topics": .array(topics.map(Value.string)), "params": params] }
+}
+
+/// What the engine asks the connection to do.
+public enum EngineAction: Sendable, Equatable {
+    /// Send a message to the client.
+    case send(Value)
+    /// Close the connection.
+    case close(code: Int, reason: String)
+    /// A profile rule failed at runtime; log it.
+    case log(String)
+}
+
+/// A client frame after decoding.
+public enum InboundMessage: Sendable {
+    /// A decoded message and its raw text (for JSON) or a hex preview (for binary).
+    case message(Value, raw: String)
+    /// A frame the codec could not decode.
+    case undecodable(error: String, raw: String)
+}
+
+/// The protocol state of one connection: subscriptions, limits and rules.
+///
+/// A pure state machine: it never touches a socket or a clock. The server feeds it client messages
+/// and the current time, and performs the actions it returns.
+public struct ConnectionEngine: Sendable {
+    public let profile: Profile
+    /// The connection's identity and state, as templates see it (`conn`).
+    public private(set) var conn: Value
+    /// Current subscriptions, in the order they were made.
+    public private(set) var subscriptions: OrderedDictionary<String, Subscription> = [:]
+    let entities: Value
+    let settings: Value
+    var explicitlySubscribed = false
+    var inboundTimes: Deque<Double> = []
+    /// Monotonic time (seconds) of the last client heartbeat.
+    public private(set) var lastHeartbeat: Double
+    var random: SeededRandom
+
+    /// - Parameters:
+    ///   - conn: the identity from authentication.
+    ///   - entities, settings: the scenario world for this profile.
+    ///   - now: monotonic seconds.
+    public init(profile: Profile, conn: Value, entities: Value, settings: Value, now: Double, seed: UInt64 = 0) {
+        self.profile = profile
+        self.conn = conn
+        self.entities = entities
+        self.settings = settings
+        self.lastHeartbeat = now
+        self.random = SeededRandom(seed: seed)
+        if case .object = self.conn {} else { self.conn = .emptyObject }
+        self.conn["state"] = self.conn["state"] ?? .emptyObject
+    }
+
+    /// Initial subscriptions and `on_connect` messages.
+    public mutating func start(wallTime: Double) -> [EngineAction] {
+        var out: [EngineAction] = []
+        var ctx = context(msg: .null, raw: "", wallTime: wallTime)
+        for s in profile.subscriptions.initial {
+            do {
+                try add(s, ctx: &ctx, out: &out, enforceLimit: false)
+            } catch {
+                out.append(.log("initial subscription: \(error.message)"))
+            }
+        }
+        if let a = profile.onConnect { run(a, ctx: &ctx, out: &out) }
+        return out
+    }
+
+    /// Handles one client message at monotonic time `now` (seconds) and wall time `wallTime`.
+    public mutating func receive(_ message: InboundMessage, now: Double, wallTime: Double) -> [EngineAction] {
+        var out: [EngineAction] = []
+        let (msg, raw, decodeError): (Value, String, String?) =
+            switch message {
+            case .message(let v, let raw): (v, raw, nil)
+            case .undecodable(let e, let raw): (.null, raw, e)
+            }
+        var ctx = context(msg: msg, raw: raw, wallTime: wallTime)
+
+        // Rate limit: refused messages are answered and not processed, and do not count.
+        if let limit = profile.limits.inbound {
+            while let first = inboundTimes.first, first <= now - limit.per { inboundTimes.removeFirst() }
+            if inboundTimes.count >= limit.max {
+                ctx.variables["limit"] = ["max": .int(limit.max), "per": .double(limit.per)]
+                run(limit.actions, ctx: &ctx, out: &out)
+                return out
+            }
+            inboundTimes.append(now)
+        }
+        if decodeError == nil, profile.heartbeat.clientPattern?.matches(msg) ?? true { lastHeartbeat = now }
+
+        if let decodeError {
+            ctx.variables["error"] = .string(decodeError)
+            if let invalid = profile.invalid { run(invalid, ctx: &ctx, out: &out) }
+            return out
+        }
+        for rule in profile.rules {
+            if let when = rule.when, !when.matches(msg) { continue }
+            if let condition = rule.condition {
+                do {
+                    guard try condition.evaluate(in: &ctx).isTruthy else { continue }
+                } catch {
+                    out.append(.log("rule at \(rule.location): \(error.message)"))
+                    continue
+                }
+            }
+            run(rule.actions, ctx: &ctx, out: &out)
+            return out
+        }
+        return out
+    }
+
+    /// Whether this connection should receive an event on `topic`: authorization, then subscriptions.
+    public func accepts(event: Value, topic: String?) -> Bool {
+        let t: Value = topic.map(Value.string) ?? .null
+        var ctx = EvaluationContext(variables: ["event": event, "topic": t, "conn": conn, "settings": settings, "entities": entities])
+        if let d = profile.deliverIf {
+            guard (try? d.evaluate(in: &ctx).isTruthy) ?? false else { return false }
+        }
+        for sub in subscriptions.values {
+            guard sub.topics.contains("*") || topic.map(sub.topics.contains) == true else { continue }
+            guard let filter = profile.subscriptions.filter else { return true }
+            ctx.variables["sub"] = sub.value
+            if (try? filter.evaluate(in: &ctx).isTruthy) ?? false { return true }
+        }
+        return false
+    }
+
+    /// Whether the client heartbeat has timed out at monotonic time `now`.
+    public func heartbeatExpired(now: Double) -> Bool {
+        guard let timeout = profile.heartbeat.clientTimeout else { return false }
+        return now - lastHeartbeat >= timeout
+    }
+
+    func context(msg: Value, raw: String, wallTime: Double) -> EvaluationContext {
+        EvaluationContext(
+            variables: [
+                "msg": msg, "raw": .string(raw), "conn": conn, "settings": settings, "entities": entities,
+                "subscriptions": .array(subscriptions.values.map(\.value)), "error": .null, "limit": .null,
+            ],
+            random: random, now: wallTime)
+    }
+
+    mutating func run(_ a: Actions, ctx: inout EvaluationContext, out: inout [EngineAction]) {
+        do {
+            if let s = a.subscribe {
+                let limited = try add(s, ctx: &ctx, out: &out, enforceLimit: true)
+                if limited { return }
+            }
+            if let u = a.unsubscribe { try remove(u, ctx: &ctx) }
+            if let set = a.set {
+                let v = try set.evaluate(in: &ctx)
+                var state = conn["state"] ?? .emptyObject
+                for (k, x) in v.objectValue ?? [:] { state[k] = x }
+                conn["state"] = state
+                ctx.variables["conn"] = conn
+            }
+            for r in a.reply { out.append(.send(try r.evaluate(in: &ctx))) }
+            if let c = a.close { out.append(.close(code: c.code, reason: try c.reason.evaluate(in: &ctx).plainText)) }
+        } catch {
+            // A message the rule cannot work with (topics that are not a list, ...) is invalid.
+            if ctx.variables["error"]?.isNull ?? true, let invalid = profile.invalid {
+                ctx.variables["error"] = .string(error.message)
+                run(invalid, ctx: &ctx, out: &out)
+            } else {
+                out.append(.log(error.message))
+            }
+        }
+        random = ctx.random
+    }
+
+    /// Adds subscriptions; returns true when the limit refused them.
+    @discardableResult
+    mutating func add(_ s: SubscribeAction, ctx: inout EvaluationContext, out: inout [EngineAction], enforceLimit: Bool) throws(ExpressionError) -> Bool {
+        let topicsValue = try s.topics.evaluate(in: &ctx)
+        let topics: [String]
+        switch topicsValue {
+        case .string(let t): topics = [t]
+        case .array(let items):
+            topics = try items.map { v throws(ExpressionError) -> String in
+                guard let t = v.stringValue else { throw ExpressionError("topics must be strings, found \(v.kindName)") }
+                return t
+            }
+        default: throw ExpressionError("topics must be a list of strings, found \(topicsValue.kindName)")
+        }
+        let params = try s.params?.evaluate(in: &ctx) ?? .emptyObject
+        var new: [Subscription] = []
+        if let keyTemplate = s.key {
+            new = [Subscription(key: try keyTemplate.evaluate(in: &ctx).plainText, topics: topics, params: params)]
+        } else {
+            new = topics.map { Subscription(key: $0, topics: [$0], params: params) }
+        }
+        if enforceLimit && profile.subscriptions.replaceInitial && !explicitlySubscribed {
+            for i in profile.subscriptions.initial {
+                var c = ctx
+                if let k = try? i.key?.evaluate(in: &c).plainText { subscriptions[k] = nil }
+                if let t = try? i.topics.evaluate(in: &c) {
+                    for topic in t.arrayValue ?? [t] { if let k = topic.stringValue { subscriptions[k] = nil } }
+                }
+            }
+        }
+        if enforceLimit, let max = profile.subscriptions.max {
+            let added = new.filter { subscriptions[$0.key] == nil }.count
+            if subscriptions.count + added > max {
+                if let over = profile.subscriptions.overLimit { run(over, ctx: &ctx, out: &out) }
+                return true
+            }
+        }
+        if enforceLimit { explicitlySubscribed = true }
+        for n in new { subscriptions[n.key] = n }
+        ctx.variables["subscriptions"] = .array(subscriptions.values.map(\.value))
+        return false
+    }
+
+    mutating func remove(_ u: UnsubscribeAction, ctx: inout EvaluationContext) throws(ExpressionError) {
+        if let k = u.key { subscriptions[try k.evaluate(in: &ctx).plainText] = nil }
+        if let t = u.topics {
+            let v = try t.evaluate(in: &ctx)
+            let topics = Set((v.arrayValue ?? [v]).compactMap(\.stringValue))
+            for (key, var sub) in subscriptions {
+                sub.topics.removeAll { topics.contains($0) }
+                subscriptions[key] = sub.topics.isEmpty ? nil : sub
+            }
+        }
+        ctx.variables["subscriptions"] = .array(subscriptions.values.map(\.value))
+    }
+}

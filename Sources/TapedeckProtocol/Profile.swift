@@ -1,0 +1,245 @@
+public import TapedeckCore
+public import TapedeckScenario
+
+/// A protocol profile: a declarative description of one WebSocket protocol, read by a generic engine.
+///
+/// Load one with `ProfileLoader`. The built-in profiles are resources of this module.
+public struct Profile: Sendable {
+    /// The profile's name, e.g. `ops-control-center`.
+    public var name: String
+    public var description: String?
+    /// Where clients connect.
+    public var endpoints: [Endpoint]
+    /// How a connection proves who it is, and who may connect.
+    public var auth: AuthSpec
+    /// How frames are encoded.
+    public var codec: CodecSpec
+    /// How a scenario event becomes the frame sent to clients (names: `event`, `topic`, `settings`).
+    public var envelope: Template?
+    /// The topic an event is published on (names: `event`).
+    public var topic: Template?
+    /// Whether a connection may see an event at all: authorization (names: `event`, `topic`, `conn`).
+    public var deliverIf: Template?
+    /// Subscriptions: limits, defaults and the per-subscription filter.
+    public var subscriptions: SubscriptionSpec
+    /// Inbound message limits.
+    public var limits: LimitsSpec
+    /// Heartbeat policy.
+    public var heartbeat: HeartbeatSpec
+    /// What to send when a connection opens (names: `conn`, `settings`).
+    public var onConnect: Actions?
+    /// Rules for client messages, tried in order; the first that matches runs.
+    public var rules: [Rule]
+    /// What to do with a frame that cannot be decoded (names: `error`, `raw`, `conn`).
+    public var invalid: Actions?
+    /// Settings with their defaults; a scenario's `settings:` overrides them.
+    public var settings: Value
+    /// The file it came from.
+    public var source: String
+
+    public init(name: String, source: String) {
+        self.name = name
+        self.source = source
+        self.endpoints = []
+        self.auth = AuthSpec()
+        self.codec = .json
+        self.subscriptions = SubscriptionSpec()
+        self.limits = LimitsSpec()
+        self.heartbeat = HeartbeatSpec()
+        self.rules = []
+        self.settings = .emptyObject
+    }
+
+    /// A WebSocket endpoint.
+    public struct Endpoint: Sendable, Hashable {
+        /// The request path, e.g. `/api/ws`.
+        public var path: String
+        /// A name rules can test as `conn.endpoint`; defaults to the path.
+        public var name: String
+        public init(path: String, name: String? = nil) {
+            self.path = path
+            self.name = name ?? path
+        }
+    }
+}
+
+/// How frames are encoded.
+public enum CodecSpec: Sendable, Hashable {
+    /// JSON text frames.
+    case json
+    /// Binary protobuf frames of `message`, described by a descriptor set file.
+    case protobuf(descriptor: String, message: String)
+}
+
+/// Where a credential is found and what kind it is.
+public struct CredentialSource: Sendable, Hashable {
+    public enum Place: Sendable, Hashable {
+        case cookie(String)
+        case bearer
+        case query(String)
+        case header(String)
+    }
+
+    public enum Kind: String, Sendable, Hashable {
+        /// A JWT signed with the simulator's secret (HS256). Its claims become `claims`.
+        case jwt
+        /// An opaque key looked up in the scenario's `entities.api_keys` (key -> claims).
+        case apiKey = "api_key"
+        /// An opaque session token looked up in `entities.sessions` (token -> claims).
+        case session
+    }
+
+    public var place: Place
+    public var kind: Kind
+
+    public init(place: Place, kind: Kind) {
+        self.place = place
+        self.kind = kind
+    }
+}
+
+/// An HTTP answer that refuses an upgrade.
+public struct Refusal: Sendable, Hashable {
+    public var status: Int
+    public var body: Template
+    public init(status: Int, body: Template) {
+        self.status = status
+        self.body = body
+    }
+}
+
+/// Authentication and authorization at upgrade time.
+public struct AuthSpec: Sendable {
+    /// Where to look for credentials, in order; the first one present is used.
+    public var credentials: [CredentialSource] = []
+    /// Claims -> connection identity (names: `claims`, `request`). The result becomes `conn`.
+    public var identity: Template?
+    /// Whether an authenticated client may connect; false gives `forbidden` (names: `claims`, `conn`, `request`).
+    public var allow: Template?
+    /// The answer to missing or bad credentials (default 401).
+    public var unauthorized = Refusal(status: 401, body: .constant(.string("Unauthorized")))
+    /// The answer to an authenticated but forbidden request (default 403).
+    public var forbidden = Refusal(status: 403, body: .constant(.string("Forbidden")))
+    /// Maximum concurrent connections per value of `per` (e.g. per tenant); beyond it, `tooMany`.
+    public var connectionLimit: ConnectionLimit?
+
+    public init() {}
+
+    public struct ConnectionLimit: Sendable {
+        public var max: Int
+        public var per: Template
+        public var refusal: Refusal
+        public init(max: Int, per: Template, refusal: Refusal) {
+            self.max = max
+            self.per = per
+            self.refusal = refusal
+        }
+    }
+}
+
+/// Subscription behaviour.
+public struct SubscriptionSpec: Sendable {
+    /// Maximum concurrent subscriptions per connection.
+    public var max: Int?
+    /// Sent instead of subscribing beyond `max` (names: `msg`, `conn`, `subscriptions`).
+    public var overLimit: Actions?
+    /// Subscriptions a connection has before it asks for any.
+    public var initial: [SubscribeAction] = []
+    /// Whether a connection's first explicit subscribe replaces the initial subscriptions.
+    public var replaceInitial = false
+    /// Whether an event passes one subscription (names: `event`, `topic`, `sub`, `conn`). Default: true.
+    public var filter: Template?
+    public init() {}
+}
+
+/// Inbound limits.
+public struct LimitsSpec: Sendable {
+    /// At most `max` client messages in any window of `per` seconds.
+    public var inbound: RateLimit?
+    public init() {}
+
+    public struct RateLimit: Sendable {
+        public var max: Int
+        public var per: Double
+        /// What to do with a refused message (names: `msg`, `conn`, `limit`).
+        public var actions: Actions
+        public init(max: Int, per: Double, actions: Actions) {
+            self.max = max
+            self.per = per
+            self.actions = actions
+        }
+    }
+}
+
+/// Heartbeats.
+public struct HeartbeatSpec: Sendable {
+    /// Close the connection when no client message matching `clientPattern` arrives for this long.
+    public var clientTimeout: Double?
+    /// Which client messages count as heartbeats (default: any message).
+    public var clientPattern: Pattern?
+    /// The close sent on timeout.
+    public var timeoutClose = CloseAction(code: 1001, reason: .constant(.string("heartbeat timeout")))
+    public init() {}
+}
+
+/// One rule for client messages.
+public struct Rule: Sendable {
+    /// A pattern the message must match.
+    public var when: Pattern?
+    /// An extra condition (names: `msg`, `conn`, `subscriptions`, `entities`, `settings`).
+    public var condition: Template?
+    public var actions: Actions
+    public var location: SourceLocation
+
+    public init(when: Pattern?, condition: Template?, actions: Actions, location: SourceLocation) {
+        self.when = when
+        self.condition = condition
+        self.actions = actions
+        self.location = location
+    }
+}
+
+/// What a rule does, in this order: checks, subscribe, unsubscribe, set, reply, close.
+public struct Actions: Sendable {
+    /// Messages sent back to the client.
+    public var reply: [Template] = []
+    public var subscribe: SubscribeAction?
+    public var unsubscribe: UnsubscribeAction?
+    /// Values merged into `conn.state`.
+    public var set: Template?
+    public var close: CloseAction?
+    public init() {}
+}
+
+/// Adds subscriptions. Without `key`, one subscription per topic, keyed by the topic.
+public struct SubscribeAction: Sendable {
+    public var topics: Template
+    public var key: Template?
+    /// Parameters the filter reads as `sub.params`.
+    public var params: Template?
+    public init(topics: Template, key: Template? = nil, params: Template? = nil) {
+        self.topics = topics
+        self.key = key
+        self.params = params
+    }
+}
+
+/// Removes subscriptions by topic or by key.
+public struct UnsubscribeAction: Sendable {
+    public var topics: Template?
+    public var key: Template?
+    public init(topics: Template? = nil, key: Template? = nil) {
+        self.topics = topics
+        self.key = key
+    }
+}
+
+/// Closes the connection.
+public struct CloseAction: Sendable {
+    public var code: Int
+    public var reason: Template
+    public init(code: Int, reason: Template) {
+        self.code = code
+        self.reason = reason
+    }
+}

@@ -1,0 +1,312 @@
+import Foundation
+public import TapedeckCore
+public import TapedeckScenario
+import Yams
+
+/// Loads profiles: built-in ones by name, or any profile file by path.
+public struct ProfileLoader: Sendable {
+    public init() {}
+
+    /// Names of the built-in profiles.
+    public static let builtinNames = ["ops-control-center", "jobs-live-tail", "neurallog", "unified-logs", "workitems-protobuf"]
+
+    /// The directory holding built-in profiles inside the binary's resources.
+    static var builtinDirectory: URL? { Bundle.module.resourceURL?.appendingPathComponent("Profiles") }
+
+    /// Path of a built-in profile's file, if it exists.
+    public static func builtinPath(_ name: String) -> String? {
+        guard let dir = builtinDirectory else { return nil }
+        let path = dir.appendingPathComponent("\(name).yaml").path
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// Names of the built-in profiles actually shipped in this binary.
+    public static var availableBuiltins: [String] { builtinNames.filter { builtinPath($0) != nil } }
+
+    /// Loads a built-in profile by name, or a profile file by path (relative to `relativeTo` when given).
+    public func load(_ reference: String, relativeTo directory: String? = nil) throws(ScenarioErrors) -> Profile {
+        if !reference.contains("/") && !reference.hasSuffix(".yaml") && !reference.hasSuffix(".yml") {
+            guard let path = Self.builtinPath(reference) else {
+                var message = "unknown profile '\(reference)'"
+                if let s = Suggestion.closest(to: reference, in: Self.availableBuiltins) { message += "; did you mean '\(s)'?" }
+                message += " (built-in profiles: \(Self.availableBuiltins.joined(separator: ", ")); or give a path to a profile file)"
+                throw ScenarioErrors([ScenarioError(message, at: SourceLocation(file: reference, line: 1, column: 1))])
+            }
+            return try load(file: path, display: "builtin:\(reference)")
+        }
+        var path = reference
+        if !path.hasPrefix("/"), let directory { path = (directory as NSString).appendingPathComponent(path) }
+        return try load(file: path, display: path)
+    }
+
+    /// Loads a profile file.
+    public func load(file path: String, display: String? = nil) throws(ScenarioErrors) -> Profile {
+        let shown = display ?? path
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ScenarioErrors([ScenarioError("cannot read profile file", at: SourceLocation(file: shown, line: 1, column: 1))])
+        }
+        return try load(text: text, file: shown, directory: (path as NSString).deletingLastPathComponent)
+    }
+
+    /// Loads profile text.
+    public func load(text: String, file: String, directory: String = ".") throws(ScenarioErrors) -> Profile {
+        let r = NodeReader(file: file)
+        var profile = Profile(name: "", source: file)
+        guard let root = r.compose(text) else { throw ScenarioErrors(r.errors) }
+        ProfileReader(reader: r, directory: directory).read(root, into: &profile)
+        if !r.errors.isEmpty { throw ScenarioErrors(r.errors) }
+        return profile
+    }
+}
+
+/// Root names visible to each kind of profile template.
+enum ProfileNames {
+    static let event: Set<String> = ["event", "topic", "settings", "entities"]
+    static let delivery: Set<String> = ["event", "topic", "conn", "settings", "entities"]
+    static let filter: Set<String> = ["event", "topic", "sub", "conn", "settings", "entities"]
+    static let message: Set<String> = ["msg", "raw", "conn", "subscriptions", "settings", "entities", "error", "limit"]
+    static let identity: Set<String> = ["claims", "request", "settings", "entities"]
+    static let access: Set<String> = ["claims", "request", "conn", "settings", "entities", "connections"]
+}
+
+struct ProfileReader {
+    let reader: NodeReader
+    let directory: String
+
+    static let topKeys = [
+        "profile", "description", "spec", "codec", "endpoints", "auth", "settings", "topic", "envelope", "deliver_if",
+        "subscriptions", "limits", "heartbeat", "on_connect", "on", "invalid",
+    ]
+
+    func read(_ root: Node, into p: inout Profile) {
+        let r = reader
+        guard let pairs = r.mapping(root, what: "the profile", allowed: Self.topKeys) else { return }
+        let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        if let n = k["profile"] { p.name = r.string(n, what: "'profile' (the profile's name)") ?? "" } else { r.error("missing key 'profile' (the profile's name)", at: root) }
+        if let n = k["description"] { p.description = r.string(n, what: "'description'") }
+        if let n = k["settings"] { p.settings = r.value(n) }
+        if let n = k["codec"] { p.codec = codec(n) }
+        if let n = k["endpoints"] {
+            let items: [Node] = if case .sequence(let s) = n { Array(s) } else { [n] }
+            for item in items {
+                if case .scalar = item, let path = r.string(item, what: "an endpoint path") {
+                    p.endpoints.append(.init(path: path))
+                } else if let e = r.mapping(item, what: "an endpoint", allowed: ["path", "name"]) {
+                    let ek = Dictionary(e.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+                    guard let pn = ek["path"], let path = r.string(pn, what: "'path'") else { r.error("an endpoint needs a 'path'", at: item); continue }
+                    if !path.hasPrefix("/") { r.error("an endpoint path starts with '/'", at: pn) }
+                    p.endpoints.append(.init(path: path, name: ek["name"].flatMap { r.string($0, what: "'name'") }))
+                }
+            }
+        } else {
+            r.error("missing key 'endpoints' (where clients connect)", at: root)
+        }
+        if let n = k["auth"] { p.auth = auth(n) }
+        if let n = k["topic"] { p.topic = r.template(n, names: ProfileNames.event) }
+        if let n = k["envelope"] { p.envelope = r.template(n, names: ProfileNames.event) }
+        if let n = k["deliver_if"] { p.deliverIf = r.template(n, names: ProfileNames.delivery) }
+        if let n = k["subscriptions"] { p.subscriptions = subscriptions(n) }
+        if let n = k["limits"] { p.limits = limits(n) }
+        if let n = k["heartbeat"] { p.heartbeat = heartbeat(n) }
+        if let n = k["on_connect"] { p.onConnect = actions(n, what: "'on_connect'", names: ProfileNames.message, allowed: Self.actionKeys) }
+        if let n = k["invalid"] { p.invalid = actions(n, what: "'invalid'", names: ProfileNames.message, allowed: Self.actionKeys) }
+        if let n = k["on"] {
+            guard case .sequence(let seq) = n else { r.error("expected 'on' to be a list of rules", at: n); return }
+            for item in seq { if let rule = rule(item) { p.rules.append(rule) } }
+        }
+    }
+
+    func codec(_ n: Node) -> CodecSpec {
+        let r = reader
+        if case .scalar = n {
+            let name = r.string(n, what: "'codec'")
+            if name != "json" { r.error("unknown codec '\(name ?? "")'; expected json or a protobuf mapping", at: n) }
+            return .json
+        }
+        guard let pairs = r.mapping(n, what: "'codec'", allowed: ["protobuf"]), let pb = pairs.first?.value,
+            let inner = r.mapping(pb, what: "'protobuf'", allowed: ["descriptor", "message"])
+        else { return .json }
+        let k = Dictionary(inner.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        guard let d = k["descriptor"].flatMap({ r.string($0, what: "'descriptor'") }), let m = k["message"].flatMap({ r.string($0, what: "'message'") }) else {
+            r.error("a protobuf codec needs 'descriptor' (a descriptor set file) and 'message' (the frame's message type)", at: pb)
+            return .json
+        }
+        let path = d.hasPrefix("/") ? d : (directory as NSString).appendingPathComponent(d)
+        return .protobuf(descriptor: path, message: m)
+    }
+
+    func refusal(_ n: Node, default d: Refusal) -> Refusal {
+        let r = reader
+        guard let pairs = r.mapping(n, what: "a refusal", allowed: ["status", "body"]) else { return d }
+        var out = d
+        for (key, _, v) in pairs {
+            switch key {
+            case "status": out.status = r.integer(v, what: "'status'") ?? d.status
+            default: out.body = r.template(v, names: ProfileNames.access.union(["reason"])) ?? d.body
+            }
+        }
+        if !(400...599).contains(out.status) { r.error("a refusal status is an HTTP error status (400-599)", at: n) }
+        return out
+    }
+
+    func auth(_ n: Node) -> AuthSpec {
+        let r = reader
+        var a = AuthSpec()
+        guard let pairs = r.mapping(n, what: "'auth'", allowed: ["credentials", "identity", "allow", "unauthorized", "forbidden", "connection_limit"]) else { return a }
+        for (key, _, v) in pairs {
+            switch key {
+            case "credentials":
+                guard case .sequence(let seq) = v else { r.error("expected 'credentials' to be a list", at: v); continue }
+                for item in seq {
+                    guard let c = r.mapping(item, what: "a credential", allowed: ["cookie", "bearer", "query", "header", "kind"]) else { continue }
+                    var place: CredentialSource.Place?
+                    var kind = CredentialSource.Kind.jwt
+                    for (ck, _, cv) in c {
+                        switch ck {
+                        case "cookie": place = r.string(cv, what: "'cookie' (a cookie name)").map { .cookie($0) }
+                        case "query": place = r.string(cv, what: "'query' (a query parameter)").map { .query($0) }
+                        case "header": place = r.string(cv, what: "'header' (a header name)").map { .header($0) }
+                        case "bearer": place = .bearer
+                        default:
+                            if let s = r.string(cv, what: "'kind'") {
+                                if let kd = CredentialSource.Kind(rawValue: s) { kind = kd } else { r.error("unknown credential kind '\(s)'; expected jwt, api_key or session", at: cv) }
+                            }
+                        }
+                    }
+                    if let place { a.credentials.append(.init(place: place, kind: kind)) } else { r.error("a credential needs one of cookie, bearer, query or header", at: item) }
+                }
+            case "identity": a.identity = r.template(v, names: ProfileNames.identity)
+            case "allow": a.allow = r.template(v, names: ProfileNames.access)
+            case "unauthorized": a.unauthorized = refusal(v, default: a.unauthorized)
+            case "forbidden": a.forbidden = refusal(v, default: a.forbidden)
+            default:
+                guard let c = r.mapping(v, what: "'connection_limit'", allowed: ["max", "per", "status", "body"]) else { continue }
+                let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+                guard let maxNode = ck["max"], let max = r.integer(maxNode, what: "'max'", minimum: 1) else { r.error("'connection_limit' needs 'max'", at: v); continue }
+                let per = ck["per"].flatMap { r.template($0, names: ProfileNames.access) } ?? .constant(.string("all"))
+                var refusal = Refusal(status: 429, body: .constant(.string("Too many connections")))
+                if let s = ck["status"] { refusal.status = r.integer(s, what: "'status'") ?? 429 }
+                if let b = ck["body"] { refusal.body = r.template(b, names: ProfileNames.access) ?? refusal.body }
+                a.connectionLimit = .init(max: max, per: per, refusal: refusal)
+            }
+        }
+        return a
+    }
+
+    func subscriptions(_ n: Node) -> SubscriptionSpec {
+        let r = reader
+        var s = SubscriptionSpec()
+        guard let pairs = r.mapping(n, what: "'subscriptions'", allowed: ["max", "over_limit", "initial", "replace_initial", "filter"]) else { return s }
+        for (key, _, v) in pairs {
+            switch key {
+            case "max": s.max = r.integer(v, what: "'max'", minimum: 0)
+            case "over_limit": s.overLimit = actions(v, what: "'over_limit'", names: ProfileNames.message, allowed: Self.actionKeys)
+            case "replace_initial": s.replaceInitial = r.bool(v, what: "'replace_initial'") ?? false
+            case "filter": s.filter = r.template(v, names: ProfileNames.filter)
+            default:
+                guard case .sequence(let seq) = v else { r.error("expected 'initial' to be a list of subscriptions", at: v); continue }
+                for item in seq { if let sub = subscribe(item) { s.initial.append(sub) } }
+            }
+        }
+        return s
+    }
+
+    func limits(_ n: Node) -> LimitsSpec {
+        let r = reader
+        var l = LimitsSpec()
+        guard let pairs = r.mapping(n, what: "'limits'", allowed: ["inbound"]) else { return l }
+        for (_, _, v) in pairs {
+            guard let c = r.mapping(v, what: "'inbound'", allowed: ["max", "per", "then"]) else { continue }
+            let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            guard let mn = ck["max"], let max = r.integer(mn, what: "'max'", minimum: 1), let pn = ck["per"], let per = r.duration(pn, what: "'per'", allowZero: false) else {
+                r.error("'inbound' needs 'max' (messages) and 'per' (a duration)", at: v)
+                continue
+            }
+            let then = ck["then"].flatMap { actions($0, what: "'then'", names: ProfileNames.message, allowed: Self.actionKeys) } ?? Actions()
+            l.inbound = .init(max: max, per: per, actions: then)
+        }
+        return l
+    }
+
+    func heartbeat(_ n: Node) -> HeartbeatSpec {
+        let r = reader
+        var h = HeartbeatSpec()
+        guard let pairs = r.mapping(n, what: "'heartbeat'", allowed: ["client_timeout", "client_message", "close"]) else { return h }
+        for (key, _, v) in pairs {
+            switch key {
+            case "client_timeout": h.clientTimeout = r.duration(v, what: "'client_timeout'", allowZero: false)
+            case "client_message": h.clientPattern = Pattern(r.value(v))
+            default: if let c = close(v) { h.timeoutClose = c }
+            }
+        }
+        return h
+    }
+
+    static let actionKeys = ["reply", "subscribe", "unsubscribe", "set", "close"]
+    static let ruleKeys = ["when", "if", "otherwise"] + actionKeys
+
+    func rule(_ n: Node) -> Rule? {
+        let r = reader
+        guard let pairs = r.mapping(n, what: "a rule", allowed: Self.ruleKeys) else { return nil }
+        let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        if k["when"] == nil && k["if"] == nil && k["otherwise"] == nil {
+            r.error("a rule needs 'when' (a pattern), 'if' (a condition) or 'otherwise: true'", at: n)
+        }
+        let when = k["when"].map { Pattern(r.value($0)) }
+        let condition = k["if"].flatMap { r.template($0, names: ProfileNames.message) }
+        guard let a = actions(n, what: "a rule", names: ProfileNames.message, allowed: Self.ruleKeys) else { return nil }
+        return Rule(when: when, condition: condition, actions: a, location: r.location(n))
+    }
+
+    func actions(_ n: Node, what: String, names: Set<String>, allowed: [String]) -> Actions? {
+        let r = reader
+        guard let pairs = r.mapping(n, what: what, allowed: allowed) else { return nil }
+        var a = Actions()
+        for (key, _, v) in pairs {
+            switch key {
+            case "reply": if let t = r.template(v, names: names) { a.reply.append(t) }
+            case "subscribe": a.subscribe = subscribe(v)
+            case "unsubscribe":
+                guard let c = r.mapping(v, what: "'unsubscribe'", allowed: ["topics", "key"]) else { continue }
+                var u = UnsubscribeAction()
+                for (ck, _, cv) in c {
+                    if ck == "topics" { u.topics = r.template(cv, names: names) } else { u.key = r.template(cv, names: names) }
+                }
+                a.unsubscribe = u
+            case "set": a.set = r.template(v, names: names)
+            case "close": a.close = close(v)
+            default: break
+            }
+        }
+        return a
+    }
+
+    func subscribe(_ n: Node) -> SubscribeAction? {
+        let r = reader
+        guard let c = r.mapping(n, what: "'subscribe'", allowed: ["topics", "key", "params"]) else { return nil }
+        let k = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        guard let tn = k["topics"], let topics = r.template(tn, names: ProfileNames.message) else {
+            r.error("'subscribe' needs 'topics'", at: n)
+            return nil
+        }
+        return SubscribeAction(
+            topics: topics, key: k["key"].flatMap { r.template($0, names: ProfileNames.message) },
+            params: k["params"].flatMap { r.template($0, names: ProfileNames.message) })
+    }
+
+    func close(_ n: Node) -> CloseAction? {
+        let r = reader
+        guard let c = r.mapping(n, what: "'close'", allowed: ["code", "reason"]) else { return nil }
+        var out = CloseAction(code: 1000, reason: .constant(.string("")))
+        for (key, _, v) in c {
+            if key == "code" {
+                if let code = r.integer(v, what: "'code'") {
+                    if code == 1000 || (1001...1014).contains(code) || (3000...4999).contains(code) { out.code = code } else { r.error("'\(code)' is not a close code a server may send (1000-1014, 3000-4999)", at: v) }
+                }
+            } else {
+                out.reason = r.template(v, names: ProfileNames.message) ?? out.reason
+            }
+        }
+        return out
+    }
+}
