@@ -1,0 +1,117 @@
+import Logging
+import TapedeckCore
+import OrderedCollections
+import TapedeckProtocol
+import HummingbirdWebSocket
+import NIOCore
+import NIOWebSocket
+
+/// Runs one WebSocket connection: reads client messages into the engine, writes the queue to the
+/// socket, watches the heartbeat, and plays a private timeline in per-connection mode.
+struct ConnectionHandler: Sendable {
+    let connection: SimulatorConnection
+    let hub: Hub
+    let scheduler: Scheduler
+    let codec: FrameCodec
+    let configuration: SimulatorConfiguration
+    let clock: any SimulationClock
+    let logger: Logger
+    let peer: String
+    let path: String
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let logger = {
+            var l = self.logger
+            l[metadataKey: "connection"] = "\(connection.id)"
+            return l
+        }()
+        guard hub.add(connection) else {
+            try? await outbound.close(.goingAway, reason: "server shutting down")
+            return
+        }
+        logger.info("connected", metadata: ["path": "\(path)", "profile": "\(connection.profileName)", "peer": "\(peer)", "user": "\(connection.withEngine { $0.conn["user"]?.plainText ?? "" })"])
+        defer {
+            hub.remove(connection)
+            logger.info("disconnected", metadata: ["dropped": "\(connection.queue.droppedCount)"])
+        }
+        let start = connection.withEngine { $0.start(wallTime: clock.wallTime) }
+        perform(start, logger: logger)
+
+        await withTaskGroup(of: Void.self) { group in
+            // Writer: the queue to the socket, until a close or the end.
+            group.addTask {
+                while let item = await connection.queue.next() {
+                    do {
+                        switch item {
+                        case .text(let s): try await outbound.write(.text(s))
+                        case .binary(let b): try await outbound.write(.binary(ByteBuffer(bytes: b)))
+                        case .close(let code, let reason):
+                            try await outbound.close(WebSocketErrorCode(codeNumber: code), reason: reason)
+                            return
+                        }
+                    } catch {
+                        return
+                    }
+                }
+            }
+            // Reader: client messages through the engine.
+            group.addTask {
+                do {
+                    for try await message in inbound.messages(maxSize: configuration.maxMessageSize) {
+                        let decoded: InboundMessage =
+                            switch message {
+                            case .text(let s): codec.decode(text: s)
+                            case .binary(let b): codec.decode(binary: Array(b.readableBytesView))
+                            }
+                        let now = seconds(clock.elapsed)
+                        let actions = connection.withEngine { $0.receive(decoded, now: now, wallTime: clock.wallTime) }
+                        perform(actions, logger: logger)
+                    }
+                } catch {
+                    logger.debug("read ended: \(error)")
+                }
+                connection.queue.finish()
+            }
+            // Heartbeat watchdog.
+            if connection.withEngine({ $0.profile.heartbeat.clientTimeout }) != nil {
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await clock.sleep(for: .milliseconds(100)) } catch { return }
+                        let (expired, close) = connection.withEngine { e in
+                            (e.heartbeatExpired(now: seconds(clock.elapsed)), e.profile.heartbeat.timeoutClose)
+                        }
+                        if expired {
+                            var ctx = EvaluationContext()
+                            let reason = (try? close.reason.evaluate(in: &ctx).plainText) ?? "heartbeat timeout"
+                            logger.info("heartbeat timeout")
+                            connection.queue.pushControl(.close(code: close.code, reason: reason))
+                            return
+                        }
+                    }
+                }
+            }
+            // A private timeline, from the first subscription.
+            if connection.ownsTimeline {
+                group.addTask {
+                    while !Task.isCancelled && !connection.markStartedIfSubscribed() {
+                        do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
+                    }
+                    await scheduler.run(for: connection)
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func perform(_ actions: [EngineAction], logger: Logger) {
+        for a in actions {
+            switch a {
+            case .send(let v): connection.queue.pushControl(codec.encode(v))
+            case .close(let code, let reason): connection.queue.pushControl(.close(code: code, reason: reason))
+            case .log(let m): logger.warning("profile \(connection.profileName): \(m)")
+            }
+        }
+        if connection.hasSubscriptions { hub.noteSubscribed() }
+    }
+}

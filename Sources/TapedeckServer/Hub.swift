@@ -1,0 +1,131 @@
+import Synchronization
+import Logging
+import TapedeckCore
+import OrderedCollections
+import TapedeckScenario
+import TapedeckProtocol
+
+/// Routes events to connections: topic, authorization and subscription filters, then each
+/// connection's bounded queue. An event is enveloped and encoded once per profile, and the same
+/// encoded frame goes to every connection that accepts it.
+final class Hub: Sendable {
+    private struct State {
+        var connections: [Int: SimulatorConnection] = [:]
+        var nextID = 0
+        var shuttingDown = false
+        var subscribedWaiters: [CheckedContinuation<Void, Never>] = []
+        var anySubscribed = false
+    }
+
+    let world: SimulatorWorld
+    let logger: Logger
+    let clock: any SimulationClock
+    private let state = Mutex(State())
+
+    init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger) {
+        self.world = world
+        self.clock = clock
+        self.logger = logger
+    }
+
+    func nextConnectionID() -> Int {
+        state.withLock { s in
+            s.nextID += 1
+            return s.nextID
+        }
+    }
+
+    /// Adds a connection; returns false when the server is shutting down.
+    func add(_ c: SimulatorConnection) -> Bool {
+        state.withLock { s in
+            guard !s.shuttingDown else { return false }
+            s.connections[c.id] = c
+            return true
+        }
+    }
+
+    func remove(_ c: SimulatorConnection) {
+        _ = state.withLock { $0.connections.removeValue(forKey: c.id) }
+    }
+
+    /// Number of open connections whose `conn` value satisfies `predicate`.
+    func count(profile: String, where predicate: (SimulatorConnection) -> Bool) -> Int {
+        let all = state.withLock { Array($0.connections.values) }
+        return all.filter { $0.profileName == profile && predicate($0) }.count
+    }
+
+    var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// Called when a connection gains a subscription; wakes a shared timeline waiting for one.
+    func noteSubscribed() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.anySubscribed = true
+            let w = s.subscribedWaiters
+            s.subscribedWaiters = []
+            return w
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Waits until some connection has a subscription.
+    func waitForFirstSubscription() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.anySubscribed || s.shuttingDown { return true }
+                s.subscribedWaiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    /// The frame for an event, per its profile; `nil` when the profile cannot render it (logged).
+    func prepare(_ event: TimelineEvent) -> (profile: String, topic: String?, item: OutboundItem)? {
+        guard let entry = world.entry(for: event.profile) else {
+            logger.error("event of stream '\(event.stream)' names unknown profile '\(event.profile ?? "-")'")
+            return nil
+        }
+        let p = entry.profile
+        var ctx = EvaluationContext(
+            variables: ["event": event.value, "topic": .null, "settings": entry.settings, "entities": entry.entities],
+            now: clock.wallTime)
+        do {
+            let topic = try p.topic.map { try $0.evaluate(in: &ctx).plainText }
+            ctx.variables["topic"] = topic.map(Value.string) ?? .null
+            let frame = try p.envelope?.evaluate(in: &ctx) ?? event.value
+            return (p.name, topic, FrameCodec(spec: p.codec).encode(frame))
+        } catch {
+            logger.error("profile \(p.name) cannot render an event of stream '\(event.stream)': \(error)")
+            return nil
+        }
+    }
+
+    /// Delivers an event to every accepting connection (or only to `only`). With `wait`, waits for
+    /// room in the queues instead of dropping.
+    func publish(_ event: TimelineEvent, only: SimulatorConnection? = nil, wait: Bool) async {
+        guard let (profile, topic, item) = prepare(event) else { return }
+        let targets: [SimulatorConnection]
+        if let only {
+            targets = [only]
+        } else {
+            targets = state.withLock { Array($0.connections.values) }.filter { $0.profileName == profile && !$0.ownsTimeline }
+        }
+        for c in targets where c.profileName == profile {
+            if wait { await c.queue.waitForRoom() }
+            let accepted = c.withEngine { $0.accepts(event: event.value, topic: topic) }
+            if accepted { c.queue.pushEvent(item) }
+        }
+    }
+
+    /// Closes every connection with `code` (1001 on shutdown) and refuses new ones.
+    func closeAll(code: Int, reason: String) {
+        let (all, waiters) = state.withLock { s -> ([SimulatorConnection], [CheckedContinuation<Void, Never>]) in
+            s.shuttingDown = true
+            let w = s.subscribedWaiters
+            s.subscribedWaiters = []
+            return (Array(s.connections.values), w)
+        }
+        for w in waiters { w.resume() }
+        for c in all { c.queue.pushControl(.close(code: code, reason: reason)) }
+    }
+}

@@ -1,0 +1,103 @@
+public import Logging
+public import ServiceLifecycle
+public import TapedeckCore
+import TapedeckScenario
+import TapedeckProtocol
+import Hummingbird
+import HummingbirdWebSocket
+import HTTPTypes
+import NIOCore
+import OrderedCollections
+
+/// The simulator: serves every profile of a world over WebSocket and plays its scenarios.
+///
+/// Run it as a `Service` (it shuts down gracefully: clients get close 1001), or call `run()`.
+public struct SimulatorServer: Service {
+    public let world: SimulatorWorld
+    public let configuration: SimulatorConfiguration
+    let clock: any SimulationClock
+    let logger: Logger
+    let onReady: @Sendable (_ host: String, _ port: Int) async -> Void
+
+    /// - Parameter onReady: called once the server listens, with the actual port.
+    public init(
+        world: SimulatorWorld, configuration: SimulatorConfiguration, clock: any SimulationClock = RealClock(),
+        logger: Logger = Logger(label: "tapedeck.serve"),
+        onReady: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
+    ) {
+        self.world = world
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    /// The WebSocket endpoints served: path -> profile names.
+    public var endpoints: OrderedDictionary<String, [String]> {
+        var out = OrderedDictionary<String, [String]>()
+        for name in world.profileOrder {
+            guard let e = world.profiles[name] else { continue }
+            for ep in e.profile.endpoints { out[ep.path, default: []].append(name) }
+        }
+        return out
+    }
+
+    public func run() async throws {
+        let authenticator = try await Authenticator(secret: configuration.jwtSecret)
+        let hub = Hub(world: world, clock: clock, logger: logger)
+        let scheduler = Scheduler(hub: hub, world: world, configuration: configuration, clock: clock, logger: logger)
+        let endpoints = self.endpoints
+        let world = self.world
+        let configuration = self.configuration
+        let clock = self.clock
+        let logger = self.logger
+
+        let router = Router()
+        router.get("/") { _, _ -> Response in
+            var list: [Value] = []
+            for (path, names) in endpoints { list.append(["path": .string(path), "profiles": .array(names.map(Value.string))]) }
+            let info: Value = [
+                "name": "tapedeck", "scenarios": .array(world.scenarios.map { .string($0.name) }), "endpoints": .array(list),
+            ]
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: info.prettyJSONString + "\n")))
+        }
+        router.get("/healthz") { _, _ in "ok\n" }
+
+        let upgrade = Upgrader(
+            endpoints: endpoints, world: world, authenticator: authenticator, hub: hub, scheduler: scheduler,
+            configuration: configuration, clock: clock, logger: logger)
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                configuration: .init(ws: .init(maxFrameSize: configuration.maxMessageSize, autoPing: .disabled, closeTimeout: .seconds(5)))
+            ) { head, channel, logger in
+                await upgrade.decide(head, channel: channel)
+            },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                await onReady(configuration.host, port)
+            },
+            logger: logger
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await withGracefulShutdownHandler {
+                    if configuration.timeline == .shared { await scheduler.runShared() }
+                    try await gracefulShutdown()
+                } onGracefulShutdown: {
+                    hub.closeAll(code: 1001, reason: "server shutting down")
+                }
+            }
+            group.addTask {
+                try await withGracefulShutdownHandler {
+                    try await app.runService()
+                } onGracefulShutdown: {
+                    hub.closeAll(code: 1001, reason: "server shutting down")
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+}

@@ -1,0 +1,77 @@
+public import TapedeckCore
+import OrderedCollections
+public import TapedeckScenario
+public import TapedeckProtocol
+
+/// What a simulator serves: scenarios, and the profiles their events are for.
+public struct SimulatorWorld: Sendable {
+    /// A profile with the scenario data that belongs to it.
+    public struct ProfileEntry: Sendable {
+        public var profile: Profile
+        /// Entities of every scenario for this profile, merged.
+        public var entities: Value
+        /// Profile settings, overridden by the scenarios' `settings`.
+        public var settings: Value
+    }
+
+    public var scenarios: [Scenario]
+    /// Profiles by name, in the order they were first used.
+    public var profiles: [String: ProfileEntry]
+    public var profileOrder: [String]
+
+    /// Loads the profile of each scenario (and of each stream that names its own).
+    public init(scenarios: [Scenario], loader: ProfileLoader = ProfileLoader()) throws(ScenarioErrors) {
+        self.scenarios = scenarios
+        self.profiles = [:]
+        self.profileOrder = []
+        var errors: [ScenarioError] = []
+        for s in scenarios {
+            let directory = NSStringPath(s.file).directory
+            var refs: [String] = []
+            if let p = s.profile { refs.append(p) }
+            refs += s.streams.compactMap(\.profile)
+            if refs.isEmpty {
+                errors.append(ScenarioError("scenario '\(s.name)' names no profile; add 'profile: <name or path>'", at: SourceLocation(file: s.file, line: 1, column: 1)))
+            }
+            for ref in Set(refs).sorted() {
+                do {
+                    let profile = try loader.load(ref, relativeTo: directory)
+                    var entry = profiles[profile.name] ?? ProfileEntry(profile: profile, entities: .emptyObject, settings: profile.settings)
+                    if profiles[profile.name] == nil { profileOrder.append(profile.name) }
+                    entry.entities = Self.merge(entry.entities, s.entities)
+                    entry.settings = Self.merge(entry.settings, s.settings)
+                    profiles[profile.name] = entry
+                    aliases[ref] = profile.name
+                } catch {
+                    errors += error.errors
+                }
+            }
+        }
+        if !errors.isEmpty { throw ScenarioErrors(errors) }
+    }
+
+    /// Profile reference (as written in scenarios) -> profile name.
+    public var aliases: [String: String] = [:]
+
+    /// The profile entry for an event's profile reference.
+    public func entry(for reference: String?) -> ProfileEntry? {
+        guard let reference else { return profileOrder.first.flatMap { profiles[$0] } }
+        return profiles[aliases[reference] ?? reference]
+    }
+
+    static func merge(_ a: Value, _ b: Value) -> Value {
+        guard case .object(var x) = a, case .object(let y) = b else { return b }
+        for (k, v) in y { x[k] = x[k].map { merge($0, v) } ?? v }
+        return .object(x)
+    }
+}
+
+/// Path helpers without Foundation.
+struct NSStringPath {
+    let path: String
+    init(_ path: String) { self.path = path }
+    var directory: String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return String(path[..<slash])
+    }
+}

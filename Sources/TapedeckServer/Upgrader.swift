@@ -1,0 +1,107 @@
+import Logging
+import TapedeckCore
+import TapedeckScenario
+import TapedeckProtocol
+import HummingbirdWebSocket
+import HTTPTypes
+import NIOCore
+import OrderedCollections
+
+/// Decides each WebSocket upgrade: finds the profile for the path, authenticates, and either
+/// refuses with the profile's status (401, 403, ...) or hands the socket to a connection handler.
+struct Upgrader: Sendable {
+    typealias Handler = WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
+
+    let endpoints: OrderedDictionary<String, [String]>
+    let world: SimulatorWorld
+    let authenticator: Authenticator
+    let hub: Hub
+    let scheduler: Scheduler
+    let configuration: SimulatorConfiguration
+    let clock: any SimulationClock
+    let logger: Logger
+
+    func decide(_ head: HTTPRequest, channel: any Channel) async -> ShouldUpgradeResult<Handler> {
+        let uri = head.path ?? "/"
+        let headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
+        let request = UpgradeRequest(uri: uri, headers: headers)
+        let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
+        guard let names = endpoints[request.path] else {
+            var body: Value = ["error": "Not Found", "message": .string("no WebSocket endpoint at \(request.path)")]
+            body["endpoints"] = .array(endpoints.keys.map(Value.string))
+            await refuse(channel, status: 404, body: body)
+            logger.info("refused upgrade", metadata: ["path": "\(request.path)", "status": "404", "peer": "\(peer)"])
+            return .dontUpgrade
+        }
+        let entry = pickProfile(names, request: request)
+        let profile = entry.profile
+        let endpoint = profile.endpoints.first { $0.path == request.path }?.name ?? request.path
+        let outcome = await authenticator.authenticate(
+            request, profile: profile, endpoint: endpoint, entities: entry.entities, settings: entry.settings, now: clock.wallTime)
+        switch outcome {
+        case .refused(let status, let body, let reason):
+            await refuse(channel, status: status, body: body, challenge: status == 401)
+            logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(status)", "reason": "\(reason)", "peer": "\(peer)"])
+            return .dontUpgrade
+        case .accepted(var conn):
+            if let limit = profile.auth.connectionLimit {
+                var ctx = EvaluationContext(variables: ["conn": conn, "claims": conn["claims"] ?? .null, "request": request.value, "settings": entry.settings, "entities": entry.entities, "connections": 0])
+                let key = (try? limit.per.evaluate(in: &ctx).plainText) ?? "all"
+                let open = hub.count(profile: profile.name) { c in
+                    var cc = ctx
+                    cc.variables["conn"] = c.withEngine { $0.conn }
+                    return ((try? limit.per.evaluate(in: &cc).plainText) ?? "all") == key
+                }
+                if open >= limit.max {
+                    ctx.variables["connections"] = .int(open)
+                    let body = (try? limit.refusal.body.evaluate(in: &ctx)) ?? .string("Too many connections")
+                    await refuse(channel, status: limit.refusal.status, body: body)
+                    logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(limit.refusal.status)", "reason": "connection limit \(limit.max) for \(key)"])
+                    return .dontUpgrade
+                }
+            }
+            let id = hub.nextConnectionID()
+            conn["id"] = .int(id)
+            conn["query"] = request.value["query"] ?? .emptyObject
+            let engine = ConnectionEngine(
+                profile: profile, conn: conn, entities: entry.entities, settings: entry.settings,
+                now: seconds(clock.elapsed), seed: UInt64(id))
+            let connection = SimulatorConnection(
+                id: id, profileName: profile.name, engine: engine, queueCapacity: configuration.queueCapacity,
+                ownsTimeline: configuration.timeline == .perConnection)
+            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: FrameCodec(spec: profile.codec), configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path)
+            return .upgrade([:]) { inbound, outbound, _ in
+                await handler.run(inbound: inbound, outbound: outbound)
+            }
+        }
+    }
+
+    /// With several profiles on one path, the first whose credentials the request carries.
+    func pickProfile(_ names: [String], request: UpgradeRequest) -> SimulatorWorld.ProfileEntry {
+        let entries = names.compactMap { world.profiles[$0] }
+        for e in entries {
+            for c in e.profile.auth.credentials {
+                let present: Bool = switch c.place {
+                case .cookie(let n): request.cookie(n) != nil
+                case .query(let n): request.queryValue(n) != nil
+                case .header(let n): request.header(n) != nil
+                case .bearer: request.header("authorization")?.lowercased().hasPrefix("bearer ") ?? false
+                }
+                if present { return e }
+            }
+        }
+        return entries[0]
+    }
+
+    func refuse(_ channel: any Channel, status: Int, body: Value, challenge: Bool = false) async {
+        let (bytes, type): ([UInt8], String) =
+            if case .string(let s) = body { (Array((s + "\n").utf8), "text/plain; charset=utf-8") } else { (Array((body.jsonString + "\n").utf8), "application/json") }
+        let handler = UpgradeRefusalHandler(status: status, body: bytes, contentType: type, extraHeaders: challenge ? [("www-authenticate", "Bearer")] : [])
+        try? await channel.pipeline.addHandler(handler).get()
+    }
+}
+
+func seconds(_ d: Duration) -> Double {
+    let c = d.components
+    return Double(c.seconds) + Double(c.attoseconds) / 1e18
+}
