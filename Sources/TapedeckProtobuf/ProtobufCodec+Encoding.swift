@@ -283,7 +283,8 @@ extension ProtobufCodec {
         default:
             throw .typeMismatch(expected: "number", found: value)
         }
-        if isFloat && abs(d) > Double(Float.greatestFiniteMagnitude) {
+        // Rounding to the nearest float is fine (3.4028235e38 is how FLT_MAX prints); overflowing is not.
+        if isFloat && !Float(d).isFinite {
             throw .outOfRange("\(d) for float")
         }
         return d

@@ -10,7 +10,7 @@ import TapedeckProtobuf
 ///     tapedeck proto encode --descriptor protos/workitems.pb --type workitems.v1.WebSocketMessage < msg.json > frame.bin
 ///
 /// With `--jsonl`, many messages are converted in one run: `decode` reads one hex frame per
-/// line and writes `{"json": VALUE}` or `{"error": "..."}` per line; `encode` reads one JSON
+/// line (an empty line is an empty frame) and writes `{"json": VALUE}` or `{"error": "..."}` per line; `encode` reads one JSON
 /// value per line and writes `{"hex": "..."}` or `{"error": "..."}` per line.
 struct ProtoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -130,11 +130,14 @@ struct ProtoCommand: AsyncParsableCommand {
         }
     }
 
-    /// Non-empty lines, without their line terminators.
+    /// The lines, without their terminators. An empty line is an empty frame (a message with
+    /// every field unset); a final newline does not start another line.
     static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
-        bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).map { line in
+        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
             line.last == UInt8(ascii: "\r") ? line.dropLast() : line
-        }.filter { !$0.isEmpty }
+        }
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        return lines
     }
 
     static func hexEncode(_ bytes: [UInt8]) -> String {
