@@ -4,11 +4,12 @@ enum DurationFormat {
     static let maxSeconds: Int64 = 315_576_000_000
 
     static func format(seconds: Int64, nanos: Int32) -> String? {
-        guard abs(seconds) <= maxSeconds, abs(nanos) <= 999_999_999,
+        // Range checks before any negation: abs(Int64.min) would trap.
+        guard seconds >= -maxSeconds, seconds <= maxSeconds, nanos >= -999_999_999, nanos <= 999_999_999,
             (seconds >= 0 && nanos >= 0) || (seconds <= 0 && nanos <= 0)
         else { return nil }
         let negative = seconds < 0 || nanos < 0
-        return (negative ? "-" : "") + String(abs(seconds)) + TimestampFormat.fraction(abs(nanos)) + "s"
+        return (negative ? "-" : "") + String(seconds.magnitude) + TimestampFormat.fraction(Int32(nanos.magnitude)) + "s"
     }
 
     static func parse(_ text: String) -> (seconds: Int64, nanos: Int32)? {

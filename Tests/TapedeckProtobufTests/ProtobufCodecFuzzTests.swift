@@ -117,6 +117,44 @@ import TapedeckProtobuf
         #expect(outcome.failed > 200)
     }
 
+    /// Every message type of the test schema (well-known types included) as the root type,
+    /// fed random bytes built from plausible tags, so values reach every decoder.
+    @Test func randomFieldsForEveryMessageType() throws {
+        let pool = try #require(Fixtures.testPool)
+        var rng = SeededRandom(state: 99)
+        var outcome = Outcome()
+        for type in pool.messageTypeNames {
+            let codec = try ProtobufCodec(pool: pool, messageType: type)
+            for _ in 0..<150 {
+                var w = WireWriterHelper()
+                for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                    let field = Int.random(in: 1...6, using: &rng)
+                    switch Int.random(in: 0..<4, using: &rng) {
+                    case 0:
+                        w.tag(field, 0)
+                        // Extremes matter: Int64.min, UInt64.max, Int32 bounds.
+                        w.varint([0, 1, UInt64.max, 1 << 63, UInt64(bitPattern: Int64(Int32.min)), 0x7FFF_FFFF,
+                                  UInt64.random(in: 0...UInt64.max, using: &rng)].randomElement(using: &rng) ?? 0)
+                    case 1:
+                        w.tag(field, 1)
+                        w.bytes += (0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                    case 2:
+                        w.tag(field, 5)
+                        w.bytes += (0..<4).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                    default:
+                        let n = Int.random(in: 0..<6, using: &rng)
+                        w.tag(field, 2)
+                        w.varint(UInt64(n))
+                        w.bytes += (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                    }
+                }
+                check(codec, w.bytes, &outcome)
+            }
+        }
+        #expect(outcome.decoded > 500)
+        #expect(outcome.failed > 500)
+    }
+
     @Test func hugeLengthPrefixesDoNotAllocate() throws {
         let codec = try Fixtures.workitems()
         // message_id with a length of 2^63 - 1 and of 2^32.

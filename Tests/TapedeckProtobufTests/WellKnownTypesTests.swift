@@ -50,6 +50,10 @@ import TapedeckCore
         #expect(DurationFormat.parse(".5s")?.nanos == 500_000_000)
         #expect(DurationFormat.parse("-1.5s")?.nanos == -500_000_000)
         #expect(DurationFormat.format(seconds: 1, nanos: -1) == nil)
+        // Extremes from a hostile frame must not trap (abs(Int64.min) would).
+        #expect(DurationFormat.format(seconds: .min, nanos: 0) == nil)
+        #expect(DurationFormat.format(seconds: 0, nanos: .min) == nil)
+        #expect(DurationFormat.format(seconds: -315_576_000_000, nanos: -999_999_999) == "-315576000000.999999999s")
     }
 
     @Test func base64BothAlphabetsAndPadding() {
