@@ -34,6 +34,7 @@ public struct ProtobufCodec: Sendable {
         /// The deepest message nesting accepted in either direction. Default 100.
         public var maxDepth: Int
 
+        /// Settings with the defaults above unless given.
         public init(
             preserveUnknownFields: Bool = true, ignoreUnknownFields: Bool = false,
             useProtoFieldNames: Bool = false, maxDepth: Int = 100

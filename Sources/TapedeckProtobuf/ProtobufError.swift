@@ -81,6 +81,7 @@ public struct ProtobufError: Error, CustomStringConvertible, Sendable, Equatable
         }
     }
 
+    /// The message, with the path and byte offset where they apply.
     public var description: String {
         let path = self.path
         switch kind {
