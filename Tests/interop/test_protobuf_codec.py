@@ -407,6 +407,27 @@ def grouped():
 
 # ---------------------------------------------------------------- tests
 
+def test_descriptor_copies_are_identical():
+    pb = WORKITEMS.read_bytes()
+    assert (ROOT / "Sources" / "TapedeckProtocol" / "Profiles" / "workitems.pb").read_bytes() == pb
+    assert (ROOT / "Tests" / "TapedeckProtobufTests" / "Fixtures" / "workitems.pb").read_bytes() == pb
+    assert (ROOT / "Tests" / "TapedeckProtobufTests" / "Fixtures" / "codec_test.pb").read_bytes() == CODEC_TEST.read_bytes()
+
+
+@pytest.mark.parametrize("proto,pb", [("workitems.proto", WORKITEMS), ("test/codec_test.proto", CODEC_TEST)])
+def test_descriptor_sets_match_their_proto_files(proto, pb, tmp_path):
+    protoc = pytest.importorskip("grpc_tools.protoc")
+    out = tmp_path / "out.pb"
+    well_known = Path(protoc.__file__).parent / "_proto"  # google/protobuf/*.proto shipped with grpcio-tools
+    rc = protoc.main(["protoc", f"-I{ROOT / 'protos'}", f"-I{well_known}", "--include_imports",
+                      f"--descriptor_set_out={out}", str(ROOT / "protos" / proto)])
+    assert rc == 0
+    fresh, committed = descriptor_pb2.FileDescriptorSet(), descriptor_pb2.FileDescriptorSet()
+    fresh.ParseFromString(out.read_bytes())
+    committed.ParseFromString(pb.read_bytes())
+    assert fresh == committed, f"protos/{proto} changed: regenerate its descriptor set (see protos/README.md)"
+
+
 def test_corpus_is_substantial():
     assert len(CORPUS) > 450
 
