@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("TAPEDECK_BIN", ROOT / ".build" / "debug" / "tapedeck"))
 WORKITEMS = ROOT / "protos" / "workitems.pb"
 CODEC_TEST = ROOT / "protos" / "test" / "codec_test.pb"
+DESCRIPTOR = ROOT / "protos" / "test" / "descriptor.pb"  # google/protobuf/descriptor.proto: a proto2 schema
 
 FD = descriptor.FieldDescriptor
 
@@ -47,7 +48,7 @@ def load_pool(path):
     return pool
 
 
-POOLS = {WORKITEMS: load_pool(WORKITEMS), CODEC_TEST: load_pool(CODEC_TEST)}
+POOLS = {WORKITEMS: load_pool(WORKITEMS), CODEC_TEST: load_pool(CODEC_TEST), DESCRIPTOR: load_pool(DESCRIPTOR)}
 
 
 def cls(desc_path, type_name):
@@ -507,6 +508,25 @@ def test_both_reject_invalid_json(desc_path, type_name, value, message):
     [r] = run_cli("encode", desc_path, type_name, [json.dumps(value)])
     assert "error" in r, r
     assert message in r["error"]
+
+
+def test_proto2_schema_descriptor_sets_as_messages():
+    # proto2 semantics (explicit presence for every singular field, unpacked repeated fields)
+    # exercised on real data: the descriptor sets themselves, as google.protobuf.FileDescriptorSet.
+    fds = "google.protobuf.FileDescriptorSet"
+    c = cls(DESCRIPTOR, fds)
+    frames = [WORKITEMS.read_bytes(), CODEC_TEST.read_bytes(), DESCRIPTOR.read_bytes()]
+    msgs = []
+    for f in frames:
+        m = c()
+        m.ParseFromString(f)
+        msgs.append(m)
+    decoded = run_cli("decode", DESCRIPTOR, fds, [f.hex() for f in frames])
+    for m, r in zip(msgs, decoded):
+        assert r["json"] == to_dict(m, DESCRIPTOR)
+    encoded = run_cli("encode", DESCRIPTOR, fds, [json.dumps(r["json"]) for r in decoded])
+    for f, r in zip(frames, encoded):
+        assert bytes.fromhex(r["hex"]) == f
 
 
 def test_malformed_frames_give_errors():
