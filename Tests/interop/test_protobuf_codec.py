@@ -415,6 +415,7 @@ def test_descriptor_copies_are_identical():
     assert (ROOT / "Sources" / "TapedeckProtocol" / "Profiles" / "workitems.pb").read_bytes() == pb
     assert (ROOT / "Tests" / "TapedeckProtobufTests" / "Fixtures" / "workitems.pb").read_bytes() == pb
     assert (ROOT / "Tests" / "TapedeckProtobufTests" / "Fixtures" / "codec_test.pb").read_bytes() == CODEC_TEST.read_bytes()
+    assert (ROOT / "Tests" / "TapedeckProtobufTests" / "Fixtures" / "descriptor.pb").read_bytes() == DESCRIPTOR.read_bytes()
 
 
 @pytest.mark.parametrize("proto,pb", [("workitems.proto", WORKITEMS), ("test/codec_test.proto", CODEC_TEST)])
