@@ -36,10 +36,12 @@ let package = Package(
         .executableTarget(
             name: "tapedeck",
             dependencies: [
-                "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckServer", "TapedeckRecording",
+                "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckProtobuf", "TapedeckServer", "TapedeckRecording",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -64,7 +66,11 @@ let package = Package(
         // Descriptor-driven protobuf codec: binary <-> Value through the proto3 JSON mapping.
         .target(
             name: "TapedeckProtobuf",
-            dependencies: ["TapedeckCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "TapedeckCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Profile model and loader, built-in profiles, codecs, auth.

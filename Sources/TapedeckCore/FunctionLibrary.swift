@@ -55,7 +55,7 @@ public struct FunctionArguments: Sendable {
     }
 
     public func number(_ i: Int, _ label: String? = nil, default d: Double) throws(ExpressionError) -> Double {
-        value(i, label) == nil ? d : try number(i, label)
+        value(i, label).map { $0.isNull } ?? true ? d : try number(i, label)
     }
 
     public func string(_ i: Int, _ label: String? = nil) throws(ExpressionError) -> String {

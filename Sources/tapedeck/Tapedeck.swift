@@ -1,1 +1,22 @@
-@main struct Main { static func main() {} }
+import ArgumentParser
+
+/// The `tapedeck` command: a record-and-replay simulator for WebSocket protocols.
+@main
+struct Tapedeck: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tapedeck",
+        abstract: "Record-and-replay simulator for WebSocket protocols.",
+        discussion: """
+            Serve scripted event streams over WebSocket with a protocol's own auth, envelope, \
+            subscriptions, heartbeats, limits and errors; validate scenarios; mint development tokens.
+
+            Start with `tapedeck serve` (a demo of every built-in profile) and `tapedeck serve --help`.
+            """,
+        version: TapedeckVersion.current,
+        subcommands: [ServeCommand.self, ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self]
+    )
+}
+
+enum TapedeckVersion {
+    static let current = "0.1.0"
+}

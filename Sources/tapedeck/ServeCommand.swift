@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import OrderedCollections
+import TapedeckCore
+import TapedeckScenario
+import TapedeckProtocol
+import TapedeckServer
+
+/// `tapedeck serve`: the simulator.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve scenarios over WebSocket, speaking each scenario's protocol profile.",
+        discussion: """
+            With no scenario, serves the built-in demo: every built-in profile on one port, each at \
+            its spec's path. Clients authenticate with a token from `tapedeck token`.
+
+            Time: by default one shared world timeline starts when the first client subscribes; \
+            `--timeline per-connection` gives each connection its own. `--speed max` plays as fast \
+            as clients read, without dropping events.
+
+            Ctrl-C (SIGINT) or SIGTERM closes every connection with 1001 (going away) and exits.
+            """
+    )
+
+    @Argument(help: "Scenario files. Default: the built-in demo.")
+    var scenarios: [String] = []
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free port.")
+    var port = 8080
+
+    @Option(help: "Scenario seconds per real second, 0.1 to 1000, or 'max'. Default: the scenario's speed, else 1.")
+    var speed: String?
+
+    @Flag(inversion: .prefixedNo, help: "Start the timeline over when it ends. Default: the scenario's 'loop'.")
+    var loop: Bool?
+
+    @Option(help: "Timeline mode: shared (one world for all connections) or per-connection.")
+    var timeline: SimulatorConfiguration.TimelineMode = .shared
+
+    @Option(help: "When the shared timeline starts: first-subscription or immediately.")
+    var start: SimulatorConfiguration.StartPolicy = .firstSubscription
+
+    @Option(help: "HS256 secret for JWTs, at least 32 bytes. Default: $TAPEDECK_JWT_SECRET, else the development secret.")
+    var jwtSecret: String?
+
+    @Option(help: "Events queued per connection before the oldest are dropped.")
+    var queueSize = 1000
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        if let speed, SimulatorConfiguration.Speed(speed) == nil {
+            throw ValidationError("--speed must be a number from 0.1 to 1000, or 'max' (got '\(speed)')")
+        }
+        if port < 0 || port > 65535 { throw ValidationError("--port must be 0 to 65535") }
+        if queueSize < 1 { throw ValidationError("--queue-size must be at least 1") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = logLevel
+            return h
+        }
+        let logger = Logger(label: "tapedeck")
+        let files = scenarios.isEmpty ? BuiltinResources.demoScenarios : scenarios
+        if scenarios.isEmpty && files.isEmpty { throw ValidationError("this build has no demo scenario; name a scenario file") }
+        let loader = ScenarioLoader()
+        var loaded: [Scenario] = []
+        var errors: [ScenarioError] = []
+        for f in files {
+            do { loaded.append(try loader.load(file: f)) } catch { errors += error.errors }
+        }
+        let world: SimulatorWorld
+        do throws(ScenarioErrors) {
+            guard errors.isEmpty else { throw ScenarioErrors(errors) }
+            world = try SimulatorWorld(scenarios: loaded)
+        } catch {
+            for e in error.errors { FileHandle.standardError.write(Data("\(e)\n".utf8)) }
+            throw ExitCode(2)
+        }
+        let configuration = SimulatorConfiguration(
+            host: host, port: port, speed: speed.flatMap(SimulatorConfiguration.Speed.init), loop: loop, timeline: timeline,
+            start: start, jwtSecret: jwtSecret ?? ProcessInfo.processInfo.environment["TAPEDECK_JWT_SECRET"] ?? Authenticator.defaultSecret,
+            queueCapacity: queueSize)
+        let server = SimulatorServer(world: world, configuration: configuration, logger: logger) { host, port in
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            var lines: [String] = []
+            lines.append("tapedeck \(TapedeckVersion.current) serving \(world.scenarios.map(\.name).joined(separator: ", "))")
+            for (path, profiles) in SimulatorServer(world: world, configuration: configuration).endpoints {
+                lines.append("  ws://\(shownHost):\(port)\(path)  (\(profiles.joined(separator: ", ")))")
+            }
+            lines.append("speed \(configuration.speed?.description ?? "\(world.scenarios.first?.speed ?? 1)x"), timeline \(configuration.timeline.rawValue), starts \(configuration.start == .immediately ? "now" : "at the first subscription"); Ctrl-C to stop")
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+extension SimulatorConfiguration.TimelineMode: ExpressibleByArgument {}
+extension SimulatorConfiguration.StartPolicy: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
