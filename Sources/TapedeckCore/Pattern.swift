@@ -7,7 +7,7 @@ import OrderedCollections
 /// - A list pattern matches a list of the same length, element by element.
 /// - A scalar matches an equal scalar (`1` matches `1.0`).
 /// - An object whose keys are all operators tests the value: `{not: p}`, `{any: [p...]}`,
-///   `{in: [v...]}`, `{exists: bool}`, `{type: "string"}`, `{gt|gte|lt|lte: n}`,
+///   `{in: [v...]}`, `{exists: bool}`, `{$type: "string"}`, `{gt|gte|lt|lte: n}`,
 ///   `{contains: p}` (a list element or substring), `{prefix: s}`. Operators may also be written
 ///   with a `$` prefix (`$not`) when a real field has an operator's name.
 public struct Pattern: Sendable, Hashable {
@@ -15,14 +15,19 @@ public struct Pattern: Sendable, Hashable {
 
     public init(_ value: Value) { self.value = value }
 
-    static let operators: Set<String> = ["not", "any", "in", "exists", "type", "gt", "gte", "lt", "lte", "contains", "prefix"]
+    static let operators: Set<String> = ["not", "any", "in", "exists", "gt", "gte", "lt", "lte", "contains", "prefix"]
+    /// Operators that are also common field names, so they need the `$` prefix.
+    static let prefixedOnly: Set<String> = ["type"]
 
     /// Whether `candidate` matches.
     public func matches(_ candidate: Value?) -> Bool { Pattern.match(value, candidate) }
 
     static func operatorName(_ key: String) -> String? {
-        let k = key.hasPrefix("$") ? String(key.dropFirst()) : key
-        return operators.contains(k) ? k : nil
+        if key.hasPrefix("$") {
+            let k = String(key.dropFirst())
+            return operators.contains(k) || prefixedOnly.contains(k) ? k : nil
+        }
+        return operators.contains(key) ? key : nil
     }
 
     static func match(_ pattern: Value, _ candidate: Value?) -> Bool {

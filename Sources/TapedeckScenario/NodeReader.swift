@@ -243,7 +243,7 @@ public final class NodeReader {
                 check(t, at: node, names: names)
                 return t
             } catch {
-                self.error("bad expression: \(error.message)", at: scalarLocation(s, node: node, offset: error.offset ?? 0))
+                self.error("bad expression in '\(s.string)': \(error.message)", at: scalarLocation(s, node: node, offset: error.offset ?? 0))
                 return nil
             }
         case .sequence(let seq):

@@ -201,7 +201,7 @@ public struct ScenarioLoader: Sendable {
         if let n = keys["for"] { st.duration = r.duration(n, what: "'for'") }
         if let n = keys["until"] { st.until = r.duration(n, what: "'until'") }
         if let n = keys["jitter"] { st.jitter = r.duration(n, what: "'jitter'") ?? 0 }
-        if st.every == nil, st.count != nil || st.duration != nil, keys["job"] == nil {
+        if keys["every"] == nil, keys["rate"] == nil, st.count != nil || st.duration != nil, keys["job"] == nil {
             r.error("'count' and 'for' need 'every' or 'rate' to space the events", at: keys["count"] ?? keys["for"]!)
         }
         switch (keys["event"], keys["job"]) {

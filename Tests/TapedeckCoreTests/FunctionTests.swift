@@ -1,0 +1,90 @@
+import Testing
+import TapedeckCore
+
+@Suite("Functions")
+struct FunctionTests {
+    func eval(_ s: String, seed: UInt64 = 1, time: Double = 0, now: Double = 0, env: [String: String] = [:]) throws -> Value {
+        var ctx = EvaluationContext(random: SeededRandom(seed: seed), scenarioTime: time, now: now, environment: env)
+        return try ctx.evaluate(try Expression(parsing: s))
+    }
+
+    @Test func randomValuesDeriveFromTheSeed() throws {
+        let a = try (0..<20).map { _ in try eval("[rand.int(1, 100), rand.float(0, 1), uuid(), pick(['a','b','c'])]", seed: 42) }
+        let b = try (0..<20).map { _ in try eval("[rand.int(1, 100), rand.float(0, 1), uuid(), pick(['a','b','c'])]", seed: 42) }
+        #expect(a == b)
+        #expect(try eval("uuid()", seed: 1) != eval("uuid()", seed: 2))
+    }
+
+    @Test func randIntStaysInItsInclusiveRange() throws {
+        var ctx = EvaluationContext(random: SeededRandom(seed: 9))
+        let e = try Expression(parsing: "rand.int(3, 5)")
+        var seen: Set<Int> = []
+        for _ in 0..<500 { seen.insert(try ctx.evaluate(e).intValue!) }
+        #expect(seen == [3, 4, 5])
+    }
+
+    @Test func weightedFollowsWeights() throws {
+        var ctx = EvaluationContext(random: SeededRandom(seed: 3))
+        let e = try Expression(parsing: "weighted({a: 9, b: 1, c: 0})")
+        var counts: [String: Int] = [:]
+        for _ in 0..<2000 { counts[try ctx.evaluate(e).stringValue!, default: 0] += 1 }
+        #expect(counts["c"] == nil)
+        #expect(counts["a"]! > counts["b"]! * 5)
+    }
+
+    @Test func uuidIsVersion4() throws {
+        let u = try eval("uuid()").stringValue!
+        #expect(u.count == 36)
+        #expect(Array(u)[14] == "4")
+    }
+
+    @Test func waveAndRampFollowScenarioTime() throws {
+        #expect(try eval("wave(0, 100, 40s)", time: 0) == 50.0)
+        #expect(try eval("round(wave(0, 100, 40s))", time: 10) == 100)
+        #expect(try eval("ramp(10, 20, 10s)", time: 5) == 15.0)
+        #expect(try eval("ramp(10, 20, 10s)", time: 50) == 20.0)
+        #expect(try eval("ramp(10, 20, 10s, 20s)", time: 5) == 10.0)
+    }
+
+    @Test func normalIsCentredOnTheMean() throws {
+        var ctx = EvaluationContext(random: SeededRandom(seed: 5))
+        let e = try Expression(parsing: "normal(50, 2)")
+        var sum = 0.0
+        for _ in 0..<2000 { sum += try ctx.evaluate(e).doubleValue! }
+        #expect(abs(sum / 2000 - 50) < 0.5)
+    }
+
+    @Test func formattingHelpers() throws {
+        #expect(try eval("round(3.14159, 2)") == 3.14)
+        #expect(try eval("round(2.5)") == 3)
+        #expect(try eval("format('%05d|%-4s|%.2f|%x|%%', 42, 'ab', 3.14159, 255)") == "00042|ab  |3.14|ff|%")
+        #expect(try eval("duration(691199)") == "7d 23h 59m 59s")
+        #expect(try eval("duration(59)") == "59s")
+    }
+
+    @Test func timeIsISO8601() throws {
+        #expect(try eval("now()", now: 1_737_109_800) == "2025-01-17T10:30:00.000Z")
+        #expect(try eval("now(-5m)", now: 1_737_109_800) == "2025-01-17T10:25:00.000Z")
+        #expect(try eval("iso('2025-01-17T12:30:00+02:00')") == "2025-01-17T10:30:00.000Z")
+        #expect(Timestamp.parse("2024-02-29T23:59:59.5Z") == 1_709_251_199.5)
+    }
+
+    @Test func environmentVariables() throws {
+        #expect(try eval("env('REGION', 'eu')", env: [:]) == "eu")
+        #expect(try eval("env('REGION')", env: ["REGION": "us"]) == "us")
+    }
+
+    @Test func filterMatchRestrictsOnlyFieldsThatArePresent() throws {
+        #expect(try eval("filter_match({squad: 'platform'}, {squad: 'platform', environment: 'production'})") == true)
+        #expect(try eval("filter_match({squad: 'payments'}, {squad: 'platform'})") == false)
+        #expect(try eval("filter_match({squad: 'payments'}, {squad: ['platform', 'payments']})") == true)
+        #expect(try eval("filter_match({}, {squad: 'platform'})") == true)
+    }
+
+    @Test func badArgumentsAreErrors() {
+        #expect(throws: ExpressionError.self) { try eval("rand.int(5, 1)") }
+        #expect(throws: ExpressionError.self) { try eval("pick([])") }
+        #expect(throws: ExpressionError.self) { try eval("round('x')") }
+        #expect(throws: ExpressionError.self) { try eval("format('%d')") }
+    }
+}

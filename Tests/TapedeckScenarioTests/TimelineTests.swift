@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+import TapedeckCore
+import TapedeckScenario
+
+@Suite("Timeline")
+struct TimelineTests {
+    func scenario(_ text: String) throws -> Scenario { try ScenarioLoader().load(text: text, file: "t.yaml") }
+
+    let storm = """
+        scenario: storm
+        seed: 42
+        vars: { squads: [platform, payments] }
+        streams:
+          - name: incidents
+            every: 5s
+            count: 4
+            jitter: 1s
+            event: { id: "inc-{{ seq() }}", squad: "{{ pick(vars.squads) }}", score: "{{ rand.int(1, 1000) }}" }
+          - name: cpu
+            every: 2s
+            for: 9s
+            event: { cpu: "{{ round(wave(0, 100, 8s)) }}", at: "{{ t }}" }
+          - name: follow-up
+            after: incidents
+            at: 1s
+            event: { done: true }
+        """
+
+    @Test func eventsAreMergedInTimeOrder() throws {
+        let events = try Timeline(scenario: scenario(storm)).prefix(100)
+        #expect(events.count == 4 + 5 + 1)
+        #expect(events.map(\.time) == events.map(\.time).sorted())
+        #expect(events.filter { $0.stream == "cpu" }.map(\.time) == [0, 2, 4, 6, 8])
+        // `after` starts at the nominal end of incidents (15 s) plus `at`.
+        #expect(events.last?.stream == "follow-up")
+        #expect(events.last?.time == 16)
+        // Jitter delays by less than its amount.
+        for (i, e) in events.filter({ $0.stream == "incidents" }).enumerated() {
+            #expect(e.time >= Double(i * 5) && e.time < Double(i * 5 + 1))
+        }
+    }
+
+    @Test func sameSeedSameEventsDifferentSeedDifferentEvents() throws {
+        let a = try Timeline(scenario: scenario(storm)).prefix(100)
+        let b = try Timeline(scenario: scenario(storm)).prefix(100)
+        #expect(a == b)
+        let c = try Timeline(scenario: scenario(storm.replacingOccurrences(of: "seed: 42", with: "seed: 43"))).prefix(100)
+        #expect(a.map(\.value) != c.map(\.value))
+    }
+
+    @Test func streamsAreIndependentOfEachOther() throws {
+        // Adding a stream does not change the random values of another.
+        let more = storm + "\n  - name: extra\n    every: 1s\n    count: 3\n    event: { r: \"{{ rand.int(1, 9) }}\" }\n"
+        let a = try Timeline(scenario: scenario(storm)).prefix(100).filter { $0.stream == "incidents" }
+        let b = try Timeline(scenario: scenario(more)).prefix(100).filter { $0.stream == "incidents" }
+        #expect(a == b)
+    }
+
+    @Test func millionsOfEventsAreNotMaterialised() throws {
+        let s = try scenario("""
+            scenario: firehose
+            streams:
+              - name: logs
+                rate: 100000/s
+                count: 50000000
+                event: { n: "{{ seq() }}" }
+            """)
+        var it = Timeline(scenario: s).makeIterator()
+        var last: TimelineEvent?
+        for _ in 0..<1000 { last = try it.next() }
+        #expect(last?.value == ["n": 1000])
+        #expect(last?.time == 999.0 / 100000)
+    }
+
+    @Test func rateAndUntil() throws {
+        let s = try scenario("""
+            scenario: r
+            streams:
+              - name: burst
+                rate: 4/s
+                until: 1s
+                event: { n: "{{ seq() }}" }
+            """)
+        #expect(try Timeline(scenario: s).prefix(100).map(\.time) == [0, 0.25, 0.5, 0.75])
+    }
+
+    @Test func loopRepeatsWithContinuingSequence() throws {
+        let s = try scenario("""
+            scenario: l
+            loop: true
+            streams:
+              - name: a
+                every: 1s
+                count: 2
+                event: { n: "{{ seq() }}", i: "{{ iteration }}" }
+            """)
+        let events = try Timeline(scenario: s).prefix(5)
+        #expect(events.map(\.time) == [0, 1, 2, 3, 4])
+        #expect(events.map(\.value) == [["n": 1, "i": 0], ["n": 2, "i": 0], ["n": 3, "i": 1], ["n": 4, "i": 1], ["n": 5, "i": 2]])
+    }
+
+    @Test func nowIsScenarioTimeFromTheEpoch() throws {
+        let s = try scenario("""
+            scenario: n
+            start: 2025-01-17T10:00:00Z
+            streams:
+              - name: a
+                every: 90s
+                count: 2
+                event: { at: "{{ now() }}" }
+            """)
+        #expect(try Timeline(scenario: s).prefix(2).map(\.value) == [["at": "2025-01-17T10:00:00.000Z"], ["at": "2025-01-17T10:01:30.000Z"]])
+    }
+
+    @Test func jobRunEmitsProgressThenCompletion() throws {
+        let s = try scenario("""
+            scenario: j
+            streams:
+              - name: analysis
+                job:
+                  id: job-1
+                  total_lines: 1000
+                  duration: 10s
+                  steps: 4
+                  statuses: [uploading, parsing]
+                  progress: { type: job_progress, pct: "{{ job.progress_pct }}", lines: "{{ job.processed_lines }}", status: "{{ job.status }}" }
+                  complete: { type: job_complete, status: "{{ job.status }}", lines: "{{ job.processed_lines }}", took: "{{ duration(job.elapsed) }}" }
+            """)
+        let e = try Timeline(scenario: s).prefix(10)
+        #expect(e.map(\.time) == [0, 2.5, 5, 7.5, 10])
+        #expect(e.map { $0.value["pct"] ?? .null }.prefix(4) == [0, 25, 50, 75])
+        #expect(e[1].value["status"] == "uploading")
+        #expect(e[3].value["status"] == "parsing")
+        #expect(e.last?.value == ["type": "job_complete", "status": "complete", "lines": 1000, "took": "10s"])
+    }
+
+    @Test func failedJobStopsEarlyAndCompletesAsFailed() throws {
+        let s = try scenario("""
+            scenario: j
+            streams:
+              - name: analysis
+                job:
+                  total_lines: 100
+                  duration: 10s
+                  steps: 10
+                  outcome: failed
+                  fail_at: 0.5
+                  progress: { pct: "{{ job.progress_pct }}" }
+                  complete: { status: "{{ job.status }}", lines: "{{ job.processed_lines }}" }
+            """)
+        let e = try Timeline(scenario: s).prefix(100)
+        #expect(e.count == 6)
+        #expect(e.last?.value == ["status": "failed", "lines": 50])
+        #expect(e.last?.time == 5)
+    }
+
+    @Test func runtimeErrorsNameTheStreamAndGoOn() throws {
+        let s = try scenario("""
+            scenario: e
+            streams:
+              - name: risky
+                every: 1s
+                count: 3
+                event: { v: "{{ 10 / (seq() - 2) }}" }
+            """)
+        var it = Timeline(scenario: s).makeIterator()
+        #expect(try it.next()?.value == ["v": -10])
+        #expect(throws: ScenarioError.self) { try it.next() }
+        #expect(try it.next()?.value == ["v": 10])
+        #expect(try it.next() == nil)
+    }
+}
