@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "TapedeckCoreTests", dependencies: ["TapedeckCore", .product(name: "OrderedCollections", package: "swift-collections")], swiftSettings: swiftSettings),
         .testTarget(name: "TapedeckScenarioTests", dependencies: ["TapedeckScenario", "TapedeckCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TapedeckProtobufTests", dependencies: ["TapedeckProtobuf"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-        .testTarget(name: "TapedeckProtocolTests", dependencies: ["TapedeckProtocol", "TapedeckCore", "TapedeckScenario"], swiftSettings: swiftSettings),
+        .testTarget(name: "TapedeckProtocolTests", dependencies: ["TapedeckProtocol", "TapedeckCore", "TapedeckScenario", .product(name: "OrderedCollections", package: "swift-collections")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TapedeckServerTests",
             dependencies: [

@@ -1,0 +1,56 @@
+import Testing
+import TapedeckCore
+import TapedeckProtocol
+
+@Suite("Authentication")
+struct AuthenticatorTests {
+    let now = 1_737_109_800.0
+
+    func outcome(_ headers: [(String, String)], uri: String = "/api/ws", profile: String = "ops-control-center", auth: Authenticator) async throws -> AuthOutcome {
+        let p = try ProfileLoader().load(profile)
+        return await auth.authenticate(UpgradeRequest(uri: uri, headers: headers.map { ($0.0, $0.1) }), profile: p, endpoint: "/api/ws", entities: [:], settings: [:], now: now)
+    }
+
+    func status(_ o: AuthOutcome) -> Int {
+        if case .refused(let s, _, _) = o { s } else { 101 }
+    }
+
+    @Test func missingOrBadCredentialsAre401() async throws {
+        let auth = try await Authenticator()
+        #expect(status(try await outcome([], auth: auth)) == 401)
+        #expect(status(try await outcome([("Authorization", "Bearer not-a-jwt")], auth: auth)) == 401)
+        let other = try await Authenticator(secret: String(repeating: "x", count: 40))
+        let foreign = try await other.mint(claims: ["sub": "eve"], expiresIn: 3600, now: now)
+        #expect(status(try await outcome([("Authorization", "Bearer \(foreign)")], auth: auth)) == 401)
+        let expired = try await auth.mint(claims: ["sub": "old"], expiresIn: 60, now: now - 120)
+        #expect(status(try await outcome([("Authorization", "Bearer \(expired)")], auth: auth)) == 401)
+    }
+
+    @Test func bearerOrSessionCookieIsAccepted() async throws {
+        let auth = try await Authenticator()
+        let token = try await auth.mint(claims: ["sub": "alice", "squads": ["platform"]], expiresIn: 3600, now: now)
+        for headers in [[("Authorization", "Bearer \(token)")], [("Cookie", "theme=dark; session=\(token)")]] {
+            guard case .accepted(let conn) = try await outcome(headers, auth: auth) else {
+                Issue.record("expected acceptance with \(headers)")
+                continue
+            }
+            #expect(conn["user"] == "alice")
+            #expect(conn["squads"] == ["platform"])
+        }
+    }
+
+    @Test func authenticatedButNotPermittedIs403() async throws {
+        let auth = try await Authenticator()
+        let token = try await auth.mint(claims: ["sub": "nobody", "permissions": []], expiresIn: 3600, now: now)
+        guard case .refused(let s, let body, _) = try await outcome([("Authorization", "Bearer \(token)")], auth: auth) else {
+            Issue.record("expected a refusal")
+            return
+        }
+        #expect(s == 403)
+        #expect(body["error"] == "Forbidden")
+    }
+
+    @Test func shortSecretsAreRejected() async {
+        await #expect(throws: AuthenticatorError.self) { try await Authenticator(secret: "short") }
+    }
+}
