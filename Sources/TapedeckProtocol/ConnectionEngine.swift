@@ -138,6 +138,12 @@ public struct ConnectionEngine: Sendable {
         return false
     }
 
+    /// Whether the client has asked for events: it subscribed explicitly, or the profile has no
+    /// subscribe rule (events flow from its initial subscriptions alone).
+    public var wantsEvents: Bool {
+        explicitlySubscribed || !profile.rules.contains { $0.actions.subscribe != nil }
+    }
+
     /// Whether the client heartbeat has timed out at monotonic time `now`.
     public func heartbeatExpired(now: Double) -> Bool {
         guard let timeout = profile.heartbeat.clientTimeout else { return false }

@@ -85,22 +85,32 @@ struct ConnectionHandler: Sendable {
                             let reason = (try? close.reason.evaluate(in: &ctx).plainText) ?? "heartbeat timeout"
                             logger.info("heartbeat timeout")
                             connection.queue.pushControl(.close(code: close.code, reason: reason))
+                            await sleepUntilCancelled()
                             return
                         }
                     }
                 }
             }
-            // A private timeline, from the first subscription.
+            // A private timeline, from the first subscription (or after the start grace).
             if connection.ownsTimeline {
                 group.addTask {
-                    while !Task.isCancelled && !connection.markStartedIfSubscribed() {
+                    let deadline = clock.elapsed + .milliseconds(Int64(configuration.startGrace * 1000))
+                    while !Task.isCancelled && !connection.markStartedIfSubscribed() && clock.elapsed < deadline {
                         do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
                     }
                     await scheduler.run(for: connection)
+                    // The connection outlives its timeline: only the reader or writer ends it.
+                    await sleepUntilCancelled()
                 }
             }
             await group.next()
             group.cancelAll()
+        }
+    }
+
+    func sleepUntilCancelled() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(3600)) } catch { return }
         }
     }
 
@@ -112,6 +122,6 @@ struct ConnectionHandler: Sendable {
             case .log(let m): logger.warning("profile \(connection.profileName): \(m)")
             }
         }
-        if connection.hasSubscriptions { hub.noteSubscribed() }
+        if connection.wantsEvents { hub.noteSubscribed() }
     }
 }

@@ -15,6 +15,7 @@ final class Hub: Sendable {
         var shuttingDown = false
         var subscribedWaiters: [CheckedContinuation<Void, Never>] = []
         var anySubscribed = false
+        var firstConnection: Duration?
     }
 
     let world: SimulatorWorld
@@ -40,6 +41,7 @@ final class Hub: Sendable {
         state.withLock { s in
             guard !s.shuttingDown else { return false }
             s.connections[c.id] = c
+            if s.firstConnection == nil { s.firstConnection = clock.elapsed }
             return true
         }
     }
@@ -67,7 +69,23 @@ final class Hub: Sendable {
         for w in waiters { w.resume() }
     }
 
-    /// Waits until some connection has a subscription.
+    /// Waits until some connection wants events, or `grace` seconds after the first connection.
+    func waitForStart(grace: Double) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitForFirstSubscription() }
+            group.addTask {
+                while !Task.isCancelled {
+                    let first = self.state.withLock { $0.firstConnection }
+                    if let first, self.clock.elapsed - first >= .milliseconds(Int64(grace * 1000)) { return }
+                    do { try await Task.sleep(for: .milliseconds(20)) } catch { return }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Waits until some connection wants events.
     func waitForFirstSubscription() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in

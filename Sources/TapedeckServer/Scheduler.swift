@@ -25,7 +25,7 @@ struct Scheduler: Sendable {
 
     /// Plays the shared timeline to every connection. Returns when it ends or is cancelled.
     func runShared() async {
-        if configuration.start == .firstSubscription { await hub.waitForFirstSubscription() }
+        if configuration.start == .firstSubscription { await hub.waitForStart(grace: configuration.startGrace) }
         await play(to: nil)
     }
 

@@ -34,7 +34,8 @@ public struct SimulatorConfiguration: Sendable {
     public enum StartPolicy: String, Sendable, CaseIterable {
         /// As soon as the server is ready.
         case immediately
-        /// When the first connection has a subscription (explicit, or a profile's initial one).
+        /// When the first client subscribes (or, for profiles without a subscribe message, connects);
+        /// at the latest `startGrace` seconds after the first connection.
         case firstSubscription = "first-subscription"
     }
 
@@ -53,13 +54,17 @@ public struct SimulatorConfiguration: Sendable {
     public var queueCapacity: Int
     /// Largest client message accepted, in bytes.
     public var maxMessageSize: Int
+    /// With `firstSubscription`, seconds after the first connection at which the timeline starts
+    /// anyway, for clients that never subscribe.
+    public var startGrace: Double
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, speed: Speed? = nil, loop: Bool? = nil,
         timeline: TimelineMode = .shared, start: StartPolicy = .firstSubscription,
         jwtSecret: String = "tapedeck-development-secret-do-not-use-in-production", queueCapacity: Int = 1000,
-        maxMessageSize: Int = 1 << 20
+        maxMessageSize: Int = 1 << 20, startGrace: Double = 2
     ) {
+        self.startGrace = startGrace
         self.host = host
         self.port = port
         self.speed = speed

@@ -26,11 +26,12 @@ final class SimulatorConnection: Sendable {
         engine.withLock { body(&$0) }
     }
 
-    var hasSubscriptions: Bool { engine.withLock { !$0.subscriptions.isEmpty } }
+    /// Whether the client has asked for events (see `ConnectionEngine.wantsEvents`).
+    var wantsEvents: Bool { engine.withLock { $0.wantsEvents } }
 
-    /// True the first time it is called after the connection has a subscription.
+    /// True the first time it is called after the connection wants events.
     func markStartedIfSubscribed() -> Bool {
-        guard hasSubscriptions else { return false }
+        guard wantsEvents else { return false }
         return started.withLock { s in
             if s { return false }
             s = true

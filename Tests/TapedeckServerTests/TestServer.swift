@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TapedeckCore
+import TapedeckScenario
+import TapedeckProtocol
+import TapedeckServer
+
+/// Runs a simulator on 127.0.0.1 port 0 for the duration of `body`.
+func withSimulator(
+    scenario yaml: String, speed: SimulatorConfiguration.Speed? = .max, timeline: SimulatorConfiguration.TimelineMode = .perConnection,
+    _ body: @escaping @Sendable (Int) async throws -> Void
+) async throws {
+    let scenario = try ScenarioLoader().load(text: yaml, file: "test.yaml")
+    let world = try SimulatorWorld(scenarios: [scenario])
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    let server = SimulatorServer(
+        world: world, configuration: .init(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline), logger: logger
+    ) { _, port in continuation.yield(port) }
+    let group = ServiceGroup(services: [server], logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        var it = ports.makeAsyncIterator()
+        guard let port = await it.next() else { return }
+        do {
+            try await body(port)
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+/// Mints a token the test simulator accepts.
+func token(_ claims: Value) async throws -> String {
+    try await Authenticator().mint(claims: claims, expiresIn: 3600, now: RealClock().wallTime)
+}
+
+/// Sends a raw HTTP upgrade request and returns the status code and body of the answer.
+func rawUpgrade(port: Int, path: String, headers: [String: String]) async throws -> (status: Int, body: String) {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+    var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    for (k, v) in headers { request += "\(k): \(v)\r\n" }
+    request += "\r\n"
+    return try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: request))
+        var text = ""
+        for try await chunk in inbound {
+            text += String(buffer: chunk)
+            if let headEnd = text.range(of: "\r\n\r\n") {
+                let head = text[..<headEnd.lowerBound]
+                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                if text.utf8.count >= text.distance(from: text.startIndex, to: headEnd.upperBound) + length { break }
+            }
+        }
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        return (status, body)
+    }
+}
