@@ -135,6 +135,14 @@ final class Hub: Sendable {
         }
     }
 
+    /// Waits until every connection has gone, or `timeout`.
+    func waitUntilEmpty(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while connectionCount > 0 && ContinuousClock.now < deadline {
+            do { try await Task.sleep(for: .milliseconds(20)) } catch { return }
+        }
+    }
+
     /// Closes every connection with `code` (1001 on shutdown) and refuses new ones.
     func closeAll(code: Int, reason: String) {
         let (all, waiters) = state.withLock { s -> ([SimulatorConnection], [CheckedContinuation<Void, Never>]) in

@@ -80,21 +80,21 @@ public struct SimulatorServer: Service {
             },
             logger: logger
         )
+        // The app runs in a group of its own, so that on shutdown we close clients with 1001
+        // (going away) first; hummingbird-websocket would otherwise close them with 1000.
+        let inner = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await inner.run() }
             group.addTask {
-                try await withGracefulShutdownHandler {
-                    if configuration.timeline == .shared { await scheduler.runShared() }
-                    try await gracefulShutdown()
-                } onGracefulShutdown: {
-                    hub.closeAll(code: 1001, reason: "server shutting down")
-                }
+                if configuration.timeline == .shared { await scheduler.runShared() }
+                while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
             }
             group.addTask {
-                try await withGracefulShutdownHandler {
-                    try await app.runService()
-                } onGracefulShutdown: {
-                    hub.closeAll(code: 1001, reason: "server shutting down")
-                }
+                try await gracefulShutdown()
+                logger.info("shutting down", metadata: ["connections": "\(hub.connectionCount)"])
+                hub.closeAll(code: 1001, reason: "server shutting down")
+                await hub.waitUntilEmpty(timeout: .seconds(3))
+                await inner.triggerGracefulShutdown()
             }
             defer { group.cancelAll() }
             try await group.next()

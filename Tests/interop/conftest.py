@@ -1,0 +1,59 @@
+"""Shared helpers for the interop checks: run the real `tapedeck` binary and talk to it with
+independent peers (Python `websockets`, `protobuf`)."""
+import os
+import re
+import subprocess
+import time
+from contextlib import contextmanager
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("TAPEDECK_BIN", os.path.join(ROOT, ".build", "debug", "tapedeck"))
+
+
+def tapedeck(*args, **kw):
+    """Runs the CLI and returns the completed process."""
+    return subprocess.run([BIN, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, **kw)
+
+
+def token(*args):
+    p = tapedeck("token", *args)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+@contextmanager
+def serve(*args, timeout=30):
+    """Starts `tapedeck serve ARGS --port 0`, yields the first ws:// base URL (host:port), stops it with SIGTERM."""
+    proc = subprocess.Popen([BIN, "serve", "--port", "0", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + timeout
+        url = None
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"ws://(127\.0\.0\.1:\d+)", line)
+            if m:
+                url = m.group(1)
+                break
+        if url is None:
+            proc.kill()
+            raise RuntimeError("server did not start: " + proc.stderr.read())
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def binary():
+    if not os.path.exists(BIN):
+        pytest.fail(f"tapedeck binary not found at {BIN}; run `swift build` or set TAPEDECK_BIN")
+    return BIN
