@@ -98,7 +98,7 @@ struct ServeCommand: AsyncParsableCommand {
             for (path, profiles) in SimulatorServer(world: world, configuration: configuration).endpoints {
                 lines.append("  ws://\(shownHost):\(port)\(path)  (\(profiles.joined(separator: ", ")))")
             }
-            lines.append("speed \(configuration.speed?.description ?? "\(world.scenarios.first?.speed ?? 1)x"), timeline \(configuration.timeline.rawValue), starts \(configuration.start == .immediately ? "now" : "at the first subscription"); Ctrl-C to stop")
+            lines.append("speed \((configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1)).description), timeline \(configuration.timeline.rawValue), starts \(configuration.start == .immediately ? "now" : "at the first subscription"); Ctrl-C to stop")
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
         let group = ServiceGroup(
