@@ -24,7 +24,6 @@ final class ProxyUpstreamHandler: ChannelInboundHandler, RemovableChannelHandler
         switch unwrapInboundIn(data) {
         case .head(let h):
             head = h
-            if h.status == .switchingProtocols { finish() }
         case .body(var b):
             body.writeBuffer(&b)
         case .end:

@@ -237,7 +237,13 @@ public final class RecordingWriter: Sendable {
                 if s.failure != nil { return nil }
                 let ops = s.takeBatch(maxFrames: configuration.batchSize)
                 if ops.isEmpty { return nil }
-                let hasFrames = ops.contains { if case .frame = $0 { true } else { false } }
+                let hasFrames = ops.contains { op in
+                    switch op {
+                    case .frame: true
+                    case .message(let fs): !fs.isEmpty
+                    default: false
+                    }
+                }
                 var batchID: Int64?
                 if hasFrames {
                     batchID = s.nextBatch
