@@ -40,7 +40,7 @@ public struct RecordedFrame: Sendable, Hashable {
 
     public init(
         connection: ConnectionID, direction: FrameDirection, opcode: FrameOpcode, fin: Bool = true,
-        payload: [UInt8], timestamp: FrameTimestamp? = nil, decoded: Value? = nil
+        payload: [UInt8], timestamp: FrameTimestamp? = nil, decoded: Value? = Optional<Value>.none
     ) {
         self.connection = connection
         self.direction = direction

@@ -47,6 +47,8 @@ public final class RecordingWriter: Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         config.label = "tapedeck.recording"
+        // Wait for another process's lock (e.g. a `sqlite3` shell) instead of failing the batch at once.
+        config.busyMode = .timeout(10)
         let database = try DatabaseQueue(path: path, configuration: config)
         try RecordingSchema.migrator.migrate(database)
         let writer = RecordingWriter(database: database, configuration: configuration)
@@ -312,7 +314,7 @@ public final class RecordingWriter: Sendable {
         let opcode = first.frame.opcode
         let isMessage = opcode == .text || opcode == .binary
         var out = fragments.map {
-            PreparedFrame(pending: $0, payload: $0.frame.payload, decoded: nil, redacted: false)
+            PreparedFrame(pending: $0, payload: $0.frame.payload, decoded: Optional<Value>.none, redacted: false)
         }
         guard isMessage else {
             // Control frames (ping, pong, close) are stored as they are.
@@ -326,7 +328,7 @@ public final class RecordingWriter: Sendable {
                 out[i].redacted = true
             }
             decoded = r.value
-        } else if decoded == nil, let decoder = configuration.decoder {
+        } else if case .none = decoded, let decoder = configuration.decoder {
             decoded = decoder(opcode, whole)
         }
         if let d = decoded, let r = redaction.redactValue(d) {
@@ -351,7 +353,7 @@ public final class RecordingWriter: Sendable {
         var frames: [PreparedFrame] = []
         for op in ops {
             switch op {
-            case .frame(let p): frames.append(PreparedFrame(pending: p, payload: p.frame.payload, decoded: nil, redacted: false))
+            case .frame(let p): frames.append(PreparedFrame(pending: p, payload: p.frame.payload, decoded: Optional<Value>.none, redacted: false))
             case .message(let fs): frames.append(contentsOf: fs)
             default: break
             }
@@ -405,7 +407,7 @@ public final class RecordingWriter: Sendable {
                         close.serverReason, id,
                     ])
             case .frame(let p):
-                try insert(PreparedFrame(pending: p, payload: p.frame.payload, decoded: nil, redacted: false))
+                try insert(PreparedFrame(pending: p, payload: p.frame.payload, decoded: Optional<Value>.none, redacted: false))
             case .message(let fs):
                 for f in fs { try insert(f) }
             }

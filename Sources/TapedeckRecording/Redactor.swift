@@ -89,7 +89,9 @@ public struct Redactor: Sendable {
         for path in payloadPaths where path.replace(in: &v, with: .string(Self.placeholder)) {
             changed = true
         }
-        return changed ? v : nil
+        // Not `changed ? v : nil`: Value is ExpressibleByNilLiteral, so that would return `.null`.
+        guard changed else { return Optional<Value>.none }
+        return v
     }
 
     /// Redacts a text payload that holds JSON. Returns the new payload bytes, or `nil` if unchanged.
