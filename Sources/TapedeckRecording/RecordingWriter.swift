@@ -128,6 +128,12 @@ public final class RecordingWriter: Sendable {
     public func finish() async throws -> RecordingStatistics {
         let alreadyFinishing = state.withLock { s -> Bool in
             defer { s.finishing = true }
+            // Messages whose last fragment never came are stored as far as they got.
+            for (_, held) in s.fragments.sorted(by: { ($0.value.first?.seq ?? 0) < ($1.value.first?.seq ?? 0) }) {
+                s.ops.append(.message(held))
+                s.readyFrames += held.count
+            }
+            s.fragments = [:]
             return s.finishing
         }
         wake.finish()
@@ -216,9 +222,10 @@ public final class RecordingWriter: Sendable {
         let interval = configuration.flushInterval
         let task = Task { [self] in
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { [wake] in
+                group.addTask { [self] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: interval)
+                        state.withLock { $0.flushAllRequested = true }
                         wake.yield()
                     }
                 }
@@ -237,8 +244,17 @@ public final class RecordingWriter: Sendable {
         while true {
             let taken = state.withLock { s -> ([WriterOp], Int64?)? in
                 if s.failure != nil { return nil }
+                // Between ticks only full batches are written; a tick or finish() writes what is left.
+                if s.flushAllRequested || s.finishing {
+                    s.flushingAll = true
+                    s.flushAllRequested = false
+                }
+                guard s.flushingAll || s.readyFrames >= configuration.batchSize else { return nil }
                 let ops = s.takeBatch(maxFrames: configuration.batchSize)
-                if ops.isEmpty { return nil }
+                if ops.isEmpty {
+                    s.flushingAll = false
+                    return nil
+                }
                 let hasFrames = ops.contains { op in
                     switch op {
                     case .frame: true
@@ -473,6 +489,10 @@ struct WriterState: ~Copyable {
     /// Fragments of messages still in progress, held so that redaction sees the whole message.
     var fragments: [FragmentKey: [PendingFrame]] = [:]
     var finishing = false
+    /// A tick asked for everything queued to be written.
+    var flushAllRequested = false
+    /// The current drain writes everything queued, not only full batches.
+    var flushingAll = false
     var failure: RecordingError?
     var spaceWaiters: [@Sendable () -> Void] = []
     var statistics = RecordingStatistics()
