@@ -24,12 +24,14 @@ struct RecordingProxyTests {
         }
     }
 
-    static func start(maxFrames: Int? = nil) async throws -> Running {
+    static func start(maxFrames: Int? = nil, configuration: RecordingConfiguration = RecordingConfiguration(batchSize: 4))
+        async throws -> Running
+    {
         let dir = try TemporaryDirectory()
         let path = dir.path("proxy.sqlite")
         let (upstream, upstreamPort) = try await TestUpstream.start()
         let writer = try await RecordingWriter.open(
-            path: path, metadata: RecordingMetadata(name: "proxy"), configuration: RecordingConfiguration(batchSize: 4))
+            path: path, metadata: RecordingMetadata(name: "proxy"), configuration: configuration)
         let proxy = RecordingProxy(
             configuration: RecordingProxyConfiguration(
                 upstream: try UpstreamURL(parsing: "ws://127.0.0.1:\(upstreamPort)/ws"), listenPort: 0, maxFrames: maxFrames),
@@ -166,5 +168,49 @@ struct RecordingProxyTests {
         #expect(await stops.next() == .maxFramesReached)
         try await run.stop()
         #expect(try RecordingReader(path: run.path).frames().count == 4)
+    }
+
+    @Test("a stalled disk makes the proxy stop reading instead of buffering; nothing is lost")
+    func backpressure() async throws {
+        let capacity = 64
+        let run = try await Self.start(
+            configuration: RecordingConfiguration(batchSize: 16, flushInterval: .milliseconds(5), queueCapacity: capacity))
+        let client = try await TestClient.connect(port: run.port, uri: "/ws")
+        var frames = client.frames.makeAsyncIterator()
+        try await client.send("hello")
+        #expect(try await Self.next(&frames) == (.text, "echo:hello"))
+        while run.writer.statistics.framesCommitted < 2 { try await Task.sleep(for: .milliseconds(5)) }
+
+        let lock = WriteLockHolder(path: run.path)
+        try await lock.acquire()
+        let total = 3000
+        try await client.send("flood \(total)")
+        // Receive until the proxy stops relaying: it may only relay what it has been able to queue.
+        var received = 0
+        var maxAccepted = 0
+        while run.writer.statistics.framesAccepted < capacity + 3 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        for _ in 0..<40 {
+            try await Task.sleep(for: .milliseconds(5))
+            maxAccepted = max(maxAccepted, run.writer.statistics.framesAccepted)
+        }
+        // At most one read() beyond the queue's capacity: NIO reads up to 4 x 64 KiB per read(), which is
+        // about 4 x 65 frames of 1 KB here; far below the 3000 frames the upstream has sent.
+        #expect(maxAccepted <= 3 + capacity + 4 * 66, "the proxy kept reading while the recorder was stalled")
+        lock.release()
+        while true {
+            let frame = try #require(await frames.next())
+            if frame.opcode == .text { break }
+            #expect(frame.unmaskedData.getInteger(at: frame.unmaskedData.readerIndex, as: UInt32.self) == UInt32(received))
+            received += 1
+        }
+        #expect(received == total)
+        try await client.send(.connectionClose, [0x03, 0xE8])
+        _ = await frames.next()
+        try await client.channel.closeFuture.get()
+        try await run.stop()
+        let binary = try RecordingReader(path: run.path).frames().filter { $0.frame.opcode == .binary }
+        #expect(binary.count == total)
     }
 }

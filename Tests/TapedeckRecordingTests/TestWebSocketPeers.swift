@@ -97,7 +97,14 @@ enum TestUpstream {
                 }
             case .text:
                 let text = String(buffer: payload)
-                if text == "please-ping" {
+                if text.hasPrefix("flood "), let n = Int(text.dropFirst(6)) {
+                    for i in 0..<n {
+                        var frame = ByteBuffer(repeating: UInt8(i % 251), count: 1000)
+                        frame.setInteger(UInt32(i), at: 0)
+                        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: frame)), promise: nil)
+                    }
+                    send(context, .text, ByteBuffer(string: "done"))
+                } else if text == "please-ping" {
                     send(context, .ping, ByteBuffer(string: "sping"))
                 } else {
                     send(context, .text, ByteBuffer(string: "echo:" + text))
