@@ -11,10 +11,11 @@ struct RecordCommand: AsyncParsableCommand {
         commandName: "record",
         abstract: "Record live WebSocket sessions through a transparent proxy.",
         discussion: """
-            Clients connect to --listen; each upgrade request is forwarded to --upstream and every frame is
-            relayed unchanged in both directions and written to --out. A client connecting to / is sent to the
-            upstream URL's path; any other path is forwarded as it is. Query tokens, Authorization, Cookie and
-            Set-Cookie are redacted before they reach the file or a log.
+            Clients connect to --listen; each upgrade request is forwarded to --upstream and every frame is \
+            relayed unchanged in both directions and written to --out. A client connecting to / is sent to the \
+            upstream URL's path and query; any other path is forwarded as it is. Query tokens, Authorization, \
+            Cookie and Set-Cookie are redacted before they reach the file or a log. Ctrl-C (SIGINT) or SIGTERM \
+            stops cleanly: open connections get a 1001 close, queued frames are committed, the file is closed.
             """
     )
 

@@ -174,3 +174,34 @@ def test_concurrent_clients_are_separate_connections(tmp_path):
         for i in range(20):
             expected += [f"{n}-m{i}", f"echo:{n}-m{i}"]
         assert texts == expected
+
+
+def test_max_frames_and_max_duration_stop_cleanly(tmp_path):
+    limited = tmp_path / "limited.sqlite"
+    timed = tmp_path / "timed.sqlite"
+
+    async def scenario():
+        async with serve(upstream_handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            proc, address = await start_recorder(f"ws://127.0.0.1:{port}/ws", limited, "--max-frames", "5")
+            async with connect(f"ws://{address}/ws") as ws:
+                await ws.send("a")
+                await ws.recv()
+                await ws.send("b")
+                await ws.recv()
+                await ws.send("c")  # the fifth frame; its echo would be the sixth
+                with pytest.raises(ConnectionClosed):
+                    await ws.recv()
+                assert ws.close_code == 1001
+            out, _ = await asyncio.wait_for(proc.communicate(), 30)
+            assert proc.returncode == 0
+            assert "--max-frames reached" in out.decode()
+
+            proc, address = await start_recorder(f"ws://127.0.0.1:{port}/ws", timed, "--max-duration", "300ms")
+            out, _ = await asyncio.wait_for(proc.communicate(), 30)
+            assert proc.returncode == 0
+            assert "--max-duration reached" in out.decode()
+
+    run(scenario())
+    assert [bytes(r["payload"]) for r in read_frames(limited)] == [b"a", b"echo:a", b"b", b"echo:b", b"c"]
+    assert read_frames(timed) == []
