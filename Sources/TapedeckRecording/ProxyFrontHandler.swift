@@ -187,13 +187,16 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         } catch {
             proxy.logger.error("could not set up the upstream relay: \(error)")
             session.closeBoth()
+            session.endRecording()
             return
         }
 
         // Client side: send the upstream's 101 as it is, then switch to frames.
         context.writeAndFlush(wrapOutboundOut(.head(responseHead))).assumeIsolated().whenComplete { result in
             guard case .success = result else {
+                // The client left while the upstream was answering.
                 session.closeBoth()
+                session.sideClosed(.client)
                 return
             }
             do {
@@ -209,6 +212,7 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             } catch {
                 self.proxy.logger.error("could not set up the client relay: \(error)")
                 session.closeBoth()
+                session.sideClosed(.client)
             }
         }
     }

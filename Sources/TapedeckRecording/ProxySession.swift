@@ -18,6 +18,7 @@ final class ProxySession {
     var close = ConnectionClose()
     var recorderPaused = false
     var closedSides = 0
+    var closed: Set<Side> = []
     var ended = false
     var stopping = false
 
@@ -108,6 +109,7 @@ final class ProxySession {
     }
 
     func sideClosed(_ side: Side) {
+        guard closed.insert(side).inserted else { return }
         closedSides += 1
         if let other = channel(Self.other(side)), other.isActive {
             other.close(promise: nil)
