@@ -64,6 +64,44 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
         self.description = text
     }
 
+    /// The key when the path is `$..key` (a key at any depth), else nil.
+    var anyDepthKey: String? {
+        if steps.count == 1, case .descendant(let k) = steps[0] { return k }
+        return nil
+    }
+
+    /// Whether the path selects anything in `value` (reads only; no copies).
+    public func matches(_ value: Value) -> Bool {
+        Self.matches(steps[...], value)
+    }
+
+    private static func matches(_ steps: ArraySlice<Step>, _ value: Value) -> Bool {
+        guard let step = steps.first else { return true }
+        let rest = steps.dropFirst()
+        switch (step, value) {
+        case (.key(let k), .object(let o)):
+            guard let child = o[k] else { return false }
+            return matches(rest, child)
+        case (.index(let n), .array(let a)):
+            let idx = n < 0 ? a.count + n : n
+            return a.indices.contains(idx) && matches(rest, a[idx])
+        case (.wildcard, .object(let o)):
+            return o.values.contains { matches(rest, $0) }
+        case (.wildcard, .array(let a)):
+            return a.contains { matches(rest, $0) }
+        case (.descendant(let k), .object(let o)):
+            for (key, child) in o {
+                if key == k, matches(rest, child) { return true }
+                if matches(steps, child) { return true }
+            }
+            return false
+        case (.descendant, .array(let a)):
+            return a.contains { matches(steps, $0) }
+        default:
+            return false
+        }
+    }
+
     /// Replaces every value the path selects; returns whether anything was replaced.
     @discardableResult
     public func replace(in value: inout Value, with replacement: Value) -> Bool {

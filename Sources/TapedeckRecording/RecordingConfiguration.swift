@@ -34,8 +34,8 @@ public struct RecordingConfiguration: Sendable {
     public var overwrite: Bool
     /// What is redacted before it reaches disk.
     public var redaction: Redactor
-    /// Fills the `decoded` column of text and binary messages when it returns a value.
-    /// The default decodes JSON text messages.
+    /// Fills the `decoded` column of text and binary messages when it returns a value (a profile's codec).
+    /// Without one, JSON text messages are decoded.
     public var decoder: RecordingFrameDecoder?
     /// Called after each batch commits, in order, from the writer's task.
     public var onCommit: (@Sendable (CommittedBatch) -> Void)?
@@ -43,7 +43,7 @@ public struct RecordingConfiguration: Sendable {
     public init(
         batchSize: Int = 512, flushInterval: Duration = .milliseconds(50), queueCapacity: Int = 8192,
         durability: RecordingDurability = .normal, overwrite: Bool = false, redaction: Redactor = Redactor(),
-        decoder: RecordingFrameDecoder? = RecordingConfiguration.jsonTextDecoder,
+        decoder: RecordingFrameDecoder? = nil,
         onCommit: (@Sendable (CommittedBatch) -> Void)? = nil
     ) {
         self.batchSize = max(1, batchSize)

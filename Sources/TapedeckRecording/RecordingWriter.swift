@@ -338,14 +338,20 @@ public final class RecordingWriter: Sendable {
         }
         let whole: [UInt8] = fragments.count == 1 ? first.frame.payload : fragments.flatMap { $0.frame.payload }
         var decoded = last.frame.decoded
-        if let r = redaction.redactPayload(opcode: opcode, whole) {
+        // JSON text is parsed once, for redaction and for the decoded column.
+        let parsed = opcode == .text ? RecordingConfiguration.jsonTextDecoder(.text, whole) : Optional<Value>.none
+        if let parsed, let r = redaction.redactPayload(parsed: parsed) {
             for i in out.indices {
                 out[i].payload = i == 0 ? r.bytes : []
                 out[i].redacted = true
             }
             decoded = r.value
-        } else if case .none = decoded, let decoder = configuration.decoder {
-            decoded = decoder(opcode, whole)
+        } else if case .none = decoded {
+            if let custom = configuration.decoder {
+                decoded = custom(opcode, whole)
+            } else {
+                decoded = parsed
+            }
         }
         if let d = decoded, let r = redaction.redactValue(d) {
             decoded = r

@@ -1,4 +1,5 @@
 public import TapedeckCore
+import OrderedCollections
 
 /// Replaces secrets with a placeholder before anything reaches disk or a log.
 ///
@@ -84,6 +85,12 @@ public struct Redactor: Sendable {
 
     /// Redacts the configured paths in a JSON value; returns `nil` when nothing matched.
     public func redactValue(_ value: Value) -> Value? {
+        // A read-only pass first: most messages hold no secret, and checking is much cheaper than rewriting.
+        let anyDepthKeys = Set(payloadPaths.compactMap(\.anyDepthKey))
+        let needsRewrite =
+            Self.containsKey(anyDepthKeys, in: value)
+            || payloadPaths.contains { $0.anyDepthKey == nil && $0.matches(value) }
+        guard needsRewrite else { return Optional<Value>.none }
         var v = value
         var changed = false
         for path in payloadPaths where path.replace(in: &v, with: .string(Self.placeholder)) {
@@ -94,11 +101,29 @@ public struct Redactor: Sendable {
         return v
     }
 
+    private static func containsKey(_ keys: Set<String>, in value: Value) -> Bool {
+        guard !keys.isEmpty else { return false }
+        switch value {
+        case .object(let o):
+            for (k, child) in o where keys.contains(k) || containsKey(keys, in: child) { return true }
+            return false
+        case .array(let a):
+            return a.contains { containsKey(keys, in: $0) }
+        default:
+            return false
+        }
+    }
+
     /// Redacts a text payload that holds JSON. Returns the new payload bytes, or `nil` if unchanged.
     public func redactPayload(opcode: FrameOpcode, _ payload: [UInt8]) -> (bytes: [UInt8], value: Value)? {
-        guard !payloadPaths.isEmpty, opcode == .text, let value = RecordingConfiguration.jsonTextDecoder(.text, payload),
-            let redacted = redactValue(value)
+        guard !payloadPaths.isEmpty, opcode == .text, let value = RecordingConfiguration.jsonTextDecoder(.text, payload)
         else { return nil }
+        return redactPayload(parsed: value)
+    }
+
+    /// Redacts an already parsed JSON text payload.
+    func redactPayload(parsed value: Value) -> (bytes: [UInt8], value: Value)? {
+        guard !payloadPaths.isEmpty, let redacted = redactValue(value) else { return nil }
         return (redacted.jsonBytes, redacted)
     }
 

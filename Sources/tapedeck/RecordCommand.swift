@@ -99,7 +99,9 @@ struct RecordCommand: AsyncParsableCommand {
         do {
             address = try await proxy.start()
         } catch {
+            // Nothing was recorded: do not leave an empty file behind.
             _ = try? await writer.finish()
+            try? FileManager.default.removeItem(atPath: out)
             throw error
         }
         Self.emit("listening on \(address), recording \(upstreamURL) to \(out)")
