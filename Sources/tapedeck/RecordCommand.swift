@@ -84,7 +84,7 @@ struct RecordCommand: AsyncParsableCommand {
             batchSize: batchSize, flushInterval: .milliseconds(flushInterval), durability: durabilityMode,
             overwrite: force, redaction: redactor)
         if let ackLog {
-            let sink = try AckSink(path: ackLog)
+            let sink = try RecordAckSink(path: ackLog)
             configuration.onCommit = { @Sendable batch in sink.write(batch) }
         }
         let metadata = RecordingMetadata(
@@ -106,8 +106,8 @@ struct RecordCommand: AsyncParsableCommand {
         }
         Self.emit("listening on \(address), recording \(upstreamURL) to \(out)")
 
-        let signals = SignalWatcher()
-        let progress = Progress(quiet: quiet)
+        let signals = RecordSignalWatcher()
+        let progress = RecordProgress(quiet: quiet)
         let reason: String = await withTaskGroup(of: String?.self) { group in
             group.addTask {
                 for await r in proxy.stopRequests {
@@ -187,7 +187,7 @@ struct RecordCommand: AsyncParsableCommand {
 }
 
 /// Writes one line per committed batch: `batch <id> seq <first>-<last> frames <n>`.
-final class AckSink: Sendable {
+final class RecordAckSink: Sendable {
     let handle: FileHandle
 
     init(path: String) throws {
@@ -208,7 +208,7 @@ final class AckSink: Sendable {
 }
 
 /// SIGINT and SIGTERM as an async stream.
-final class SignalWatcher: Sendable {
+final class RecordSignalWatcher: Sendable {
     let stream: AsyncStream<String>
     private let sources: Mutex<[any DispatchSourceSignal]>
 
@@ -232,11 +232,11 @@ final class SignalWatcher: Sendable {
 }
 
 /// Progress on standard error: one refreshing line on a terminal, a line every few seconds otherwise.
-final class Progress: Sendable {
+final class RecordProgress: Sendable {
     private let quiet: Bool
     private let tty: Bool
     private let start = ContinuousClock.now
-    private let last = LockedState()
+    private let last = RecordProgressState()
 
     init(quiet: Bool) {
         self.quiet = quiet
@@ -264,7 +264,7 @@ final class Progress: Sendable {
 }
 
 /// The last progress line printed (non-terminal mode).
-final class LockedState: Sendable {
+final class RecordProgressState: Sendable {
     private let last = Mutex((seconds: -100.0, committed: -1))
 
     func shouldPrint(seconds: Double, committed: Int, force: Bool) -> Bool {
