@@ -25,7 +25,7 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, os.path.dirname(__file__))
-from recorder_support import TAPEDECK_BIN, start_recorder  # noqa: E402
+from test_recorder_support import TAPEDECK_BIN, start_recorder  # noqa: E402
 
 ROUNDS = int(os.environ.get("TAPEDECK_CRASH_ROUNDS", "10"))
 ACK = re.compile(r"^batch (\d+) seq (\d+)-(\d+) frames (\d+)$")

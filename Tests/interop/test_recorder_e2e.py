@@ -16,7 +16,7 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 sys.path.insert(0, os.path.dirname(__file__))
-from recorder_support import read_connections, read_frames, start_recorder, stop_recorder  # noqa: E402
+from test_recorder_support import read_connections, read_frames, start_recorder, stop_recorder  # noqa: E402
 
 
 async def upstream_handler(ws):

@@ -1,4 +1,4 @@
-"""Helpers shared by the recorder interop tests: start `tapedeck record`, read the recording."""
+"""Helpers (no tests) shared by the recorder interop tests: start `tapedeck record`, read the recording."""
 import asyncio
 import os
 import signal
