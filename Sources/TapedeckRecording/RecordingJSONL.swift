@@ -165,7 +165,7 @@ public enum RecordingJSONL {
             }
             guard sawHeader else { throw RecordingError.invalidJSONL(line: 1, message: "no \"recording\" line") }
         }
-        try database.writeWithoutTransaction { db in _ = try? db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        database.writeWithoutTransaction { db in _ = try? db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         try database.close()
     }
 
