@@ -1,0 +1,225 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// Receives the client's upgrade request, forwards it upstream, relays the upstream's real answer and,
+/// on a 101, swaps both pipelines to WebSocket frames and starts relaying.
+final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let proxy: RecordingProxy
+    private let requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>
+    private let responseEncoder: HTTPResponseEncoder
+    private var head: HTTPRequestHead?
+    private var started = false
+
+    init(proxy: RecordingProxy, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>, responseEncoder: HTTPResponseEncoder) {
+        self.proxy = proxy
+        self.requestDecoder = requestDecoder
+        self.responseEncoder = responseEncoder
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h): head = h
+        case .body: break
+        case .end:
+            guard let head, !started else { return }
+            started = true
+            forward(head, context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        proxy.logger.debug("client connection: \(error)")
+        context.close(promise: nil)
+    }
+
+    private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, text: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(text.utf8.count))
+        headers.add(name: "Connection", value: "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    private func forward(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard request.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) else {
+            respond(context: context, status: .badRequest, text: "tapedeck record relays WebSocket upgrades only\n")
+            return
+        }
+        let upstream = proxy.configuration.upstream
+        let target = upstream.target(forClientURI: request.uri)
+        var headers = HTTPHeaders()
+        for (name, value) in request.headers {
+            switch name.lowercased() {
+            case "host": headers.add(name: name, value: upstream.authority)
+            // Extensions are not negotiated through the proxy, so that payloads are recorded in clear.
+            case "sec-websocket-extensions": continue
+            default: headers.add(name: name, value: value)
+            }
+        }
+        if !headers.contains(name: "host") { headers.add(name: "Host", value: upstream.authority) }
+        let upstreamHead = HTTPRequestHead(version: .http1_1, method: request.method, uri: target, headers: headers)
+        let (path, query) = UpstreamURL.split(request.uri)
+        var info = ConnectionInfo(
+            path: path, query: query, requestHeaders: request.headers.map { HeaderField($0.name, $0.value) },
+            upgradeStatus: nil, peer: Self.describe(context.channel.remoteAddress),
+            upstream: "ws://\(upstream.authority)\(target)")
+        info.openedAt = proxy.writer.timestamp()
+
+        let loop = context.eventLoop
+        let answer = loop.makePromise(of: UpstreamAnswer.self)
+        let collector = NIOLoopBound(ProxyUpstreamHandler(promise: answer), eventLoop: loop)
+        let bootstrap = ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let encoder = HTTPRequestEncoder()
+                    let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+                    try channel.pipeline.syncOperations.addHandler(encoder, name: "http-encoder")
+                    try channel.pipeline.syncOperations.addHandler(decoder, name: "http-decoder")
+                    try channel.pipeline.syncOperations.addHandler(collector.value, name: "upstream-answer")
+                }
+            }
+        bootstrap.connect(host: upstream.host, port: upstream.port).assumeIsolated().whenComplete { result in
+            switch result {
+            case .failure(let error):
+                collector.value.fail(RecordingError.proxy("upstream \(upstream) unreachable: \(error)"))
+                answer.futureResult.assumeIsolated().whenFailure { error in
+                    info.error = "\(error)"
+                    self.recordRefused(info)
+                    self.respond(context: context, status: .badGateway, text: "tapedeck: \(error)\n")
+                }
+            case .success(let upstreamChannel):
+                upstreamChannel.write(HTTPClientRequestPart.head(upstreamHead), promise: nil)
+                upstreamChannel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                answer.futureResult.assumeIsolated().whenComplete { result in
+                    switch result {
+                    case .failure(let error):
+                        info.error = "\(error)"
+                        self.recordRefused(info)
+                        upstreamChannel.close(promise: nil)
+                        self.respond(context: context, status: .badGateway, text: "tapedeck: \(error)\n")
+                    case .success(let reply):
+                        self.relay(reply, request: request, info: info, context: context, upstreamChannel: upstreamChannel)
+                    }
+                }
+            }
+        }
+    }
+
+    private func recordRefused(_ info: ConnectionInfo) {
+        do {
+            let id = try proxy.writer.beginConnectionNow(info)
+            try proxy.writer.endConnectionNow(id, close: ConnectionClose())
+        } catch {
+            proxy.logger.error("could not record a refused connection: \(error)")
+        }
+    }
+
+    private func relay(
+        _ reply: UpstreamAnswer, request: HTTPRequestHead, info: ConnectionInfo, context: ChannelHandlerContext,
+        upstreamChannel: any Channel
+    ) {
+        var info = info
+        info.upgradeStatus = Int(reply.head.status.code)
+        info.responseHeaders = reply.head.headers.map { HeaderField($0.name, $0.value) }
+        info.subprotocol = reply.head.headers.first(name: "sec-websocket-protocol")
+        info.extensions = reply.head.headers.first(name: "sec-websocket-extensions")
+        let responseHead = HTTPResponseHead(version: .http1_1, status: reply.head.status, headers: reply.head.headers)
+
+        guard reply.head.status == .switchingProtocols else {
+            // A refused upgrade: relay status, headers and body as they are, then close both sides.
+            info.responseBody = Array(reply.body.readableBytesView)
+            recordRefused(info)
+            proxy.logger.info("upstream answered \(reply.head.status.code) for \(Redactor().redactLogText(request.uri))")
+            var headers = reply.head.headers
+            if !headers.contains(name: "content-length") && !headers.contains(name: "transfer-encoding") {
+                headers.add(name: "Content-Length", value: String(reply.body.readableBytes))
+            }
+            var head = responseHead
+            head.headers = headers
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            if reply.body.readableBytes > 0 {
+                context.write(wrapOutboundOut(.body(.byteBuffer(reply.body))), promise: nil)
+            }
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+                upstreamChannel.close(promise: nil)
+            }
+            return
+        }
+
+        let id: ConnectionID
+        do {
+            id = try proxy.writer.beginConnectionNow(info)
+        } catch {
+            proxy.logger.error("recording failed: \(error)")
+            upstreamChannel.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        let session = ProxySession(id: id, writer: proxy.writer, proxy: proxy, eventLoop: context.eventLoop)
+        session.client = context.channel
+        session.upstream = upstreamChannel
+        proxy.sessionStarted(session)
+        let maxFrameSize = proxy.configuration.maxFrameSize
+
+        do {
+            // Upstream side: drop the HTTP handlers; bytes after the 101 go to the frame decoder.
+            let up = upstreamChannel.pipeline.syncOperations
+            let upstreamRelay = ProxyRelayHandler(session: session, side: .upstream)
+            session.upstreamRelay = upstreamRelay
+            _ = up.removeHandler(name: "upstream-answer")
+            try up.addHandler(WebSocketFrameEncoder())
+            try up.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
+            try up.addHandler(upstreamRelay)
+            _ = up.removeHandler(name: "http-encoder")
+            _ = up.removeHandler(name: "http-decoder")
+        } catch {
+            proxy.logger.error("could not set up the upstream relay: \(error)")
+            session.closeBoth()
+            session.endRecording()
+            return
+        }
+
+        // Client side: send the upstream's 101 as it is, then switch to frames.
+        context.writeAndFlush(wrapOutboundOut(.head(responseHead))).assumeIsolated().whenComplete { result in
+            guard case .success = result else {
+                // The client left while the upstream was answering.
+                session.closeBoth()
+                session.sideClosed(.client)
+                return
+            }
+            do {
+                let ops = context.pipeline.syncOperations
+                let clientRelay = ProxyRelayHandler(session: session, side: .client)
+                session.clientRelay = clientRelay
+                try ops.addHandler(WebSocketFrameEncoder())
+                try ops.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
+                try ops.addHandler(clientRelay)
+                ops.removeHandler(self.responseEncoder, promise: nil)
+                ops.removeHandler(self.requestDecoder, promise: nil)
+                ops.removeHandler(context: context, promise: nil)
+            } catch {
+                self.proxy.logger.error("could not set up the client relay: \(error)")
+                session.closeBoth()
+                session.sideClosed(.client)
+            }
+        }
+    }
+
+    static func describe(_ address: SocketAddress?) -> String? {
+        guard let address else { return nil }
+        if let ip = address.ipAddress, let port = address.port { return "\(ip):\(port)" }
+        return "\(address)"
+    }
+}

@@ -1,0 +1,277 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import TapedeckRecording
+
+/// `tapedeck record`: a transparent WebSocket proxy that records every connection into a SQLite file.
+struct RecordCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record live WebSocket sessions through a transparent proxy.",
+        discussion: """
+            Clients connect to --listen; each upgrade request is forwarded to --upstream and every frame is \
+            relayed unchanged in both directions and written to --out. A client connecting to / is sent to the \
+            upstream URL's path and query; any other path is forwarded as it is. Query tokens, Authorization, \
+            Cookie and Set-Cookie are redacted before they reach the file or a log. Ctrl-C (SIGINT) or SIGTERM \
+            stops cleanly: open connections get a 1001 close, queued frames are committed, the file is closed.
+            """
+    )
+
+    @Option(help: "Upstream WebSocket URL, e.g. ws://127.0.0.1:8080/api/ws.")
+    var upstream: String
+
+    @Option(help: "Address to listen on (port 0 picks a free port; the bound address is printed).")
+    var listen: String = "127.0.0.1:9000"
+
+    @Option(help: "The recording file to create.")
+    var out: String
+
+    @Option(help: "A JSON path to redact inside JSON payloads (repeatable), e.g. '$.data.email'.")
+    var redact: [String] = []
+
+    @Option(help: "Stop after recording this many frames.")
+    var maxFrames: Int?
+
+    @Option(help: "Stop after this long, e.g. 30s, 500ms, 2m.")
+    var maxDuration: String?
+
+    @Option(help: "normal: survives a crash of tapedeck; full: fsync every batch, survives power loss.")
+    var durability: String = "normal"
+
+    @Option(help: "Recording name (default: the file name).")
+    var name: String?
+
+    @Option(help: "Profile name to store in the metadata.")
+    var profile: String?
+
+    @Option(help: "A tag to store in the metadata (repeatable).")
+    var tag: [String] = []
+
+    @Option(help: "Commit a batch once it holds this many frames.")
+    var batchSize: Int = 512
+
+    @Option(help: "Commit a batch at the latest after this many milliseconds.")
+    var flushInterval: Int = 50
+
+    @Option(help: "Append a line per committed batch to this file ('-' for standard output).")
+    var ackLog: String?
+
+    @Flag(help: "Overwrite --out if it exists.")
+    var force = false
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    @Flag(help: "Log every connection.")
+    var verbose = false
+
+    func run() async throws {
+        guard let durabilityMode = RecordingDurability(rawValue: durability) else {
+            throw ValidationError("--durability must be normal or full")
+        }
+        let upstreamURL = try UpstreamURL(parsing: upstream)
+        let (host, port) = try Self.parseListen(listen)
+        let maxDuration = try maxDuration.map(Self.parseDuration)
+        var redactor = Redactor()
+        for path in redact { redactor.payloadPaths.append(try JSONPath(parsing: path)) }
+
+        var logger = Logger(label: "tapedeck.record")
+        logger.logLevel = verbose ? .info : .warning
+
+        var configuration = RecordingConfiguration(
+            batchSize: batchSize, flushInterval: .milliseconds(flushInterval), durability: durabilityMode,
+            overwrite: force, redaction: redactor)
+        if let ackLog {
+            let sink = try RecordAckSink(path: ackLog)
+            configuration.onCommit = { @Sendable batch in sink.write(batch) }
+        }
+        let metadata = RecordingMetadata(
+            name: name ?? URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent,
+            upstream: upstreamURL.description, profile: profile, tags: tag)
+        let writer = try await RecordingWriter.open(path: out, metadata: metadata, configuration: configuration)
+        let proxy = RecordingProxy(
+            configuration: RecordingProxyConfiguration(
+                upstream: upstreamURL, listenHost: host, listenPort: port, maxFrames: maxFrames),
+            writer: writer, logger: logger)
+        let address: String
+        do {
+            address = try await proxy.start()
+        } catch {
+            // Nothing was recorded: do not leave an empty file behind.
+            _ = try? await writer.finish()
+            try? FileManager.default.removeItem(atPath: out)
+            throw error
+        }
+        Self.emit("listening on \(address), recording \(upstreamURL) to \(out)")
+
+        let signals = RecordSignalWatcher()
+        let progress = RecordProgress(quiet: quiet)
+        let reason: String = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await r in proxy.stopRequests {
+                    return r == .maxFramesReached ? "--max-frames reached" : "the recording failed"
+                }
+                return nil
+            }
+            group.addTask {
+                for await s in signals.stream { return "received \(s)" }
+                return nil
+            }
+            if let maxDuration {
+                group.addTask {
+                    try? await Task.sleep(for: maxDuration)
+                    return Task.isCancelled ? nil : "--max-duration reached"
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    progress.show(writer.statistics, active: proxy.activeConnections)
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+                return nil
+            }
+            var reason = "stopped"
+            while let r = await group.next() {
+                if let r {
+                    reason = r
+                    break
+                }
+            }
+            group.cancelAll()
+            return reason
+        }
+        signals.cancel()
+        await proxy.stop()
+        let stats: RecordingStatistics
+        do {
+            stats = try await writer.finish()
+        } catch {
+            progress.finish()
+            FileHandle.standardError.write(Data("tapedeck record: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        progress.show(stats, active: 0, force: true)
+        progress.finish()
+        Self.emit(
+            "\(reason): recorded \(stats.framesCommitted) frames (\(stats.bytesCommitted) bytes) in \(stats.connections) connections to \(out)"
+        )
+    }
+
+    /// A line on standard output, written at once (scripts wait for the "listening on" line).
+    static func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func parseListen(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:9000")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    /// Parses `500ms`, `30s`, `2m`, `1h` or a plain number of seconds.
+    static func parseDuration(_ text: String) throws -> Duration {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let n = Double(text.dropLast(suffix.count)), n >= 0 { return .milliseconds(Int64(n * scale * 1000)) }
+        }
+        if let n = Double(text), n >= 0 { return .milliseconds(Int64(n * 1000)) }
+        throw ValidationError("cannot read duration \(text) (use e.g. 500ms, 30s, 2m)")
+    }
+}
+
+/// Writes one line per committed batch: `batch <id> seq <first>-<last> frames <n>`.
+final class RecordAckSink: Sendable {
+    let handle: FileHandle
+
+    init(path: String) throws {
+        if path == "-" {
+            handle = FileHandle.standardOutput
+        } else {
+            guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+                throw ValidationError("cannot write --ack-log \(path)")
+            }
+            handle = h
+        }
+    }
+
+    func write(_ batch: CommittedBatch) {
+        let line = "batch \(batch.id) seq \(batch.firstSeq ?? 0)-\(batch.lastSeq ?? 0) frames \(batch.frameCount)\n"
+        handle.write(Data(line.utf8))
+    }
+}
+
+/// SIGINT and SIGTERM as an async stream.
+final class RecordSignalWatcher: Sendable {
+    let stream: AsyncStream<String>
+    private let sources: Mutex<[any DispatchSourceSignal]>
+
+    init() {
+        let (stream, continuation) = AsyncStream<String>.makeStream()
+        self.stream = stream
+        var sources: [any DispatchSourceSignal] = []
+        for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(name) }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = Mutex(sources)
+    }
+
+    func cancel() {
+        sources.withLock { $0.forEach { $0.cancel() } }
+    }
+}
+
+/// Progress on standard error: one refreshing line on a terminal, a line every few seconds otherwise.
+final class RecordProgress: Sendable {
+    private let quiet: Bool
+    private let tty: Bool
+    private let start = ContinuousClock.now
+    private let last = RecordProgressState()
+
+    init(quiet: Bool) {
+        self.quiet = quiet
+        self.tty = isatty(STDERR_FILENO) != 0
+    }
+
+    func show(_ s: RecordingStatistics, active: Int, force: Bool = false) {
+        guard !quiet else { return }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let rate = seconds > 0 ? Double(s.framesCommitted) / seconds : 0
+        let line = String(
+            format: "%6.1fs  connections %d (%d open)  frames %d  committed %d  %.0f frames/s  %.1f KiB",
+            seconds, s.connections, active, s.framesAccepted, s.framesCommitted, rate, Double(s.bytesCommitted) / 1024)
+        if tty {
+            FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)".utf8))
+        } else if last.shouldPrint(seconds: seconds, committed: s.framesCommitted, force: force) {
+            FileHandle.standardError.write(Data("\(line)\n".utf8))
+        }
+    }
+
+    func finish() {
+        if tty && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+/// The last progress line printed (non-terminal mode).
+final class RecordProgressState: Sendable {
+    private let last = Mutex((seconds: -100.0, committed: -1))
+
+    func shouldPrint(seconds: Double, committed: Int, force: Bool) -> Bool {
+        last.withLock { last in
+            guard force || (seconds - last.seconds >= 5 && committed != last.committed) else { return false }
+            last = (seconds, committed)
+            return true
+        }
+    }
+}

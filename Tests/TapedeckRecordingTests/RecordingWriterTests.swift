@@ -1,0 +1,181 @@
+import Dispatch
+import Foundation
+import GRDB
+import TapedeckCore
+import Testing
+@testable import TapedeckRecording
+
+@Suite("RecordingWriter")
+struct RecordingWriterTests {
+    @Test("commits a batch every N frames, each batch whole, frames in order")
+    func batchesBySize() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("batches.sqlite")
+        let commits = CommitLog()
+        let writer = try await RecordingWriter.open(
+            path: path, metadata: RecordingMetadata(name: "batches"),
+            configuration: RecordingConfiguration(batchSize: 3, flushInterval: .seconds(3600), onCommit: commits.callback))
+        let conn = try await writer.beginConnection(ConnectionInfo(path: "/ws"))
+        for i in 0..<7 {
+            try await writer.append(
+                RecordedFrame(connection: conn, direction: i % 2 == 0 ? .clientToServer : .serverToClient, opcode: .text,
+                    payload: text("m\(i)")))
+        }
+        // Two full batches commit without waiting for the (one hour) interval.
+        let early = await commits.waitForFrames(6)
+        #expect(early.map(\.frameCount) == [3, 3])
+        let reader = try RecordingReader(path: path)
+        #expect(try reader.frames().count == 6)
+
+        try await writer.finish()
+        let batches = try RecordingReader(path: path).batches()
+        #expect(batches.map(\.frameCount) == [3, 3, 1])
+        #expect(batches.map(\.firstSeq) == [1, 4, 7])
+        let frames = try RecordingReader(path: path).frames()
+        #expect(frames.map { String(decoding: $0.frame.payload, as: UTF8.self) } == (0..<7).map { "m\($0)" })
+        #expect(frames.map(\.frame.direction) == (0..<7).map { $0 % 2 == 0 ? .clientToServer : .serverToClient })
+    }
+
+    @Test("commits a partial batch once the flush interval passes")
+    func batchesByTime() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("time.sqlite")
+        let commits = CommitLog()
+        let writer = try await RecordingWriter.open(
+            path: path, metadata: RecordingMetadata(name: "time"),
+            configuration: RecordingConfiguration(batchSize: 1000, flushInterval: .milliseconds(10), onCommit: commits.callback))
+        let conn = try await writer.beginConnection(ConnectionInfo(path: "/ws"))
+        for i in 0..<5 {
+            try await writer.append(RecordedFrame(connection: conn, direction: .serverToClient, opcode: .text, payload: text("\(i)")))
+        }
+        let acked = await commits.waitForFrames(5)
+        #expect(acked.reduce(0) { $0 + $1.frameCount } == 5)
+        // Acknowledged frames are on disk while the writer is still open.
+        #expect(try RecordingReader(path: path).frames().count == 5)
+        try await writer.finish()
+    }
+
+    @Test("a full queue suspends append until the disk catches up; nothing is dropped")
+    func backpressure() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("slow.sqlite")
+        let writer = try await RecordingWriter.open(
+            path: path, metadata: RecordingMetadata(name: "slow"),
+            configuration: RecordingConfiguration(batchSize: 4, flushInterval: .milliseconds(5), queueCapacity: 8))
+        let conn = try await writer.beginConnection(ConnectionInfo(path: "/ws"))
+        try await writer.append(RecordedFrame(connection: conn, direction: .serverToClient, opcode: .text, payload: text("first")))
+        while writer.statistics.framesCommitted < 1 { try await Task.sleep(for: .milliseconds(5)) }
+
+        // Another connection holds the write lock: the disk is "slow".
+        let lock = WriteLockHolder(path: path)
+        try await lock.acquire()
+        var full = false
+        for i in 0..<8 {
+            full = try writer.enqueue(RecordedFrame(connection: conn, direction: .serverToClient, opcode: .binary, payload: [UInt8(i)]))
+        }
+        #expect(full, "the queue reports full at capacity")
+        let appender = Task {
+            try await writer.append(RecordedFrame(connection: conn, direction: .serverToClient, opcode: .text, payload: text("last")))
+        }
+        for _ in 0..<20 { await Task.yield() }
+        // While no batch can commit, the suspended append cannot have been accepted.
+        #expect(writer.statistics.framesAccepted == 9)
+        lock.release()
+        try await appender.value
+        let stats = try await writer.finish()
+        #expect(stats.framesAccepted == 10)
+        #expect(stats.framesCommitted == 10)
+        let payloads = try RecordingReader(path: path).frames().map(\.frame.payload)
+        #expect(payloads == [text("first")] + (0..<8).map { [UInt8($0)] } + [text("last")])
+    }
+
+    @Test("decodes JSON text, stores close codes and connection details, stamps monotonic offsets")
+    func readerSeesEverything() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("read.sqlite")
+        let writer = try await RecordingWriter.open(
+            path: path, metadata: RecordingMetadata(name: "read", upstream: "ws://127.0.0.1:1/ws", profile: "neurallog", tags: ["a", "b"]))
+        let conn = try await writer.beginConnection(
+            ConnectionInfo(path: "/ws", query: "room=1", subprotocol: "v1", peer: "127.0.0.1:5000"))
+        try await writer.append(RecordedFrame(connection: conn, direction: .serverToClient, opcode: .text, payload: text(#"{"type":"log","n":1}"#)))
+        try await writer.append(RecordedFrame(connection: conn, direction: .clientToServer, opcode: .text, fin: false, payload: text(#"{"action":"#)))
+        try await writer.append(RecordedFrame(connection: conn, direction: .clientToServer, opcode: .continuation, payload: text(#""ping"}"#)))
+        try await writer.append(RecordedFrame(connection: conn, direction: .clientToServer, opcode: .close, payload: [0x0F, 0xA0] + text("bye")))
+        try await writer.endConnection(conn, close: ConnectionClose(clientCode: 4000, clientReason: "bye", serverCode: 4000, serverReason: "bye"))
+        try await writer.finish()
+
+        let reader = try RecordingReader(path: path)
+        #expect(try reader.integrityCheck() == "ok")
+        let rec = try reader.recording()
+        #expect(rec.metadata.profile == "neurallog")
+        #expect(rec.metadata.tags == ["a", "b"])
+        #expect(rec.finishedAtNanos != nil)
+        let frames = try reader.frames()
+        #expect(frames.map(\.frame.opcode) == [.text, .text, .continuation, .close])
+        #expect(frames[0].frame.decoded == ["type": "log", "n": 1])
+        #expect(frames[1].frame.decoded == nil)
+        #expect(frames[2].frame.decoded == ["action": "ping"], "a fragmented message is decoded on its last fragment")
+        let offsets = frames.compactMap { $0.frame.timestamp?.offsetNanos }
+        #expect(offsets == offsets.sorted())
+        let c = try #require(reader.connections().first)
+        #expect(c.info.subprotocol == "v1")
+        #expect(c.info.peer == "127.0.0.1:5000")
+        #expect(c.close.clientCode == 4000 && c.close.serverReason == "bye")
+        #expect(RecordingSummary.messageType(frames[2].frame.decoded ?? .null) == "ping")
+    }
+
+    @Test("refuses to overwrite an existing recording unless asked")
+    func noSilentOverwrite() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("x.sqlite")
+        try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "x")).finish()
+        await #expect(throws: RecordingError.alreadyExists(path)) {
+            try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "y"))
+        }
+        var config = RecordingConfiguration()
+        config.overwrite = true
+        try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "y"), configuration: config).finish()
+        #expect(try RecordingReader(path: path).recording().metadata.name == "y")
+    }
+
+    @Test("appending after finish throws instead of dropping the frame")
+    func appendAfterFinish() async throws {
+        let dir = try TemporaryDirectory()
+        let writer = try await RecordingWriter.open(path: dir.path("f.sqlite"), metadata: RecordingMetadata(name: "f"))
+        let conn = try await writer.beginConnection(ConnectionInfo(path: "/"))
+        try await writer.finish()
+        await #expect(throws: RecordingError.writerFinished) {
+            try await writer.append(RecordedFrame(connection: conn, direction: .clientToServer, opcode: .text, payload: []))
+        }
+    }
+}
+
+/// Holds SQLite's write lock on a file from another connection, on a thread of its own.
+final class WriteLockHolder: Sendable {
+    let path: String
+    private let locked = DispatchSemaphore(value: 0)
+    private let released = DispatchSemaphore(value: 0)
+
+    init(path: String) { self.path = path }
+
+    func acquire() async throws {
+        let thread = Thread { [self] in
+            let queue = try? DatabaseQueue(path: path)
+            try? queue?.inDatabase { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                locked.signal()
+                released.wait()
+                try db.execute(sql: "COMMIT")
+            }
+        }
+        thread.start()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [locked] in
+                locked.wait()
+                c.resume()
+            }
+        }
+    }
+
+    func release() { released.signal() }
+}
