@@ -13,7 +13,10 @@ struct Tapedeck: AsyncParsableCommand {
             Start with `tapedeck serve` (a demo of every built-in profile) and `tapedeck serve --help`.
             """,
         version: TapedeckVersion.current,
-        subcommands: [ServeCommand.self, ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self]
+        subcommands: [
+            ServeCommand.self, RecordCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
+            ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self,
+        ]
     )
 }
 
