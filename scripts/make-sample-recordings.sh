@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Re-creates the sample recordings in recordings/: serves an example scenario, records a short
+# client session through `tapedeck record`, and writes the JSONL export beside each file.
+# Needs a built tapedeck (TAPEDECK_BIN) and Python `websockets`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${TAPEDECK_BIN:-.build/debug/tapedeck}
+PY=${PYTHON:-python3}
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+record() { # name scenario path client-script
+  local name=$1 scenario=$2 path=$3 client=$4
+  "$BIN" serve "$scenario" --port 0 --speed 10 --timeline per-connection >"$tmp/serve.out" 2>"$tmp/serve.err" &
+  local serve_pid=$!
+  until grep -q 'ws://' "$tmp/serve.out"; do sleep 0.1; done
+  local upstream; upstream=$(grep -o 'ws://[0-9.:]*' "$tmp/serve.out" | head -1)
+  rm -f "recordings/$name.sqlite" "recordings/$name.jsonl"
+  "$BIN" record --upstream "$upstream$path" --listen 127.0.0.1:0 --out "recordings/$name.sqlite" \
+    --profile "$(basename "$(dirname "$scenario")")" --tag sample --max-duration 20s >"$tmp/record.out" 2>"$tmp/record.err" &
+  local record_pid=$!
+  until grep -q 'listening on' "$tmp/record.out" 2>/dev/null; do sleep 0.1; done
+  local proxy; proxy="ws://$(grep -o 'listening on [0-9.:]*' "$tmp/record.out" | head -1 | cut -d' ' -f3)"
+  TOKEN=$("$BIN" token --user qa --squads platform) PROXY="$proxy" "$PY" "$client"
+  kill -INT $record_pid; wait $record_pid || true
+  kill -TERM $serve_pid; wait $serve_pid || true
+  "$BIN" export "recordings/$name.sqlite" --format jsonl --out "recordings/$name.jsonl"
+  echo "recorded recordings/$name.sqlite"
+}
+
+cat >"$tmp/ops_client.py" <<'PY'
+import asyncio, json, os, websockets
+async def main():
+    headers = {"Authorization": "Bearer " + os.environ["TOKEN"]}
+    async with websockets.connect(os.environ["PROXY"] + "/api/ws", additional_headers=headers) as ws:
+        await ws.send(json.dumps({"action": "subscribe", "topics": ["incidents", "alerts"], "filters": {"environment": "production"}}))
+        await ws.send(json.dumps({"action": "ping"}))
+        await ws.send("not json")
+        for _ in range(8):
+            await asyncio.wait_for(ws.recv(), 10)
+        await ws.close(4000, "sample done")
+asyncio.run(main())
+PY
+record ops-control-center-quick-check scenarios/ops-control-center/quick-check.yaml /api/ws "$tmp/ops_client.py"
