@@ -5,6 +5,7 @@ import TapedeckProtocol
 import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// Runs one WebSocket connection: reads client messages into the engine, writes the queue to the
 /// socket, watches the heartbeat, and plays a private timeline in per-connection mode.
@@ -18,6 +19,9 @@ struct ConnectionHandler: Sendable {
     let logger: Logger
     let peer: String
     let path: String
+    let query: String?
+    let headers: [(name: String, value: String)]
+    let tap: (any SimulatorTap)?
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let logger = {
@@ -30,6 +34,8 @@ struct ConnectionHandler: Sendable {
             return
         }
         logger.info("connected", metadata: ["path": "\(path)", "profile": "\(connection.profileName)", "peer": "\(peer)", "user": "\(connection.withEngine { $0.conn["user"]?.plainText ?? "" })"])
+        await tap?.opened(TappedConnection(id: connection.id, path: path, query: query, headers: headers, peer: peer, profile: connection.profileName))
+        let serverClose = ServerCloseBox()
         defer {
             hub.remove(connection)
             logger.info("disconnected", metadata: ["dropped": "\(connection.queue.droppedCount)"])
@@ -43,9 +49,15 @@ struct ConnectionHandler: Sendable {
                 while let item = await connection.queue.next() {
                     do {
                         switch item {
-                        case .text(let s): try await outbound.write(.text(s))
-                        case .binary(let b): try await outbound.write(.binary(ByteBuffer(bytes: b)))
+                        case .text(let s):
+                            try await outbound.write(.text(s))
+                            await tap?.frame(connection: connection.id, fromClient: false, .text(s))
+                        case .binary(let b):
+                            try await outbound.write(.binary(ByteBuffer(bytes: b)))
+                            await tap?.frame(connection: connection.id, fromClient: false, .binary(b))
                         case .close(let code, let reason):
+                            serverClose.set(code, reason)
+                            await tap?.frame(connection: connection.id, fromClient: false, .close(code: code, reason: reason))
                             try await outbound.close(WebSocketErrorCode(codeNumber: code), reason: reason)
                             return
                         }
@@ -58,11 +70,16 @@ struct ConnectionHandler: Sendable {
             group.addTask {
                 do {
                     for try await message in inbound.messages(maxSize: configuration.maxMessageSize) {
-                        let decoded: InboundMessage =
-                            switch message {
-                            case .text(let s): codec.decode(text: s)
-                            case .binary(let b): codec.decode(binary: Array(b.readableBytesView))
-                            }
+                        let decoded: InboundMessage
+                        switch message {
+                        case .text(let s):
+                            await tap?.frame(connection: connection.id, fromClient: true, .text(s))
+                            decoded = codec.decode(text: s)
+                        case .binary(let b):
+                            let bytes = Array(b.readableBytesView)
+                            await tap?.frame(connection: connection.id, fromClient: true, .binary(bytes))
+                            decoded = codec.decode(binary: bytes)
+                        }
                         let now = seconds(clock.elapsed)
                         let actions = connection.withEngine { $0.receive(decoded, now: now, wallTime: clock.wallTime) }
                         perform(actions, logger: logger)
@@ -106,6 +123,15 @@ struct ConnectionHandler: Sendable {
             await group.next()
             group.cancelAll()
         }
+        let close = serverClose.value
+        await tap?.closed(connection: connection.id, code: close?.0, reason: close?.1)
+    }
+
+    /// The close the server sent, if any.
+    final class ServerCloseBox: Sendable {
+        private let state = Mutex<(Int, String)?>(nil)
+        func set(_ code: Int, _ reason: String) { state.withLock { $0 = (code, reason) } }
+        var value: (Int, String)? { state.withLock { $0 } }
     }
 
     func sleepUntilCancelled() async {

@@ -18,13 +18,17 @@ public struct SimulatorServer: Service {
     let clock: any SimulationClock
     let logger: Logger
     let onReady: @Sendable (_ host: String, _ port: Int) async -> Void
+    let tap: (any SimulatorTap)?
 
-    /// - Parameter onReady: called once the server listens, with the actual port.
+    /// - Parameters:
+    ///   - tap: sees every connection and frame (for `serve --record`).
+    ///   - onReady: called once the server listens, with the actual port.
     public init(
         world: SimulatorWorld, configuration: SimulatorConfiguration, clock: any SimulationClock = RealClock(),
-        logger: Logger = Logger(label: "tapedeck.serve"),
+        logger: Logger = Logger(label: "tapedeck.serve"), tap: (any SimulatorTap)? = nil,
         onReady: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
     ) {
+        self.tap = tap
         self.world = world
         self.configuration = configuration
         self.clock = clock
@@ -65,7 +69,7 @@ public struct SimulatorServer: Service {
 
         let upgrade = Upgrader(
             endpoints: endpoints, world: world, authenticator: authenticator, hub: hub, scheduler: scheduler,
-            configuration: configuration, clock: clock, logger: logger)
+            configuration: configuration, clock: clock, logger: logger, tap: tap)
         let app = Application(
             router: router,
             server: .http1WebSocketUpgrade(

@@ -20,6 +20,7 @@ struct Upgrader: Sendable {
     let configuration: SimulatorConfiguration
     let clock: any SimulationClock
     let logger: Logger
+    let tap: (any SimulatorTap)?
 
     func decide(_ head: HTTPRequest, channel: any Channel) async -> ShouldUpgradeResult<Handler> {
         let uri = head.path ?? "/"
@@ -69,7 +70,8 @@ struct Upgrader: Sendable {
             let connection = SimulatorConnection(
                 id: id, profileName: profile.name, engine: engine, queueCapacity: configuration.queueCapacity,
                 ownsTimeline: configuration.timeline == .perConnection)
-            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: FrameCodec(spec: profile.codec), configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path)
+            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: FrameCodec(spec: profile.codec), configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path,
+                query: uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init), headers: headers, tap: tap)
             return .upgrade([:]) { inbound, outbound, _ in
                 await handler.run(inbound: inbound, outbound: outbound)
             }

@@ -8,6 +8,7 @@ import TapedeckCore
 import TapedeckScenario
 import TapedeckProtocol
 import TapedeckServer
+import TapedeckRecording
 
 /// `tapedeck serve`: the simulator.
 struct ServeCommand: AsyncParsableCommand {
@@ -53,6 +54,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Events queued per connection before the oldest are dropped.")
     var queueSize = 1000
 
+    @Option(help: "Record every connection and frame into this SQLite file (see `tapedeck inspect`).")
+    var record: String?
+
+    @Option(help: "With --record: normal (survives a crash of tapedeck) or full (fsync each batch; survives power loss).")
+    var durability: RecordingDurability = .normal
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -91,22 +98,42 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, speed: speed.flatMap(SimulatorConfiguration.Speed.init), loop: loop, timeline: timeline,
             start: start, jwtSecret: jwtSecret ?? ProcessInfo.processInfo.environment["TAPEDECK_JWT_SECRET"] ?? Authenticator.defaultSecret,
             queueCapacity: queueSize)
-        let server = SimulatorServer(world: world, configuration: configuration, logger: logger) { host, port in
+        var recorder: SimulatorRecorder?
+        if let record {
+            do {
+                let writer = try await RecordingWriter.open(
+                    path: record,
+                    metadata: RecordingMetadata(
+                        name: (record as NSString).lastPathComponent, scenario: world.scenarios.map(\.name).joined(separator: ","),
+                        profile: world.profileOrder.joined(separator: ","), tags: ["simulator"]),
+                    configuration: RecordingConfiguration(durability: durability))
+                recorder = SimulatorRecorder(writer: writer, logger: logger)
+            } catch {
+                throw ValidationError("cannot record to \(record): \(error)")
+            }
+        }
+        let server = SimulatorServer(world: world, configuration: configuration, logger: logger, tap: recorder) { host, port in
             let shownHost = host.contains(":") ? "[\(host)]" : host
             var lines: [String] = []
             lines.append("tapedeck \(TapedeckVersion.current) serving \(world.scenarios.map(\.name).joined(separator: ", "))")
             for (path, profiles) in SimulatorServer(world: world, configuration: configuration).endpoints {
                 lines.append("  ws://\(shownHost):\(port)\(path)  (\(profiles.joined(separator: ", ")))")
             }
+            if let record { lines.append("recording every connection to \(record)") }
             lines.append("speed \((configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1)).description), timeline \(configuration.timeline.rawValue), starts \(configuration.start == .immediately ? "now" : "at the first subscription"); Ctrl-C to stop")
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        if let recorder {
+            let stats = try await recorder.writer.finish()
+            FileHandle.standardOutput.write(Data("recorded \(stats.framesCommitted) frames in \(stats.connections) connections to \(record ?? "")\n".utf8))
+        }
     }
 }
 
 extension SimulatorConfiguration.TimelineMode: ExpressibleByArgument {}
 extension SimulatorConfiguration.StartPolicy: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension RecordingDurability: ExpressibleByArgument {}

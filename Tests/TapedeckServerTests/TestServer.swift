@@ -11,6 +11,7 @@ import TapedeckServer
 /// Runs a simulator on 127.0.0.1 port 0 for the duration of `body`.
 func withSimulator(
     scenario yaml: String, speed: SimulatorConfiguration.Speed? = .max, timeline: SimulatorConfiguration.TimelineMode = .perConnection,
+    tap: (any SimulatorTap)? = nil,
     _ body: @escaping @Sendable (Int) async throws -> Void
 ) async throws {
     let scenario = try ScenarioLoader().load(text: yaml, file: "test.yaml")
@@ -19,7 +20,8 @@ func withSimulator(
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let server = SimulatorServer(
-        world: world, configuration: .init(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline), logger: logger
+        world: world, configuration: .init(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline), logger: logger,
+        tap: tap
     ) { _, port in continuation.yield(port) }
     let group = ServiceGroup(services: [server], logger: logger)
     try await withThrowingTaskGroup(of: Void.self) { tasks in

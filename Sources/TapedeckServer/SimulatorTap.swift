@@ -1,0 +1,30 @@
+/// Sees every connection and frame of the simulator at the socket edge, in both directions;
+/// `tapedeck serve --record` writes them to a recording through one.
+///
+/// Calls for one connection come in order. A tap that is slow (a slow disk) slows the
+/// connection down instead of growing memory: each call is awaited.
+public protocol SimulatorTap: Sendable {
+    /// A WebSocket connection was accepted.
+    func opened(_ connection: TappedConnection) async
+    /// A frame was sent or received.
+    func frame(connection: Int, fromClient: Bool, _ frame: TappedFrame) async
+    /// The connection ended; `code` and `reason` are the server's close, when it sent one.
+    func closed(connection: Int, code: Int?, reason: String?) async
+}
+
+/// A connection as the tap sees it.
+public struct TappedConnection: Sendable {
+    public var id: Int
+    public var path: String
+    public var query: String?
+    public var headers: [(name: String, value: String)]
+    public var peer: String
+    public var profile: String
+}
+
+/// A frame as the tap sees it. Client messages arrive whole (the server reassembles fragments).
+public enum TappedFrame: Sendable {
+    case text(String)
+    case binary([UInt8])
+    case close(code: Int, reason: String)
+}
