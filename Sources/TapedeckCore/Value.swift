@@ -118,3 +118,12 @@ extension Value: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expressib
         self = .object(OrderedDictionary(elements, uniquingKeysWith: { _, b in b }))
     }
 }
+
+extension Value {
+    /// A deep merge: objects merge key by key, recursively; anything else is replaced by `other`.
+    public func merging(_ other: Value) -> Value {
+        guard case .object(var x) = self, case .object(let y) = other else { return other }
+        for (k, v) in y { x[k] = x[k].map { $0.merging(v) } ?? v }
+        return .object(x)
+    }
+}

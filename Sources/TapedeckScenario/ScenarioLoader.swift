@@ -89,9 +89,9 @@ public struct ScenarioLoader: Sendable {
                 }
                 let (fragment, errors) = loadFile(target, display: shown, stack: &stack, isRoot: false)
                 r.absorb(errors)
-                s.vars = merge(s.vars, fragment.vars)
-                s.entities = merge(s.entities, fragment.entities)
-                s.settings = merge(s.settings, fragment.settings)
+                s.vars = s.vars.merging(fragment.vars)
+                s.entities = s.entities.merging(fragment.entities)
+                s.settings = s.settings.merging(fragment.settings)
                 streams += fragment.streams
                 if s.profile == nil { s.profile = fragment.profile }
             }
@@ -118,13 +118,13 @@ public struct ScenarioLoader: Sendable {
             if let epoch = Timestamp.parse(t) { s.epoch = epoch } else { r.error("expected 'start' to be an ISO-8601 time such as 2025-01-17T10:00:00Z, found '\(t)'", at: n) }
         }
         if let n = keys["vars"] {
-            if case .mapping = n { s.vars = merge(s.vars, r.value(n)) } else { r.error("expected 'vars' to be a mapping, found \(r.describe(n))", at: n) }
+            if case .mapping = n { s.vars = s.vars.merging(r.value(n)) } else { r.error("expected 'vars' to be a mapping, found \(r.describe(n))", at: n) }
         }
         if let n = keys["entities"] {
-            if case .mapping = n { s.entities = merge(s.entities, r.value(n)) } else { r.error("expected 'entities' to be a mapping, found \(r.describe(n))", at: n) }
+            if case .mapping = n { s.entities = s.entities.merging(r.value(n)) } else { r.error("expected 'entities' to be a mapping, found \(r.describe(n))", at: n) }
         }
         if let n = keys["settings"] {
-            if case .mapping = n { s.settings = merge(s.settings, r.value(n)) } else { r.error("expected 'settings' to be a mapping, found \(r.describe(n))", at: n) }
+            if case .mapping = n { s.settings = s.settings.merging(r.value(n)) } else { r.error("expected 'settings' to be a mapping, found \(r.describe(n))", at: n) }
         }
         if let n = keys["streams"] {
             if case .sequence(let seq) = n {
@@ -241,10 +241,4 @@ public struct ScenarioLoader: Sendable {
         return job
     }
 
-    /// Deep merge of objects; `b` wins.
-    func merge(_ a: Value, _ b: Value) -> Value {
-        guard case .object(var x) = a, case .object(let y) = b else { return b }
-        for (k, v) in y { x[k] = x[k].map { merge($0, v) } ?? v }
-        return .object(x)
-    }
 }

@@ -38,8 +38,8 @@ public struct SimulatorWorld: Sendable {
                     let profile = try loader.load(ref, relativeTo: directory)
                     var entry = profiles[profile.name] ?? ProfileEntry(profile: profile, entities: .emptyObject, settings: profile.settings)
                     if profiles[profile.name] == nil { profileOrder.append(profile.name) }
-                    entry.entities = Self.merge(entry.entities, s.entities)
-                    entry.settings = Self.merge(entry.settings, s.settings)
+                    entry.entities = entry.entities.merging(s.entities)
+                    entry.settings = entry.settings.merging(s.settings)
                     profiles[profile.name] = entry
                     aliases[ref] = profile.name
                 } catch {
@@ -57,12 +57,6 @@ public struct SimulatorWorld: Sendable {
     public func entry(for reference: String?) -> ProfileEntry? {
         guard let reference else { return profileOrder.first.flatMap { profiles[$0] } }
         return profiles[aliases[reference] ?? reference]
-    }
-
-    static func merge(_ a: Value, _ b: Value) -> Value {
-        guard case .object(var x) = a, case .object(let y) = b else { return b }
-        for (k, v) in y { x[k] = x[k].map { merge($0, v) } ?? v }
-        return .object(x)
     }
 }
 
