@@ -3,6 +3,8 @@ import Testing
 import TapedeckCore
 import TapedeckScenario
 import TapedeckServer
+import TapedeckProtocol
+import OrderedCollections
 
 /// A scenario can name its own profile file by path, relative to the scenario.
 @Suite("Simulator world")
