@@ -26,6 +26,7 @@ enum Evaluator {
             let i = try evaluate(index, in: &ctx)
             switch (b, i) {
             case (.object(let o), .string(let k)): return o[k] ?? .null
+            case (.object, .null): return .null
             case (.array, _):
                 guard let n = i.intValue else { throw ExpressionError("a list index must be an integer, not \(i.kindName)") }
                 return b[n] ?? .null

@@ -10,6 +10,7 @@ extension FunctionLibrary {
     /// | `now([offset])` | the current time, ISO-8601 UTC with milliseconds; `offset` in seconds (`now(-5m)`) |
     /// | `time([offset])`, `time_ms()` | the current Unix time in seconds / milliseconds |
     /// | `iso(seconds)` | formats a Unix time as ISO-8601 |
+    /// | `millis(x)` | Unix milliseconds from milliseconds or an ISO-8601 time |
     /// | `rand.int(a, b)`, `rand.float(a, b)`, `rand.bool([p])` | seeded uniform values (`int` inclusive) |
     /// | `pick(list)` or `pick(a, b, ...)` | one element, uniformly |
     /// | `weighted({a: 1, b: 3})` or `weighted([[a, 1], [b, 3]])` | one key/value by weight |
@@ -20,6 +21,8 @@ extension FunctionLibrary {
     /// | `format(fmt, args...)` | printf-style: `%d %5d %05d %s %f %.2f %x %%` |
     /// | `duration(seconds)` | `7d 23h 59m 59s` |
     /// | `env(name[, default])` | an environment variable |
+    /// | `without(list, items)`, `keys_where(object, field, value)` | list helpers |
+    /// | `fail(message)` | an error (e.g. a claim that must be present) |
     /// | `len`, `lower`, `upper`, `str`, `int`, `float`, `keys`, `values`, `join`, `split`, `contains`, `starts_with`, `ends_with`, `merge`, `get`, `range`, `slice`, `unique` | helpers |
     public static let standard: FunctionLibrary = {
         var f: [String: Function] = [:]
@@ -28,6 +31,16 @@ extension FunctionLibrary {
         f["now"] = Function { ctx, a in .string(Timestamp.iso8601(ctx.now + (try a.number(0, "offset", default: 0)))) }
         f["time"] = Function { ctx, a in .double(ctx.now + (try a.number(0, "offset", default: 0))) }
         f["time_ms"] = Function { ctx, a in .int(Int(((ctx.now + (try a.number(0, "offset", default: 0))) * 1000).rounded(.down))) }
+        f["millis"] = Function { _, a in
+            // Unix milliseconds from a number of milliseconds, a numeric string or an ISO-8601 time.
+            let v = try a.require(0)
+            if let d = v.doubleValue { return .int(Int(d)) }
+            if let s = v.stringValue {
+                if let i = Int(s) { return .int(i) }
+                if let t = Timestamp.parse(s) { return .int(Int((t * 1000).rounded())) }
+            }
+            throw ExpressionError("expected milliseconds or an ISO-8601 time, found \(v)")
+        }
         f["iso"] = Function { _, a in
             let v = try a.require(0)
             if let s = v.stringValue, let t = Timestamp.parse(s) { return .string(Timestamp.iso8601(t)) }
@@ -204,6 +217,18 @@ extension FunctionLibrary {
             }
             return .bool(true)
         }
+        f["without"] = Function { _, a in
+            let second = try a.require(1)
+            let remove = second.arrayValue ?? [second]
+            return .array(try a.list(0).filter { v in !remove.contains { $0.looselyEquals(v) } })
+        }
+        f["keys_where"] = Function { _, a in
+            // Keys of an object whose entries have `field` equal to `value`.
+            let table = (try a.require(0)).objectValue ?? [:]
+            let field = try a.string(1), value = try a.require(2)
+            return .array(table.filter { $0.value[field]?.looselyEquals(value) ?? false }.map { .string($0.key) })
+        }
+        f["fail"] = Function { _, a in throw ExpressionError(try a.string(0)) }
         f["matches"] = Function { _, a in
             .bool(Pattern(try a.require(1)).matches(try a.require(0)))
         }

@@ -48,12 +48,18 @@ public struct ConnectionEngine: Sendable {
     /// Monotonic time (seconds) of the last client heartbeat.
     public private(set) var lastHeartbeat: Double
     var random: SeededRandom
+    let sharedLimiter: SharedRateLimiter?
 
     /// - Parameters:
     ///   - conn: the identity from authentication.
     ///   - entities, settings: the scenario world for this profile.
     ///   - now: monotonic seconds.
-    public init(profile: Profile, conn: Value, entities: Value, settings: Value, now: Double, seed: UInt64 = 0) {
+    ///   - sharedLimiter: the counters of `limits.shared`, common to every connection of the profile.
+    public init(
+        profile: Profile, conn: Value, entities: Value, settings: Value, now: Double, seed: UInt64 = 0,
+        sharedLimiter: SharedRateLimiter? = nil
+    ) {
+        self.sharedLimiter = sharedLimiter
         self.profile = profile
         self.conn = conn
         self.entities = entities
@@ -97,8 +103,22 @@ public struct ConnectionEngine: Sendable {
                 run(limit.actions, ctx: &ctx, out: &out)
                 return out
             }
-            inboundTimes.append(now)
         }
+        // Shared limits (per user, per tenant, ...), keyed by profile templates.
+        if !profile.limits.shared.isEmpty, let limiter = sharedLimiter {
+            var keyed: [(key: String, max: Int, per: Double)] = []
+            for (i, shared) in profile.limits.shared.enumerated() {
+                let key = "\(i):" + ((try? shared.key.evaluate(in: &ctx).plainText) ?? "")
+                keyed.append((key, shared.limit.max, shared.limit.per))
+            }
+            if let refused = limiter.admit(keyed, now: now) {
+                let limit = profile.limits.shared[refused].limit
+                ctx.variables["limit"] = ["max": .int(limit.max), "per": .double(limit.per)]
+                run(limit.actions, ctx: &ctx, out: &out)
+                return out
+            }
+        }
+        if profile.limits.inbound != nil { inboundTimes.append(now) }
         if decodeError == nil, profile.heartbeat.clientPattern?.matches(msg) ?? true { lastHeartbeat = now }
 
         if let decodeError {
@@ -129,6 +149,8 @@ public struct ConnectionEngine: Sendable {
         if let d = profile.deliverIf {
             guard (try? d.evaluate(in: &ctx).isTruthy) ?? false else { return false }
         }
+        // A profile without subscriptions (no initial ones, no subscribe rule) delivers by `deliver_if` alone.
+        guard usesSubscriptions else { return true }
         for sub in subscriptions.values {
             guard sub.topics.contains("*") || topic.map(sub.topics.contains) == true else { continue }
             guard let filter = profile.subscriptions.filter else { return true }
@@ -142,6 +164,11 @@ public struct ConnectionEngine: Sendable {
     /// subscribe rule (events flow from its initial subscriptions alone).
     public var wantsEvents: Bool {
         explicitlySubscribed || !profile.rules.contains { $0.actions.subscribe != nil }
+    }
+
+    /// Whether delivery goes through subscriptions at all.
+    var usesSubscriptions: Bool {
+        !profile.subscriptions.initial.isEmpty || profile.rules.contains { $0.actions.subscribe != nil }
     }
 
     /// Whether the client heartbeat has timed out at monotonic time `now`.

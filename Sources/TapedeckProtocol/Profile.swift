@@ -32,6 +32,8 @@ public struct Profile: Sendable {
     public var rules: [Rule]
     /// What to do with a frame that cannot be decoded (names: `error`, `raw`, `conn`).
     public var invalid: Actions?
+    /// An HTTP endpoint listing recent events, for clients that reconnect and reconcile.
+    public var activity: ActivitySpec?
     /// Settings with their defaults; a scenario's `settings:` overrides them.
     public var settings: Value
     /// The file it came from.
@@ -154,9 +156,23 @@ public struct SubscriptionSpec: Sendable {
 
 /// Inbound limits.
 public struct LimitsSpec: Sendable {
-    /// At most `max` client messages in any window of `per` seconds.
+    /// At most `max` client messages in any window of `per` seconds, per connection.
     public var inbound: RateLimit?
+    /// Limits shared by every connection with the same key (per user, per tenant, ...).
+    public var shared: [SharedRateLimit] = []
     public init() {}
+
+    /// A limit counted across connections: messages of every connection whose `key` evaluates
+    /// to the same value count together.
+    public struct SharedRateLimit: Sendable {
+        /// What the limit is per (names: `conn`, `msg`), e.g. `"{{ conn.tenant }}"`.
+        public var key: Template
+        public var limit: RateLimit
+        public init(key: Template, limit: RateLimit) {
+            self.key = key
+            self.limit = limit
+        }
+    }
 
     public struct RateLimit: Sendable {
         public var max: Int
@@ -168,6 +184,24 @@ public struct LimitsSpec: Sendable {
             self.per = per
             self.actions = actions
         }
+    }
+}
+
+/// A REST endpoint over the profile's recent events: `GET path` with the profile's auth.
+///
+/// The server keeps the last `size` published events as items `{time_ms, event, message}`
+/// (`message` is the frame as sent, as a value). An item is listed when `filter` is true
+/// (names: `item`, `conn`, `request`); the answer is `respond` (names: `items`, `conn`, `request`).
+public struct ActivitySpec: Sendable {
+    public var path: String
+    public var size: Int
+    public var filter: Template?
+    public var respond: Template
+    public init(path: String, size: Int, filter: Template?, respond: Template) {
+        self.path = path
+        self.size = size
+        self.filter = filter
+        self.respond = respond
     }
 }
 

@@ -75,7 +75,7 @@ struct ProfileReader {
 
     static let topKeys = [
         "profile", "description", "spec", "codec", "endpoints", "auth", "settings", "topic", "envelope", "deliver_if",
-        "subscriptions", "limits", "heartbeat", "on_connect", "on", "invalid",
+        "subscriptions", "limits", "heartbeat", "on_connect", "on", "invalid", "activity",
     ]
 
     func read(_ root: Node, into p: inout Profile) {
@@ -108,6 +108,7 @@ struct ProfileReader {
         if let n = k["subscriptions"] { p.subscriptions = subscriptions(n) }
         if let n = k["limits"] { p.limits = limits(n) }
         if let n = k["heartbeat"] { p.heartbeat = heartbeat(n) }
+        if let n = k["activity"] { p.activity = activity(n) }
         if let n = k["on_connect"] { p.onConnect = actions(n, what: "'on_connect'", names: ProfileNames.message, allowed: Self.actionKeys) }
         if let n = k["invalid"] { p.invalid = actions(n, what: "'invalid'", names: ProfileNames.message, allowed: Self.actionKeys) }
         if let n = k["on"] {
@@ -214,18 +215,48 @@ struct ProfileReader {
     func limits(_ n: Node) -> LimitsSpec {
         let r = reader
         var l = LimitsSpec()
-        guard let pairs = r.mapping(n, what: "'limits'", allowed: ["inbound"]) else { return l }
-        for (_, _, v) in pairs {
-            guard let c = r.mapping(v, what: "'inbound'", allowed: ["max", "per", "then"]) else { continue }
-            let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            guard let mn = ck["max"], let max = r.integer(mn, what: "'max'", minimum: 1), let pn = ck["per"], let per = r.duration(pn, what: "'per'", allowZero: false) else {
-                r.error("'inbound' needs 'max' (messages) and 'per' (a duration)", at: v)
+        guard let pairs = r.mapping(n, what: "'limits'", allowed: ["inbound", "shared"]) else { return l }
+        for (key, _, v) in pairs {
+            if key == "inbound" {
+                l.inbound = rateLimit(v, what: "'inbound'", allowKey: false)?.limit
                 continue
             }
-            let then = ck["then"].flatMap { actions($0, what: "'then'", names: ProfileNames.message, allowed: Self.actionKeys) } ?? Actions()
-            l.inbound = .init(max: max, per: per, actions: then)
+            guard case .sequence(let seq) = v else { r.error("expected 'shared' to be a list of limits", at: v); continue }
+            for item in seq {
+                guard let (k, limit) = rateLimit(item, what: "a shared limit", allowKey: true) else { continue }
+                guard let k else { r.error("a shared limit needs 'key' (what it counts per, e.g. \"{{ conn.tenant }}\")", at: item); continue }
+                l.shared.append(.init(key: k, limit: limit))
+            }
         }
         return l
+    }
+
+    func rateLimit(_ v: Node, what: String, allowKey: Bool) -> (key: Template?, limit: LimitsSpec.RateLimit)? {
+        let r = reader
+        guard let c = r.mapping(v, what: what, allowed: allowKey ? ["key", "max", "per", "then"] : ["max", "per", "then"]) else { return nil }
+        let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        guard let mn = ck["max"], let max = r.integer(mn, what: "'max'", minimum: 1), let pn = ck["per"], let per = r.duration(pn, what: "'per'", allowZero: false) else {
+            r.error("\(what) needs 'max' (messages) and 'per' (a duration)", at: v)
+            return nil
+        }
+        let then = ck["then"].flatMap { actions($0, what: "'then'", names: ProfileNames.message, allowed: Self.actionKeys) } ?? Actions()
+        let key = ck["key"].flatMap { r.template($0, names: ProfileNames.message) }
+        return (key, .init(max: max, per: per, actions: then))
+    }
+
+    func activity(_ n: Node) -> ActivitySpec? {
+        let r = reader
+        guard let pairs = r.mapping(n, what: "'activity'", allowed: ["path", "size", "filter", "respond"]) else { return nil }
+        let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        guard let pn = k["path"], let path = r.string(pn, what: "'path'"), let rn = k["respond"],
+            let respond = r.template(rn, names: ["items", "conn", "request", "settings", "entities"])
+        else {
+            r.error("'activity' needs 'path' and 'respond'", at: n)
+            return nil
+        }
+        let size = k["size"].flatMap { r.integer($0, what: "'size'", minimum: 1) } ?? 10000
+        let filter = k["filter"].flatMap { r.template($0, names: ["item", "conn", "request", "settings", "entities"]) }
+        return ActivitySpec(path: path, size: size, filter: filter, respond: respond)
     }
 
     func heartbeat(_ n: Node) -> HeartbeatSpec {

@@ -143,7 +143,12 @@ struct ConnectionHandler: Sendable {
     func perform(_ actions: [EngineAction], logger: Logger) {
         for a in actions {
             switch a {
-            case .send(let v): connection.queue.pushControl(codec.encode(v))
+            case .send(let v):
+                do {
+                    connection.queue.pushControl(try codec.encode(v))
+                } catch {
+                    logger.error("profile \(connection.profileName): cannot encode a reply: \(error)")
+                }
             case .close(let code, let reason): connection.queue.pushControl(.close(code: code, reason: reason))
             case .log(let m): logger.warning("profile \(connection.profileName): \(m)")
             }

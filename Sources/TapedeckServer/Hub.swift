@@ -21,12 +21,19 @@ final class Hub: Sendable {
     let world: SimulatorWorld
     let logger: Logger
     let clock: any SimulationClock
+    /// Recent events of the profiles that declare `activity`, by profile name.
+    let activity: [String: ActivityLog]
     private let state = Mutex(State())
 
     init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger) {
         self.world = world
         self.clock = clock
         self.logger = logger
+        var logs: [String: ActivityLog] = [:]
+        for (name, entry) in world.profiles {
+            if let spec = entry.profile.activity { logs[name] = ActivityLog(capacity: spec.size) }
+        }
+        self.activity = logs
     }
 
     func nextConnectionID() -> Int {
@@ -104,14 +111,18 @@ final class Hub: Sendable {
             return nil
         }
         let p = entry.profile
+        // Whole milliseconds, so that the activity log's time equals a `time_ms()` in the frame.
+        let now = (clock.wallTime * 1000).rounded(.down) / 1000
         var ctx = EvaluationContext(
             variables: ["event": event.value, "topic": .null, "settings": entry.settings, "entities": entry.entities],
-            now: clock.wallTime)
+            random: SeededRandom(seed: UInt64(event.sequence), stream: event.stream), now: now)
         do {
             let topic = try p.topic.map { try $0.evaluate(in: &ctx).plainText }
             ctx.variables["topic"] = topic.map(Value.string) ?? .null
             let frame = try p.envelope?.evaluate(in: &ctx) ?? event.value
-            return (p.name, topic, FrameCodec(spec: p.codec).encode(frame))
+            let item = try entry.codec.encode(frame)
+            activity[p.name]?.append(ActivityLog.Item(timeMillis: Int((now * 1000).rounded()), event: event.value, message: frame))
+            return (p.name, topic, item)
         } catch {
             logger.error("profile \(p.name) cannot render an event of stream '\(event.stream)': \(error)")
             return nil

@@ -66,6 +66,17 @@ public struct SimulatorServer: Service {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: info.prettyJSONString + "\n")))
         }
         router.get("/healthz") { _, _ in "ok\n" }
+        for name in world.profileOrder {
+            guard let entry = world.profiles[name], let spec = entry.profile.activity, let log = hub.activity[name] else { continue }
+            let endpoint = ActivityEndpoint(entry: entry, spec: spec, log: log, authenticator: authenticator, clock: clock)
+            router.get(RouterPath(spec.path)) { request, _ -> Response in
+                let upgrade = UpgradeRequest(uri: request.uri.description, headers: request.headers.map { ($0.name.canonicalName, $0.value) })
+                let (status, body) = await endpoint.respond(to: upgrade)
+                return Response(
+                    status: .init(code: status), headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: body.jsonString + "\n")))
+            }
+        }
 
         let upgrade = Upgrader(
             endpoints: endpoints, world: world, authenticator: authenticator, hub: hub, scheduler: scheduler,

@@ -12,6 +12,10 @@ public struct SimulatorWorld: Sendable {
         public var entities: Value
         /// Profile settings, overridden by the scenarios' `settings`.
         public var settings: Value
+        /// The profile's wire codec, built once.
+        let codec: FrameCodec
+        /// Counters of the profile's shared limits, common to all its connections.
+        let sharedLimiter = SharedRateLimiter()
     }
 
     public var scenarios: [Scenario]
@@ -34,9 +38,15 @@ public struct SimulatorWorld: Sendable {
                 errors.append(ScenarioError("scenario '\(s.name)' names no profile; add 'profile: <name or path>'", at: SourceLocation(file: s.file, line: 1, column: 1)))
             }
             for ref in Set(refs).sorted() {
-                do {
+                do throws(ScenarioErrors) {
                     let profile = try loader.load(ref, relativeTo: directory)
-                    var entry = profiles[profile.name] ?? ProfileEntry(profile: profile, entities: .emptyObject, settings: profile.settings)
+                    let codec: FrameCodec
+                    do {
+                        codec = try FrameCodec(spec: profile.codec)
+                    } catch {
+                        throw ScenarioErrors([ScenarioError("profile '\(profile.name)': cannot load its codec: \(error)", at: SourceLocation(file: profile.source, line: 1, column: 1))])
+                    }
+                    var entry = profiles[profile.name] ?? ProfileEntry(profile: profile, entities: .emptyObject, settings: profile.settings, codec: codec)
                     if profiles[profile.name] == nil { profileOrder.append(profile.name) }
                     entry.entities = entry.entities.merging(s.entities)
                     entry.settings = entry.settings.merging(s.settings)

@@ -66,11 +66,11 @@ struct Upgrader: Sendable {
             conn["query"] = request.value["query"] ?? .emptyObject
             let engine = ConnectionEngine(
                 profile: profile, conn: conn, entities: entry.entities, settings: entry.settings,
-                now: seconds(clock.elapsed), seed: UInt64(id))
+                now: seconds(clock.elapsed), seed: UInt64(id), sharedLimiter: entry.sharedLimiter)
             let connection = SimulatorConnection(
                 id: id, profileName: profile.name, engine: engine, queueCapacity: configuration.queueCapacity,
                 ownsTimeline: configuration.timeline == .perConnection)
-            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: FrameCodec(spec: profile.codec), configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path,
+            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: entry.codec, configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path,
                 query: uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init), headers: headers, tap: tap)
             return .upgrade([:]) { inbound, outbound, _ in
                 await handler.run(inbound: inbound, outbound: outbound)
