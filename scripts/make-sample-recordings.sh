@@ -11,9 +11,10 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 record() { # name scenario path client-script
   local name=$1 scenario=$2 path=$3 client=$4
+  rm -f "$tmp/serve.out" "$tmp/serve.err" "$tmp/record.out" "$tmp/record.err"
   "$BIN" serve "$scenario" --port 0 --speed 10 --timeline per-connection >"$tmp/serve.out" 2>"$tmp/serve.err" &
   local serve_pid=$!
-  until grep -q 'ws://' "$tmp/serve.out"; do sleep 0.1; done
+  until grep -q 'ws://' "$tmp/serve.out" 2>/dev/null; do sleep 0.1; done
   local upstream; upstream=$(grep -o 'ws://[0-9.:]*' "$tmp/serve.out" | head -1)
   rm -f "recordings/$name.sqlite" "recordings/$name.jsonl"
   "$BIN" record --upstream "$upstream$path" --listen 127.0.0.1:0 --out "recordings/$name.sqlite" \
@@ -41,4 +42,27 @@ async def main():
         await ws.close(4000, "sample done")
 asyncio.run(main())
 PY
+cat >"$tmp/workitems_client.py" <<'PY'
+import asyncio, os, sys, websockets
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+fds = descriptor_pb2.FileDescriptorSet()
+fds.ParseFromString(open("protos/workitems.pb", "rb").read())
+pool = descriptor_pool.DescriptorPool()
+for fd in fds.file:
+    pool.Add(fd)
+WSM = message_factory.GetMessageClass(pool.FindMessageTypeByName("workitems.v1.WebSocketMessage"))
+def frame(**kw):
+    return json_format.ParseDict(kw, WSM()).SerializeToString()
+async def main():
+    headers = {"Authorization": "Bearer " + os.environ["WORKITEMS_TOKEN"]}
+    async with websockets.connect(os.environ["PROXY"] + "/ws", additional_headers=headers) as ws:
+        await ws.send(frame(messageId="sub-1", subscribe={"projectIds": ["project-1"], "sprintIds": ["sprint-5"]}))
+        await ws.send(frame(messageId="ping-1", timestamp=1, ping={"timestamp": 1}))
+        for _ in range(10):
+            await asyncio.wait_for(ws.recv(), 10)
+        await ws.close(1000, "sample done")
+asyncio.run(main())
+PY
+export WORKITEMS_TOKEN=$("$BIN" token --tenant acme --user user-1)
+record workitems-protobuf-sprint-day scenarios/workitems-protobuf/sprint-day.yaml /ws "$tmp/workitems_client.py"
 record ops-control-center-quick-check scenarios/ops-control-center/quick-check.yaml /api/ws "$tmp/ops_client.py"
