@@ -9,7 +9,11 @@ struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check scenario and profile files; print every problem as file:line:col: message.",
-        discussion: "Exits with status 1 when any file has a problem. A file with an 'endpoints' key is checked as a profile."
+        discussion: """
+            Exits with status 1 when any file has a problem. A file with an 'endpoints' key is checked as a profile. \
+            A scenario's first 500 events are also rendered through its profile (envelope and codec), so a value \
+            a protobuf schema rejects is reported with its field path.
+            """
     )
 
     @Argument(help: "Scenario or profile files.")
@@ -44,10 +48,9 @@ struct ValidateCommand: AsyncParsableCommand {
         if !errors.isEmpty { return errors }
         do {
             let s = try ScenarioLoader().load(file: file)
-            _ = try SimulatorWorld(scenarios: [s])
+            return try SimulatorWorld(scenarios: [s]).renderErrors()
         } catch {
             return error.errors
         }
-        return []
     }
 }

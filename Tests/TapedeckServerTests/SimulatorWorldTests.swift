@@ -41,4 +41,26 @@ struct SimulatorWorldTests {
         let scenario = try ScenarioLoader().load(text: "scenario: s\nprofile: nope-profile\nstreams: []\n", file: "s.yaml")
         #expect(throws: ScenarioErrors.self) { try SimulatorWorld(scenarios: [scenario]) }
     }
+
+    @Test func eventsThatTheProtobufSchemaRejectsAreReportedWithTheirPath() throws {
+        let text = """
+            scenario: bad-types
+            profile: workitems-protobuf
+            entities: { projects: { project-1: { tenant: acme } } }
+            streams:
+              - name: good
+                event: { scope: { project: project-1 }, payload: { userTyping: { userId: u1, isTyping: true } } }
+              - name: wrong-type
+                at: 1s
+                event: { scope: { project: project-1 }, payload: { workItemCreated: { workItem: { id: t1, storyPoints: lots } } } }
+              - name: unknown-field
+                at: 2s
+                event: { scope: { project: project-1 }, payload: { userTyping: { userId: u1, colour: blue } } }
+            """
+        let world = try SimulatorWorld(scenarios: [try ScenarioLoader().load(text: text, file: "bad.yaml")])
+        let errors = world.renderErrors().map(\.description)
+        #expect(errors.count == 2)
+        #expect(errors.contains { $0.hasPrefix("bad.yaml:7:5: stream 'wrong-type'") && $0.contains("workItemCreated.workItem.storyPoints: expected") })
+        #expect(errors.contains { $0.hasPrefix("bad.yaml:10:5: stream 'unknown-field'") && $0.hasSuffix("userTyping.colour: unknown field") })
+    }
 }
