@@ -19,6 +19,10 @@ extension FunctionLibrary {
     /// | `round(x[, digits])`, `floor`, `ceil`, `abs`, `min`, `max` | arithmetic |
     /// | `format(fmt, args...)` | printf-style: `%d %5d %05d %s %f %.2f %x %%` |
     /// | `duration(seconds)` | `7d 23h 59m 59s` |
+    /// | `unix(iso)` | the Unix time of an ISO-8601 text |
+    /// | `query_match(query, log)`, `query_error(query)`, `query_select(list, query)` | log queries (`LogQuery`) |
+    /// | `filter_match(data, filter[, strict])`, `filter_error(filter[, fields])`, `filter_select(list, filter[, strict])` | field filters |
+    /// | `last(list, n)`, `parse_json(text[, default])` | helpers |
     /// | `env(name[, default])` | an environment variable |
     /// | `len`, `lower`, `upper`, `str`, `int`, `float`, `keys`, `values`, `join`, `split`, `contains`, `starts_with`, `ends_with`, `merge`, `get`, `range`, `slice`, `unique` | helpers |
     public static let standard: FunctionLibrary = {
@@ -32,6 +36,13 @@ extension FunctionLibrary {
             let v = try a.require(0)
             if let s = v.stringValue, let t = Timestamp.parse(s) { return .string(Timestamp.iso8601(t)) }
             return .string(Timestamp.iso8601(try a.number(0)))
+        }
+        f["unix"] = Function { _, a in
+            // unix(iso): the Unix time in seconds of an ISO-8601 text (a number is returned as it is).
+            let v = try a.require(0)
+            if let d = v.doubleValue { return .double(d) }
+            guard let s = v.stringValue, let t = Timestamp.parse(s) else { throw ExpressionError("'\(v.plainText)' is not an ISO-8601 time") }
+            return .double(t)
         }
         f["rand.int"] = Function { ctx, a in
             let lo = Int(try a.number(0, "min")), hi = Int(try a.number(1, "max"))
@@ -196,19 +207,94 @@ extension FunctionLibrary {
         }
         f["filter_match"] = Function { _, a in
             // Each filter key restricts only values that carry that field; a list means any of.
+            // With `strict` (third argument true) a value without the field does not match.
+            // Keys may be dotted paths into nested objects (`metadata.component`).
             let data = try a.require(0), filters = try a.require(1)
+            let strict = a.value(2, "strict")?.isTruthy ?? false
             for (k, want) in filters.objectValue ?? [:] where !want.isNull {
-                guard let have = data[k], !have.isNull else { continue }
+                let path = k.split(separator: ".").map(String.init)
+                guard let have = LogQuery.lookup(path, in: data), !have.isNull else {
+                    if strict { return .bool(false) }
+                    continue
+                }
                 let options = want.arrayValue ?? [want]
                 if !options.contains(where: { $0.looselyEquals(have) }) { return .bool(false) }
             }
             return .bool(true)
+        }
+        f["query_match"] = Function { _, a in
+            // query_match(query, log): a log query (`level:ERROR AND NOT service:auth`); null or '' matches all.
+            let q = a.value(0)?.stringValue ?? ""
+            return .bool(try LogQuery(parsing: q).matches(try a.require(1)))
+        }
+        f["query_error"] = Function { _, a in
+            // query_error(query): null when the query is valid, else what is wrong with it.
+            let q = a.value(0)
+            if q == nil || q!.isNull { return .null }
+            guard let text = q!.stringValue else { return .string("a query is a string, not \(q!.kindName)") }
+            do throws(ExpressionError) {
+                _ = try LogQuery(parsing: text)
+                return .null
+            } catch {
+                return .string(error.message)
+            }
+        }
+        f["query_select"] = Function { _, a in
+            // query_select(list, query): the items that match a log query.
+            let query = try LogQuery(parsing: a.value(1)?.stringValue ?? "")
+            return .array(try a.list(0).filter { query.matches($0) })
+        }
+        f["filter_error"] = Function { _, a in
+            // filter_error(filter[, fields]): null when `filter` is an object whose keys are among
+            // `fields` (when given; dotted paths check their first segment) and whose values are
+            // scalars or lists of scalars; else what is wrong with it.
+            let filter = try a.require(0)
+            guard let o = filter.objectValue else { return .string("a filter is an object, not \(filter.kindName)") }
+            let fields = a.value(1, "fields")?.arrayValue?.compactMap(\.stringValue)
+            for (k, v) in o {
+                let head = String(k.split(separator: ".").first ?? "")
+                if let fields, !fields.contains(k), !fields.contains(head) { return .string("unknown filter field '\(k)'") }
+                let items = v.arrayValue ?? [v]
+                if items.contains(where: { if case .object = $0 { true } else if case .array = $0 { true } else { false } }) {
+                    return .string("filter field '\(k)' must be a value or a list of values")
+                }
+            }
+            return .null
+        }
+        f["filter_select"] = Function { _, a in
+            // filter_select(list, filter[, strict]): the items that pass filter_match.
+            let filter = try a.require(1), strict = a.value(2, "strict") ?? false
+            guard let match = ctxFree["filter_match"] else { return .array([]) }
+            var ctx = EvaluationContext()
+            return .array(try a.list(0).filter { item in
+                try match.body(&ctx, FunctionArguments(name: "filter_match", positional: [item, filter, strict], named: [:])).isTruthy
+            })
+        }
+        f["last"] = Function { _, a in
+            // last(list, n): the last n items, in order.
+            let items = try a.list(0)
+            let n = max(0, Int(try a.number(1, default: 1)))
+            return .array(Array(items.suffix(n)))
+        }
+        f["parse_json"] = Function { _, a in
+            // parse_json(text[, default]): the value of a JSON text; `default` (or an error) when it is not JSON.
+            let v = try a.require(0)
+            guard let text = v.stringValue else { return v }
+            do {
+                return try Value(json: text)
+            } catch {
+                if let d = a.value(1, "default") { return d }
+                throw ExpressionError("not JSON: \(text)")
+            }
         }
         f["matches"] = Function { _, a in
             .bool(Pattern(try a.require(1)).matches(try a.require(0)))
         }
         return FunctionLibrary(f)
     }()
+
+    /// Functions that need no context, for reuse inside other functions.
+    private static var ctxFree: FunctionLibrary { standard }
 
     private static func extreme(_ a: FunctionArguments, _ better: (Double, Double) -> Bool) throws(ExpressionError) -> Value {
         let items = a.count == 1 ? (a.positional[0].arrayValue ?? a.positional) : a.positional

@@ -47,16 +47,17 @@ struct Upgrader: Sendable {
             if let limit = profile.auth.connectionLimit {
                 var ctx = EvaluationContext(variables: ["conn": conn, "claims": conn["claims"] ?? .null, "request": request.value, "settings": entry.settings, "entities": entry.entities, "connections": 0])
                 let key = (try? limit.per.evaluate(in: &ctx).plainText) ?? "all"
+                let max = limit.maxSetting.map { Int($0.seconds(settings: entry.settings, entities: entry.entities) ?? 1) } ?? limit.max
                 let open = hub.count(profile: profile.name) { c in
                     var cc = ctx
                     cc.variables["conn"] = c.withEngine { $0.conn }
                     return ((try? limit.per.evaluate(in: &cc).plainText) ?? "all") == key
                 }
-                if open >= limit.max {
+                if open >= max {
                     ctx.variables["connections"] = .int(open)
                     let body = (try? limit.refusal.body.evaluate(in: &ctx)) ?? .string("Too many connections")
                     await refuse(channel, status: limit.refusal.status, body: body)
-                    logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(limit.refusal.status)", "reason": "connection limit \(limit.max) for \(key)"])
+                    logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(limit.refusal.status)", "reason": "connection limit \(max) for \(key)"])
                     return .dontUpgrade
                 }
             }
@@ -66,10 +67,29 @@ struct Upgrader: Sendable {
             let engine = ConnectionEngine(
                 profile: profile, conn: conn, entities: entry.entities, settings: entry.settings,
                 now: seconds(clock.elapsed), seed: UInt64(id))
+            let codec = FrameCodec(spec: profile.codec)
+            var tagCapacity: Int?
+            var warning: OutboundQueue.Warning?
+            var queueCapacity = configuration.queueCapacity
+            if let bp = profile.backpressure {
+                let capacity = Int(bp.capacity.seconds(settings: entry.settings, entities: entry.entities) ?? 1000)
+                tagCapacity = capacity
+                // Room for every subscription's buffer, so per-subscription limits apply first.
+                queueCapacity = Swift.max(queueCapacity, capacity * Swift.max(1, profile.subscriptions.max ?? 1))
+                if let template = bp.warning {
+                    let settings = entry.settings, entities = entry.entities, connValue = conn
+                    warning = { tag, dropped in
+                        var ctx = EvaluationContext(
+                            variables: ["dropped": .int(dropped), "subscription": .string(tag), "conn": connValue, "settings": settings, "entities": entities],
+                            now: clock.wallTime)
+                        return (try? template.evaluate(in: &ctx)).map { codec.encode($0) }
+                    }
+                }
+            }
             let connection = SimulatorConnection(
-                id: id, profileName: profile.name, engine: engine, queueCapacity: configuration.queueCapacity,
-                ownsTimeline: configuration.timeline == .perConnection)
-            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: FrameCodec(spec: profile.codec), configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path)
+                id: id, profileName: profile.name, engine: engine, queueCapacity: queueCapacity,
+                ownsTimeline: configuration.timeline == .perConnection, tagCapacity: tagCapacity, warning: warning)
+            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: codec, configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path)
             return .upgrade([:]) { inbound, outbound, _ in
                 await handler.run(inbound: inbound, outbound: outbound)
             }
@@ -81,7 +101,7 @@ struct Upgrader: Sendable {
         let entries = names.compactMap { world.profiles[$0] }
         for e in entries {
             for c in e.profile.auth.credentials {
-                let present: Bool = switch c.place {
+                let present: Bool = switch c.place.resolved(settings: e.settings) {
                 case .cookie(let n): request.cookie(n) != nil
                 case .query(let n): request.queryValue(n) != nil
                 case .header(let n): request.header(n) != nil

@@ -11,15 +11,17 @@ import TapedeckServer
 /// Runs a simulator on 127.0.0.1 port 0 for the duration of `body`.
 func withSimulator(
     scenario yaml: String, speed: SimulatorConfiguration.Speed? = .max, timeline: SimulatorConfiguration.TimelineMode = .perConnection,
+    start: SimulatorConfiguration.StartPolicy = .firstSubscription, extra: [String] = [],
     _ body: @escaping @Sendable (Int) async throws -> Void
 ) async throws {
     let scenario = try ScenarioLoader().load(text: yaml, file: "test.yaml")
-    let world = try SimulatorWorld(scenarios: [scenario])
+    let others = try extra.enumerated().map { try ScenarioLoader().load(text: $0.element, file: "extra\($0.offset).yaml") }
+    let world = try SimulatorWorld(scenarios: [scenario] + others)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let server = SimulatorServer(
-        world: world, configuration: .init(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline), logger: logger
+        world: world, configuration: .init(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline, start: start), logger: logger
     ) { _, port in continuation.yield(port) }
     let group = ServiceGroup(services: [server], logger: logger)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -50,7 +52,7 @@ func rawUpgrade(port: Int, path: String, headers: [String: String]) async throws
                 try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
         }
-    var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    var request = "GET \(path) HTTP/1.1\r\n" + (headers["Host"] == nil ? "Host: 127.0.0.1:\(port)\r\n" : "") + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
     request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
     for (k, v) in headers { request += "\(k): \(v)\r\n" }
     request += "\r\n"
