@@ -23,7 +23,11 @@ struct Upgrader: Sendable {
 
     func decide(_ head: HTTPRequest, channel: any Channel) async -> ShouldUpgradeResult<Handler> {
         let uri = head.path ?? "/"
-        let headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
+        var headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
+        // HTTP/1 `Host` arrives as the request's authority; profiles read it as `request.host`.
+        if let authority = head.authority, !headers.contains(where: { $0.name.lowercased() == "host" }) {
+            headers.append((name: "host", value: authority))
+        }
         let request = UpgradeRequest(uri: uri, headers: headers)
         let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
         guard let names = endpoints[request.path] else {

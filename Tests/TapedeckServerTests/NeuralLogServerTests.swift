@@ -86,10 +86,9 @@ struct NeuralLogServerTests {
     @Test func streamStartThenLimitedMatchingHistoryThenStreamEndAndClose() async throws {
         try await withSimulator(scenario: Self.scenario()) { port async throws in
             let q = "query=\(Self.enc("level:ERROR"))&filter=\(Self.enc(#"{"source":"api-service"}"#))&history=true&limit=2&follow=false"
-            let run = try await withClient(port: port, path: "/v1/logs/stream?apiKey=key-acme&\(q)") { c in
-                try await c.collect { _ in false }
-            }
-            let values = try #require(run.value)
+            // A raw socket: the whole session is sent at once, then closed by the server.
+            let run = try await rawSession(port: port, path: "/v1/logs/stream?apiKey=key-acme&\(q)")
+            let values = run.messages
             #expect(values.map { $0["type"] } == ["stream_start", "log", "log", "stream_end"])
             #expect(values.first?["data"] == ["query": "level:ERROR", "filter": ["source": "api-service"], "follow": false])
             #expect(values.dropFirst().prefix(2).map { $0["data"]?["id"] } == ["p5", "p6"])
@@ -234,10 +233,9 @@ struct NeuralLogServerTests {
 
     @Test func anInvalidQueryIsAnErrorAndCloses() async throws {
         try await withSimulator(scenario: Self.scenario()) { port async throws in
-            let run = try await withClient(port: port, path: "/v1/logs/stream?apiKey=key-acme&query=\(Self.enc("level:ERROR AND ("))") { c in
-                try await c.collect { _ in false }
-            }
-            #expect(run.value?.first?["data"]?["code"] == "invalid_query")
+            let run = try await rawSession(port: port, path: "/v1/logs/stream?apiKey=key-acme&query=\(Self.enc("level:ERROR AND ("))")
+            #expect(run.messages.first?["data"]?["code"] == "invalid_query")
+            #expect(run.messages.first?["data"]?["details"]?["query"] == "level:ERROR AND (")
             #expect(run.closeCode == 1008)
         }
     }

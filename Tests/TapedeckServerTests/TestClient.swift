@@ -54,7 +54,7 @@ func withClient<T: Sendable>(
     let frame = try await withThrowingTaskGroup(of: WebSocketCloseFrame?.self) { group in
         group.addTask {
             try await WebSocketClient.connect(
-                url: "ws://127.0.0.1:\(port)\(path)", configuration: .init(additionalHeaders: headers),
+                url: "ws://127.0.0.1:\(port)\(path)", configuration: .init(maxFrameSize: 1 << 22, additionalHeaders: headers),
                 logger: Logger(label: "test-client")
             ) { inbound, outbound, _ in
                 var client = TestClient(outbound: outbound, messages: inbound.messages(maxSize: 1 << 24).makeAsyncIterator())
