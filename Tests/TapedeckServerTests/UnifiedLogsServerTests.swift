@@ -215,3 +215,51 @@ struct UnifiedLogsServerTests {
         #expect(await box.value == 1001)
     }
 }
+
+/// `/ws` shared by two profiles (unified-logs and a Bearer-authenticated one, as in the demo with
+/// workitems-protobuf): the credentials decide which profile answers.
+@Suite("A path shared by two profiles")
+struct SharedPathTests {
+    @Test func theSessionCookieGoesToUnifiedLogsAndABearerTokenToTheOther() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tapedeck-shared-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let profile = dir.appendingPathComponent("bearer-ws.yaml")
+        try """
+            profile: bearer-ws
+            endpoints: [/ws]
+            auth:
+              credentials:
+                - bearer: jwt
+            on_connect:
+              reply: { hello: bearer }
+            """.write(to: profile, atomically: true, encoding: .utf8)
+        let other = """
+            scenario: other
+            profile: \(profile.path)
+            streams:
+              - name: nothing
+                at: 1h
+                event: { x: 1 }
+            """
+        try await withSimulator(scenario: UnifiedLogsServerTests.scenario(), extra: [other]) { port async throws in
+            let cookie = try await rawUpgrade(port: port, path: "/ws", headers: ["Cookie": "better-auth.session_token=sess-alice"])
+            #expect(cookie.status == 101)
+            let jwt = try await token(["sub": "u"])
+            let bearer = try await withClient(port: port, path: "/ws", headers: [.authorization: "Bearer \(jwt)"]) { c in
+                let v = try await c.next()
+                try await c.close()
+                return v
+            }
+            #expect((bearer.value ?? nil)?["hello"] == "bearer")
+            let alice = try await withClient(port: port, path: "/ws", headers: UnifiedLogsServerTests.cookie("sess-alice")) { c in
+                let v = try await c.next()
+                try await c.close()
+                return v
+            }
+            #expect((alice.value ?? nil)?["type"] == "initial-logs")
+            // Neither credential: the first profile (unified-logs) refuses with 401.
+            #expect(try await rawUpgrade(port: port, path: "/ws", headers: [:]).status == 401)
+        }
+    }
+}
