@@ -65,10 +65,10 @@ final class OutboundQueue: Sendable {
             if droppable, let tag, let tagCapacity, s.perTag[tag, default: 0] >= tagCapacity,
                 let i = s.items.firstIndex(where: { $0.droppable && $0.tag == tag })
             {
-                Self.drop(at: i, in: &s)
+                Self.drop(at: i, in: &s, warn: warning != nil)
                 dropped = 1
             } else if droppable && s.droppableCount >= capacity, let i = s.items.firstIndex(where: { $0.droppable }) {
-                Self.drop(at: i, in: &s)
+                Self.drop(at: i, in: &s, warn: warning != nil)
                 dropped = 1
             }
             s.items.append((item, droppable, tag))
@@ -82,13 +82,14 @@ final class OutboundQueue: Sendable {
         return dropped
     }
 
-    private static func drop(at i: Int, in s: inout State) {
+    /// Removes a queued event; with `warn`, counts it for its tag's next warning.
+    private static func drop(at i: Int, in s: inout State, warn: Bool) {
         let removed = s.items.remove(at: i)
         s.droppableCount -= 1
         s.dropped += 1
         if let tag = removed.tag {
             s.perTag[tag, default: 1] -= 1
-            s.pendingDrops[tag, default: 0] += 1
+            if warn { s.pendingDrops[tag, default: 0] += 1 }
         }
     }
 

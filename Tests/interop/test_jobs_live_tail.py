@@ -221,3 +221,16 @@ def test_example_scenario_serves():
 
         got = run(go())
         assert got[-1]["payload"]["log_duration"] == "7d 23h 59m 59s"
+
+
+def test_demo_serves_jobs_live_tail_at_its_spec_path():
+    with serve() as host:  # no scenario: the built-in demo, every profile on one port
+        jwt = token("--user", "ana", "--tenant", "acme")
+
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/v1/ws?token={jwt}") as ws:
+                await ws.send(json.dumps({"type": "subscribe_job_progress", "payload": {"job_id": "job-7d-arserver"}}))
+                return json.loads(await ws.recv())
+
+        m = run(go())
+        assert m["type"] == "job_progress" and m["payload"]["job_id"] == "job-7d-arserver"

@@ -258,3 +258,19 @@ def test_example_scenario_serves():
         msgs = run(go())
         assert msgs[0]["type"] == "stream_start"
         assert msgs[1]["data"]["id"] == "log-past-2"
+
+
+def test_demo_serves_neurallog_at_its_spec_paths():
+    with serve() as host:  # no scenario: the built-in demo, every profile on one port
+        async def go():
+            url = f"ws://{host}/v1/logs/stream?apiKey=api-key-123&" + q(history="true", limit="3", follow="false")
+            async with websockets.connect(url) as ws:
+                msgs, code = await recv_all(ws)
+            async with websockets.connect(f"ws://{host}/v1/notifications?apiKey=api-key-123") as ws:
+                await ws.send(json.dumps({"type": "command", "id": "x", "data": {"action": "sync"}}))
+                err = await recv_until(ws, lambda m: m["type"] == "error")
+            return msgs, code, err
+
+        msgs, code, err = run(go())
+        assert [m["type"] for m in msgs] == ["stream_start", "log", "log", "log", "stream_end"] and code == 1000
+        assert err[-1]["data"]["code"] == "unknown_command"

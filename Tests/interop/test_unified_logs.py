@@ -181,3 +181,13 @@ def test_shutdown_sends_close_frame():
             return e.rcvd.code if e.rcvd else None
     assert loop.run_until_complete(asyncio.wait_for(closed(), 20)) == 1001
     loop.close()
+
+
+def test_demo_serves_unified_logs_at_its_spec_path():
+    with serve() as host:  # no scenario: the built-in demo, every profile on one port
+        async def go():
+            async with websockets.connect(f"ws://{host}/ws", additional_headers=session("sess-alice")) as ws:
+                return json.loads(await ws.recv())
+
+        m = run(go())
+        assert m["type"] == "initial-logs" and [l["id"] for l in m["logs"]] == ["past-1"]
