@@ -173,9 +173,15 @@ final class Hub: Sendable {
             targets = state.withLock { Array($0.connections.values) }.filter { $0.profileName == profile && !$0.ownsTimeline }
         }
         for c in targets where c.profileName == profile {
-            guard let key = c.withEngine({ $0.acceptingSubscription(event: event.value, topic: topic) }) else { continue }
-            if wait { await c.queue.waitForRoom(tag: key) }
-            c.queue.pushEvent(item, tag: key)
+            if wait {
+                guard let key = c.withEngine({ $0.acceptingSubscription(event: event.value, topic: topic) }) else { continue }
+                await c.queue.waitForRoom(tag: key)
+            }
+            // Decide and queue under the engine's lock, so that an event cannot slip in after a
+            // client message that stops delivery (pause, unsubscribe) has been answered.
+            c.withEngine { e in
+                if let key = e.acceptingSubscription(event: event.value, topic: topic) { c.queue.pushEvent(item, tag: key) }
+            }
         }
     }
 

@@ -265,21 +265,21 @@ struct JobsLiveTailServerTests {
     }
 
     @Test func pingGetsPongAndSilenceClosesAfterTheScenarioTimeout() async throws {
-        try await withSimulator(scenario: Self.scenario(settings: "{ ping_timeout: 0.4 }")) { port async throws in
+        try await withSimulator(scenario: Self.scenario(settings: "{ ping_timeout: 1 }")) { port async throws in
             let jwt = try await Self.t1()
             let run = try await withClient(port: port, path: Self.url(jwt)) { c in
                 var pongs = 0
-                // Pinging every 150 ms for 900 ms keeps the connection open past the timeout...
-                for _ in 0..<6 {
+                // Pinging every 100 ms for 1.5 s keeps the connection open past the 1 s timeout...
+                for _ in 0..<15 {
                     try await c.send(#"{"type":"ping"}"#)
                     if try await c.next(type: "pong") != nil { pongs += 1 }
-                    try await Task.sleep(for: .milliseconds(150))
+                    try await Task.sleep(for: .milliseconds(100))
                 }
                 // ...then silence: the server closes it.
                 let rest = try await c.collect { _ in false }
                 return [Value.int(pongs), .int(rest.count)]
             }
-            #expect(run.value?.first == 6)
+            #expect(run.value?.first == 15)
             #expect(run.closeCode == 1001)
         }
     }
