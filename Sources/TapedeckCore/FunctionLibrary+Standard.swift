@@ -45,7 +45,7 @@ extension FunctionLibrary {
             return .double(t)
         }
         f["rand.int"] = Function { ctx, a in
-            let lo = Int(try a.number(0, "min")), hi = Int(try a.number(1, "max"))
+            let lo = try whole(a.number(0, "min")), hi = try whole(a.number(1, "max"))
             guard lo <= hi else { throw ExpressionError("min \(lo) is greater than max \(hi)") }
             return .int(Int.random(in: lo...hi, using: &ctx.random))
         }
@@ -106,14 +106,14 @@ extension FunctionLibrary {
             return .double(from + (to - from) * x)
         }
         f["round"] = Function { _, a in
-            let x = try a.number(0), digits = Int(try a.number(1, "digits", default: 0))
-            if digits <= 0 { return .int(Int(x.rounded())) }
+            let x = try a.number(0), digits = try whole(a.number(1, "digits", default: 0))
+            if digits <= 0 { return .int(try whole(x.rounded())) }
             var scale = 1.0
             for _ in 0..<min(digits, 15) { scale *= 10 }
             return .double((x * scale).rounded() / scale)
         }
-        f["floor"] = Function { _, a in .int(Int((try a.number(0)).rounded(.down))) }
-        f["ceil"] = Function { _, a in .int(Int((try a.number(0)).rounded(.up))) }
+        f["floor"] = Function { _, a in .int(try whole((try a.number(0)).rounded(.down))) }
+        f["ceil"] = Function { _, a in .int(try whole((try a.number(0)).rounded(.up))) }
         f["abs"] = Function { _, a in
             let v = try a.require(0)
             if case .int(let i) = v { return .int(abs(i)) }
@@ -123,7 +123,7 @@ extension FunctionLibrary {
         f["max"] = Function { _, a in try extreme(a, >) }
         f["format"] = Function { _, a in .string(try Printf.format(try a.string(0), Array(a.positional.dropFirst()))) }
         f["duration"] = Function { _, a in
-            var rest = Int(try a.number(0))
+            var rest = try whole(a.number(0))
             let negative = rest < 0
             rest = abs(rest)
             let parts = [(rest / 86400, "d"), ((rest / 3600) % 24, "h"), ((rest / 60) % 60, "m"), (rest % 60, "s")]
@@ -150,10 +150,10 @@ extension FunctionLibrary {
         f["int"] = Function { _, a in
             let v = try a.require(0)
             if let s = v.stringValue {
-                guard let i = Int(s) ?? Double(s).map({ Int($0) }) else { throw ExpressionError("'\(s)' is not a number") }
+                guard let i = Int(s) ?? Double(s).flatMap({ $0.isFinite && abs($0) < 9e15 ? Int($0) : nil }) else { throw ExpressionError("'\(s)' is not a number") }
                 return .int(i)
             }
-            return .int(Int(try a.number(0)))
+            return .int(try whole(a.number(0)))
         }
         f["float"] = Function { _, a in
             let v = try a.require(0)
@@ -189,15 +189,15 @@ extension FunctionLibrary {
             return found ?? a.value(2) ?? .null
         }
         f["range"] = Function { _, a in
-            let lo = a.count > 1 ? Int(try a.number(0)) : 0
-            let hi = Int(try a.number(a.count > 1 ? 1 : 0))
+            let lo = a.count > 1 ? try whole(a.number(0)) : 0
+            let hi = try whole(a.number(a.count > 1 ? 1 : 0))
             guard hi - lo <= 100_000 else { throw ExpressionError("range too large") }
             return .array(lo < hi ? (lo..<hi).map { .int($0) } : [])
         }
         f["slice"] = Function { _, a in
             let items = try a.list(0)
-            let from = max(0, Int(try a.number(1, default: 0)))
-            let to = min(items.count, Int(try a.number(2, default: Double(items.count))))
+            let from = max(0, try whole(a.number(1, default: 0)))
+            let to = min(items.count, try whole(a.number(2, default: Double(items.count))))
             return .array(from < to ? Array(items[from..<to]) : [])
         }
         f["unique"] = Function { _, a in
@@ -273,7 +273,7 @@ extension FunctionLibrary {
         f["last"] = Function { _, a in
             // last(list, n): the last n items, in order.
             let items = try a.list(0)
-            let n = max(0, Int(try a.number(1, default: 1)))
+            let n = max(0, try whole(a.number(1, default: 1)))
             return .array(Array(items.suffix(n)))
         }
         f["parse_json"] = Function { _, a in
@@ -295,6 +295,12 @@ extension FunctionLibrary {
 
     /// Functions that need no context, for reuse inside other functions.
     private static var ctxFree: FunctionLibrary { standard }
+
+    /// A number as an Int, truncated; an error (not a crash) when it is not finite or too large.
+    static func whole(_ d: Double) throws(ExpressionError) -> Int {
+        guard d.isFinite, abs(d) < 9e15 else { throw ExpressionError("\(d) is not a usable whole number") }
+        return Int(d)
+    }
 
     private static func extreme(_ a: FunctionArguments, _ better: (Double, Double) -> Bool) throws(ExpressionError) -> Value {
         let items = a.count == 1 ? (a.positional[0].arrayValue ?? a.positional) : a.positional

@@ -73,9 +73,9 @@ public struct ConnectionEngine: Sendable {
         self.lastHeartbeat = now
         self.random = SeededRandom(seed: seed)
         let hb = profile.heartbeat
-        self.clientTimeout = hb.clientTimeoutSetting.map { $0.seconds(settings: settings, entities: entities) } ?? hb.clientTimeout
-        if let server = hb.server, let every = server.every.seconds(settings: settings, entities: entities) {
-            self.serverHeartbeat = (every, server.grace.seconds(settings: settings, entities: entities) ?? every)
+        self.clientTimeout = hb.clientTimeoutSetting.map { $0.value(settings: settings, entities: entities) } ?? hb.clientTimeout
+        if let server = hb.server, let every = server.every.value(settings: settings, entities: entities) {
+            self.serverHeartbeat = (every, server.grace.value(settings: settings, entities: entities) ?? every)
         } else {
             self.serverHeartbeat = nil
         }

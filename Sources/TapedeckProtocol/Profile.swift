@@ -133,7 +133,7 @@ public struct AuthSpec: Sendable {
     public struct ConnectionLimit: Sendable {
         public var max: Int
         /// `max` as a template over `settings`, when written as one; wins over `max`.
-        public var maxSetting: DurationSetting?
+        public var maxSetting: NumberSetting?
         public var per: Template
         public var refusal: Refusal
         public init(max: Int, per: Template, refusal: Refusal) {
@@ -178,23 +178,24 @@ public struct LimitsSpec: Sendable {
     }
 }
 
-/// A number of seconds written in a profile: fixed, or a template over `settings` (and `entities`)
-/// so that a scenario's `settings:` can change it, e.g. `"{{ settings.ping_timeout ?? 60 }}"`.
-/// The template may give a number (seconds) or a duration text such as `"500ms"` or `"1m"`.
-public enum DurationSetting: Sendable {
+/// A number written in a profile (seconds, or a count): fixed, or a template over `settings` (and
+/// `entities`) so that a scenario's `settings:` can change it, e.g. `"{{ settings.ping_timeout ?? 60 }}"`.
+/// The template may give a number or a duration text such as `"500ms"` or `"1m"`.
+public enum NumberSetting: Sendable {
     case fixed(Double)
     case template(Template)
 
-    /// The duration for these settings; `nil` when the template fails or gives no positive duration.
-    public func seconds(settings: Value, entities: Value = .emptyObject) -> Double? {
+    /// The number for these settings; `nil` when the template fails or gives no positive number.
+    public func value(settings: Value, entities: Value = .emptyObject) -> Double? {
         switch self {
         case .fixed(let d): return d
         case .template(let t):
             var ctx = EvaluationContext(variables: ["settings": settings, "entities": entities])
             guard let v = try? t.evaluate(in: &ctx) else { return nil }
-            if let d = v.doubleValue { return d > 0 ? d : nil }
-            if let s = v.stringValue, let d = DurationText.seconds(s) { return d > 0 ? d : nil }
-            return nil
+            // Positive and at most a billion, so that callers can make an Int of it safely.
+            let d = v.doubleValue ?? v.stringValue.flatMap { Double($0) ?? DurationText.seconds($0) }
+            guard let d, d.isFinite, d > 0, d <= 1e9 else { return nil }
+            return d
         }
     }
 }
@@ -228,9 +229,9 @@ public struct HistorySpec: Sendable {
 /// beyond that the oldest of that subscription are dropped, and before the next frame is written
 /// the client gets `warning` (names: `dropped`, `subscription`, `conn`, `settings`).
 public struct BackpressureSpec: Sendable {
-    public var capacity: DurationSetting
+    public var capacity: NumberSetting
     public var warning: Template?
-    public init(capacity: DurationSetting, warning: Template?) {
+    public init(capacity: NumberSetting, warning: Template?) {
         self.capacity = capacity
         self.warning = warning
     }
@@ -239,13 +240,13 @@ public struct BackpressureSpec: Sendable {
 /// Heartbeats sent by the server, each expecting an acknowledgement (the `ack` action) with its id.
 public struct ServerHeartbeatSpec: Sendable {
     /// Interval between heartbeats.
-    public var every: DurationSetting
+    public var every: NumberSetting
     /// The heartbeat message (names: `heartbeat` with `seq`, `conn`, `settings`); its `id` field is the id to ack.
     public var message: Template
     /// A heartbeat not acknowledged within this long closes the connection with `close`.
-    public var grace: DurationSetting
+    public var grace: NumberSetting
     public var close = CloseAction(code: 1001, reason: .constant(.string("heartbeat not acknowledged")))
-    public init(every: DurationSetting, message: Template, grace: DurationSetting) {
+    public init(every: NumberSetting, message: Template, grace: NumberSetting) {
         self.every = every
         self.message = message
         self.grace = grace
@@ -257,7 +258,7 @@ public struct HeartbeatSpec: Sendable {
     /// Close the connection when no client message matching `clientPattern` arrives for this long.
     public var clientTimeout: Double?
     /// `client_timeout` written as a template over settings; wins over `clientTimeout`.
-    public var clientTimeoutSetting: DurationSetting?
+    public var clientTimeoutSetting: NumberSetting?
     /// Heartbeats the server sends.
     public var server: ServerHeartbeatSpec?
     /// Which client messages count as heartbeats (default: any message).

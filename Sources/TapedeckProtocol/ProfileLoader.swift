@@ -196,10 +196,10 @@ struct ProfileReader {
                 guard let c = r.mapping(v, what: "'connection_limit'", allowed: ["max", "per", "status", "body"]) else { continue }
                 let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
                 guard let maxNode = ck["max"] else { r.error("'connection_limit' needs 'max'", at: v); continue }
-                var maxSetting: DurationSetting?
+                var maxSetting: NumberSetting?
                 var max = 1
                 if isTemplate(maxNode) {
-                    maxSetting = durationSetting(maxNode, what: "'max'")
+                    maxSetting = numberSetting(maxNode, what: "'max'")
                 } else {
                     guard let m = r.integer(maxNode, what: "'max'", minimum: 1) else { continue }
                     max = m
@@ -258,7 +258,7 @@ struct ProfileReader {
             switch key {
             case "client_timeout":
                 if isTemplate(v) {
-                    h.clientTimeoutSetting = durationSetting(v, what: "'client_timeout'")
+                    h.clientTimeoutSetting = numberSetting(v, what: "'client_timeout'")
                     h.clientTimeout = 0
                 } else {
                     h.clientTimeout = r.duration(v, what: "'client_timeout'", allowZero: false)
@@ -278,7 +278,7 @@ struct ProfileReader {
     }
 
     /// A duration (or count) that may be a template over settings.
-    func durationSetting(_ n: Node, what: String) -> DurationSetting? {
+    func numberSetting(_ n: Node, what: String) -> NumberSetting? {
         if isTemplate(n) { return reader.template(n, names: ProfileNames.settingsOnly).map { .template($0) } }
         return reader.duration(n, what: what, allowZero: false).map { .fixed($0) }
     }
@@ -287,13 +287,13 @@ struct ProfileReader {
         let r = reader
         guard let pairs = r.mapping(n, what: "'server'", allowed: ["every", "message", "grace", "close"]) else { return nil }
         let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        guard let e = k["every"].flatMap({ durationSetting($0, what: "'every'") }),
+        guard let e = k["every"].flatMap({ numberSetting($0, what: "'every'") }),
             let m = k["message"].flatMap({ r.template($0, names: ProfileNames.heartbeatMessage) })
         else {
             r.error("a server heartbeat needs 'every' (a duration) and 'message' (a template with an 'id')", at: n)
             return nil
         }
-        var h = ServerHeartbeatSpec(every: e, message: m, grace: k["grace"].flatMap { durationSetting($0, what: "'grace'") } ?? e)
+        var h = ServerHeartbeatSpec(every: e, message: m, grace: k["grace"].flatMap { numberSetting($0, what: "'grace'") } ?? e)
         if let c = k["close"].flatMap({ close($0) }) { h.close = c }
         return h
     }
@@ -320,7 +320,7 @@ struct ProfileReader {
         guard let pairs = r.mapping(n, what: "'backpressure'", allowed: ["capacity", "warning"]) else { return nil }
         let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         guard let cn = k["capacity"] else { r.error("'backpressure' needs 'capacity' (messages per subscription)", at: n); return nil }
-        let capacity: DurationSetting? = isTemplate(cn) ? durationSetting(cn, what: "'capacity'") : r.integer(cn, what: "'capacity'", minimum: 1).map { .fixed(Double($0)) }
+        let capacity: NumberSetting? = isTemplate(cn) ? numberSetting(cn, what: "'capacity'") : r.integer(cn, what: "'capacity'", minimum: 1).map { .fixed(Double($0)) }
         guard let capacity else { return nil }
         return BackpressureSpec(capacity: capacity, warning: k["warning"].flatMap { r.template($0, names: ProfileNames.warning) })
     }

@@ -51,7 +51,7 @@ struct Upgrader: Sendable {
             if let limit = profile.auth.connectionLimit {
                 var ctx = EvaluationContext(variables: ["conn": conn, "claims": conn["claims"] ?? .null, "request": request.value, "settings": entry.settings, "entities": entry.entities, "connections": 0])
                 let key = (try? limit.per.evaluate(in: &ctx).plainText) ?? "all"
-                let max = limit.maxSetting.map { Int($0.seconds(settings: entry.settings, entities: entry.entities) ?? 1) } ?? limit.max
+                let max = limit.maxSetting.flatMap { $0.value(settings: entry.settings, entities: entry.entities) }.map { Int($0) } ?? limit.max
                 let open = hub.count(profile: profile.name) { c in
                     var cc = ctx
                     cc.variables["conn"] = c.withEngine { $0.conn }
@@ -76,7 +76,7 @@ struct Upgrader: Sendable {
             var warning: OutboundQueue.Warning?
             var queueCapacity = configuration.queueCapacity
             if let bp = profile.backpressure {
-                let capacity = Int(bp.capacity.seconds(settings: entry.settings, entities: entry.entities) ?? 1000)
+                let capacity = Int(bp.capacity.value(settings: entry.settings, entities: entry.entities) ?? 1000)
                 tagCapacity = capacity
                 // Room for every subscription's buffer, so per-subscription limits apply first.
                 queueCapacity = Swift.max(queueCapacity, capacity * Swift.max(1, profile.subscriptions.max ?? 1))

@@ -68,3 +68,13 @@ struct LogQueryTests {
         #expect(try eval("duration(unix('2026-02-08T23:59:59Z') - unix('2026-02-01T00:00:00Z'))") == "7d 23h 59m 59s")
     }
 }
+
+@Suite("Numbers from input")
+struct WholeNumberTests {
+    @Test func hugeOrNonFiniteNumbersAreErrorsNotCrashes() throws {
+        for e in ["int(1e300)", "int('1e300')", "floor(1e300)", "round(1e300)", "last([1], 1e300)", "range(1e300)", "int(parse_json('1e999', 0))"] {
+            var ctx = EvaluationContext()
+            #expect(throws: (any Error).self) { try ctx.evaluate(try Expression(parsing: e)) }
+        }
+    }
+}
