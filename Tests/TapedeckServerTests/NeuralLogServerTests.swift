@@ -80,6 +80,9 @@ struct NeuralLogServerTests {
             // A token of one tenant cannot read another tenant's host.
             let globex = try await token(["sub": "u", "tenant_id": "globex"])
             #expect(try await rawUpgrade(port: port, path: p + "?token=\(globex)", headers: ["Host": "api.acme.neurallog.com"]).status == 403)
+            // The Host's tenant scopes the data: globex's history only.
+            let scoped = try await rawSession(port: port, path: p + "?token=\(bare)&history=true&follow=false", headers: ["Host": "api.globex.neurallog.com"])
+            #expect(scoped.messages.filter { $0["type"] == "log" }.map { $0["data"]?["id"] } == ["g1"])
         }
     }
 
