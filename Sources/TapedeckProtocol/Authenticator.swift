@@ -72,8 +72,8 @@ public struct Authenticator: Sendable {
                 claims = c
             case .apiKey, .session:
                 let table = source.kind == .apiKey ? "api_keys" : "sessions"
-                // A better-auth style signed cookie is `<token>.<signature>`: the token alone is looked up too.
-                let bare = token.split(separator: ".", maxSplits: 1).first.map(String.init) ?? token
+                // A better-auth style signed session cookie is `<token>.<signature>`: the token alone is looked up too.
+                let bare = source.kind == .session ? token.split(separator: ".", maxSplits: 1).first.map(String.init) ?? token : token
                 guard let c = entities[table]?[token] ?? entities[table]?[bare] else {
                     return refusal(spec.unauthorized, reason: source.kind == .apiKey ? "unknown API key" : "no valid session", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
                 }
@@ -106,7 +106,6 @@ public struct Authenticator: Sendable {
     }
 
     func credential(_ place: CredentialSource.Place, in request: UpgradeRequest) -> String? {
-        let request = request
         switch place {
         case .cookie(let name): return request.cookie(name)
         case .query(let name): return request.queryValue(name)

@@ -34,9 +34,12 @@ struct ConnectionHandler: Sendable {
             hub.remove(connection)
             logger.info("disconnected", metadata: ["dropped": "\(connection.queue.droppedCount)"])
         }
-        let historyKey = connection.withEngine { $0.historyKey }
-        let past = historyKey.map { hub.history.items(profile: connection.profileName, key: $0) } ?? []
-        let start = connection.withEngine { $0.start(wallTime: clock.wallTime, history: past) }
+        // History is read and the initial subscriptions made under the engine's lock, so an event
+        // published meanwhile is either in the history or delivered live (never neither).
+        let start = connection.withEngine { e in
+            let past = e.historyKey.map { hub.history.items(profile: connection.profileName, key: $0) } ?? []
+            return e.start(wallTime: clock.wallTime, history: past)
+        }
         perform(start, logger: logger)
 
         await withTaskGroup(of: Void.self) { group in
