@@ -20,6 +20,10 @@ extension FunctionLibrary {
     /// | `round(x[, digits])`, `floor`, `ceil`, `abs`, `min`, `max` | arithmetic |
     /// | `format(fmt, args...)` | printf-style: `%d %5d %05d %s %f %.2f %x %%` |
     /// | `duration(seconds)` | `7d 23h 59m 59s` |
+    /// | `unix(iso)` | the Unix time of an ISO-8601 text |
+    /// | `query_match(query, log)`, `query_error(query)`, `query_select(list, query)` | log queries (`LogQuery`) |
+    /// | `filter_match(data, filter[, strict])`, `filter_error(filter[, fields])`, `filter_select(list, filter[, strict])` | field filters |
+    /// | `last(list, n)`, `parse_json(text[, default])` | helpers |
     /// | `env(name[, default])` | an environment variable |
     /// | `without(list, items)`, `keys_where(object, field, value)` | list helpers |
     /// | `fail(message)` | an error (e.g. a claim that must be present) |
@@ -46,8 +50,15 @@ extension FunctionLibrary {
             if let s = v.stringValue, let t = Timestamp.parse(s) { return .string(Timestamp.iso8601(t)) }
             return .string(Timestamp.iso8601(try a.number(0)))
         }
+        f["unix"] = Function { _, a in
+            // unix(iso): the Unix time in seconds of an ISO-8601 text (a number is returned as it is).
+            let v = try a.require(0)
+            if let d = v.doubleValue { return .double(d) }
+            guard let s = v.stringValue, let t = Timestamp.parse(s) else { throw ExpressionError("'\(v.plainText)' is not an ISO-8601 time") }
+            return .double(t)
+        }
         f["rand.int"] = Function { ctx, a in
-            let lo = Int(try a.number(0, "min")), hi = Int(try a.number(1, "max"))
+            let lo = try whole(a.number(0, "min")), hi = try whole(a.number(1, "max"))
             guard lo <= hi else { throw ExpressionError("min \(lo) is greater than max \(hi)") }
             return .int(Int.random(in: lo...hi, using: &ctx.random))
         }
@@ -108,14 +119,14 @@ extension FunctionLibrary {
             return .double(from + (to - from) * x)
         }
         f["round"] = Function { _, a in
-            let x = try a.number(0), digits = Int(try a.number(1, "digits", default: 0))
-            if digits <= 0 { return .int(Int(x.rounded())) }
+            let x = try a.number(0), digits = try whole(a.number(1, "digits", default: 0))
+            if digits <= 0 { return .int(try whole(x.rounded())) }
             var scale = 1.0
             for _ in 0..<min(digits, 15) { scale *= 10 }
             return .double((x * scale).rounded() / scale)
         }
-        f["floor"] = Function { _, a in .int(Int((try a.number(0)).rounded(.down))) }
-        f["ceil"] = Function { _, a in .int(Int((try a.number(0)).rounded(.up))) }
+        f["floor"] = Function { _, a in .int(try whole((try a.number(0)).rounded(.down))) }
+        f["ceil"] = Function { _, a in .int(try whole((try a.number(0)).rounded(.up))) }
         f["abs"] = Function { _, a in
             let v = try a.require(0)
             if case .int(let i) = v { return .int(abs(i)) }
@@ -125,7 +136,7 @@ extension FunctionLibrary {
         f["max"] = Function { _, a in try extreme(a, >) }
         f["format"] = Function { _, a in .string(try Printf.format(try a.string(0), Array(a.positional.dropFirst()))) }
         f["duration"] = Function { _, a in
-            var rest = Int(try a.number(0))
+            var rest = try whole(a.number(0))
             let negative = rest < 0
             rest = abs(rest)
             let parts = [(rest / 86400, "d"), ((rest / 3600) % 24, "h"), ((rest / 60) % 60, "m"), (rest % 60, "s")]
@@ -152,10 +163,10 @@ extension FunctionLibrary {
         f["int"] = Function { _, a in
             let v = try a.require(0)
             if let s = v.stringValue {
-                guard let i = Int(s) ?? Double(s).map({ Int($0) }) else { throw ExpressionError("'\(s)' is not a number") }
+                guard let i = Int(s) ?? Double(s).flatMap({ $0.isFinite && abs($0) < 9e15 ? Int($0) : nil }) else { throw ExpressionError("'\(s)' is not a number") }
                 return .int(i)
             }
-            return .int(Int(try a.number(0)))
+            return .int(try whole(a.number(0)))
         }
         f["float"] = Function { _, a in
             let v = try a.require(0)
@@ -191,15 +202,15 @@ extension FunctionLibrary {
             return found ?? a.value(2) ?? .null
         }
         f["range"] = Function { _, a in
-            let lo = a.count > 1 ? Int(try a.number(0)) : 0
-            let hi = Int(try a.number(a.count > 1 ? 1 : 0))
+            let lo = a.count > 1 ? try whole(a.number(0)) : 0
+            let hi = try whole(a.number(a.count > 1 ? 1 : 0))
             guard hi - lo <= 100_000 else { throw ExpressionError("range too large") }
             return .array(lo < hi ? (lo..<hi).map { .int($0) } : [])
         }
         f["slice"] = Function { _, a in
             let items = try a.list(0)
-            let from = max(0, Int(try a.number(1, default: 0)))
-            let to = min(items.count, Int(try a.number(2, default: Double(items.count))))
+            let from = max(0, try whole(a.number(1, default: 0)))
+            let to = min(items.count, try whole(a.number(2, default: Double(items.count))))
             return .array(from < to ? Array(items[from..<to]) : [])
         }
         f["unique"] = Function { _, a in
@@ -209,9 +220,16 @@ extension FunctionLibrary {
         }
         f["filter_match"] = Function { _, a in
             // Each filter key restricts only values that carry that field; a list means any of.
+            // With `strict` (third argument true) a value without the field does not match.
+            // Keys may be dotted paths into nested objects (`metadata.component`).
             let data = try a.require(0), filters = try a.require(1)
+            let strict = a.value(2, "strict")?.isTruthy ?? false
             for (k, want) in filters.objectValue ?? [:] where !want.isNull {
-                guard let have = data[k], !have.isNull else { continue }
+                let path = k.split(separator: ".").map(String.init)
+                guard let have = LogQuery.lookup(path, in: data), !have.isNull else {
+                    if strict { return .bool(false) }
+                    continue
+                }
                 let options = want.arrayValue ?? [want]
                 if !options.contains(where: { $0.looselyEquals(have) }) { return .bool(false) }
             }
@@ -229,11 +247,85 @@ extension FunctionLibrary {
             return .array(table.filter { $0.value[field]?.looselyEquals(value) ?? false }.map { .string($0.key) })
         }
         f["fail"] = Function { _, a in throw ExpressionError(try a.string(0)) }
+        f["query_match"] = Function { _, a in
+            // query_match(query, log): a log query (`level:ERROR AND NOT service:auth`); null or '' matches all.
+            let q = a.value(0)?.stringValue ?? ""
+            return .bool(try LogQuery(parsing: q).matches(try a.require(1)))
+        }
+        f["query_error"] = Function { _, a in
+            // query_error(query): null when the query is valid, else what is wrong with it.
+            let q = a.value(0)
+            if q == nil || q!.isNull { return .null }
+            guard let text = q!.stringValue else { return .string("a query is a string, not \(q!.kindName)") }
+            do throws(ExpressionError) {
+                _ = try LogQuery(parsing: text)
+                return .null
+            } catch {
+                return .string(error.message)
+            }
+        }
+        f["query_select"] = Function { _, a in
+            // query_select(list, query): the items that match a log query.
+            let query = try LogQuery(parsing: a.value(1)?.stringValue ?? "")
+            return .array(try a.list(0).filter { query.matches($0) })
+        }
+        f["filter_error"] = Function { _, a in
+            // filter_error(filter[, fields]): null when `filter` is an object whose keys are among
+            // `fields` (when given; dotted paths check their first segment) and whose values are
+            // scalars or lists of scalars; else what is wrong with it.
+            let filter = try a.require(0)
+            guard let o = filter.objectValue else { return .string("a filter is an object, not \(filter.kindName)") }
+            let fields = a.value(1, "fields")?.arrayValue?.compactMap(\.stringValue)
+            for (k, v) in o {
+                let head = String(k.split(separator: ".").first ?? "")
+                if let fields, !fields.contains(k), !fields.contains(head) { return .string("unknown filter field '\(k)'") }
+                let items = v.arrayValue ?? [v]
+                if items.contains(where: { if case .object = $0 { true } else if case .array = $0 { true } else { false } }) {
+                    return .string("filter field '\(k)' must be a value or a list of values")
+                }
+            }
+            return .null
+        }
+        f["filter_select"] = Function { _, a in
+            // filter_select(list, filter[, strict]): the items that pass filter_match.
+            let filter = try a.require(1), strict = a.value(2, "strict") ?? false
+            guard let match = ctxFree["filter_match"] else { return .array([]) }
+            var ctx = EvaluationContext()
+            return .array(try a.list(0).filter { item in
+                try match.body(&ctx, FunctionArguments(name: "filter_match", positional: [item, filter, strict], named: [:])).isTruthy
+            })
+        }
+        f["last"] = Function { _, a in
+            // last(list, n): the last n items, in order.
+            let items = try a.list(0)
+            let n = max(0, try whole(a.number(1, default: 1)))
+            return .array(Array(items.suffix(n)))
+        }
+        f["parse_json"] = Function { _, a in
+            // parse_json(text[, default]): the value of a JSON text; `default` (or an error) when it is not JSON.
+            let v = try a.require(0)
+            guard let text = v.stringValue else { return v }
+            do {
+                return try Value(json: text)
+            } catch {
+                if let d = a.value(1, "default") { return d }
+                throw ExpressionError("not JSON: \(text)")
+            }
+        }
         f["matches"] = Function { _, a in
             .bool(Pattern(try a.require(1)).matches(try a.require(0)))
         }
         return FunctionLibrary(f)
     }()
+
+    /// Functions that need no context, for reuse inside other functions.
+    private static var ctxFree: FunctionLibrary { standard }
+
+    /// A number as an Int, truncated; an error (not a crash) when it is not finite or too large.
+    static func whole(_ d: Double) throws(ExpressionError) -> Int {
+        guard d.isFinite, abs(d) < 9e15 else { throw ExpressionError("\(d) is not a usable whole number") }
+        return Int(d)
+    }
 
     private static func extreme(_ a: FunctionArguments, _ better: (Double, Double) -> Bool) throws(ExpressionError) -> Value {
         let items = a.count == 1 ? (a.positional[0].arrayValue ?? a.positional) : a.positional

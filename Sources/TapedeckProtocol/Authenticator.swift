@@ -59,7 +59,7 @@ public struct Authenticator: Sendable {
         if !spec.credentials.isEmpty {
             var found: (String, CredentialSource)?
             for source in spec.credentials {
-                if let v = credential(source.place, in: request), !v.isEmpty { found = (v, source); break }
+                if let v = credential(source.place.resolved(settings: settings), in: request), !v.isEmpty { found = (v, source); break }
             }
             guard let (token, source) = found else {
                 return refusal(spec.unauthorized, reason: "missing credentials", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
@@ -72,7 +72,9 @@ public struct Authenticator: Sendable {
                 claims = c
             case .apiKey, .session:
                 let table = source.kind == .apiKey ? "api_keys" : "sessions"
-                guard let c = entities[table]?[token] else {
+                // A better-auth style signed session cookie is `<token>.<signature>`: the token alone is looked up too.
+                let bare = source.kind == .session ? token.split(separator: ".", maxSplits: 1).first.map(String.init) ?? token : token
+                guard let c = entities[table]?[token] ?? entities[table]?[bare] else {
                     return refusal(spec.unauthorized, reason: source.kind == .apiKey ? "unknown API key" : "no valid session", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
                 }
                 if let exp = c["expires_at"]?.stringValue.flatMap(Timestamp.parse), exp <= now {
@@ -137,5 +139,23 @@ public struct AuthenticatorError: Error, CustomStringConvertible, Sendable {
     public let description: String
     static func shortSecret(_ n: Int) -> AuthenticatorError {
         AuthenticatorError(description: "the JWT secret must be at least 32 bytes long (HS256); this one has \(n)")
+    }
+}
+
+extension CredentialSource.Place {
+    /// The place with a templated name (`cookie: "{{ settings.session_cookie ?? 'x' }}"`) evaluated
+    /// against the settings; names without `{{` are returned as they are.
+    public func resolved(settings: Value) -> CredentialSource.Place {
+        func resolve(_ name: String) -> String {
+            guard name.contains("{{"), let t = try? Template(string: name) else { return name }
+            var ctx = EvaluationContext(variables: ["settings": settings])
+            return (try? t.evaluate(in: &ctx).plainText) ?? name
+        }
+        switch self {
+        case .cookie(let n): return .cookie(resolve(n))
+        case .query(let n): return .query(resolve(n))
+        case .header(let n): return .header(resolve(n))
+        case .bearer: return .bearer
+        }
     }
 }

@@ -21,6 +21,8 @@ public enum EngineAction: Sendable, Equatable {
     case close(code: Int, reason: String)
     /// A profile rule failed at runtime; log it.
     case log(String)
+    /// Clear the history of this key (see `HistorySpec.owner`).
+    case clearHistory(key: String)
 }
 
 /// A client frame after decoding.
@@ -49,6 +51,16 @@ public struct ConnectionEngine: Sendable {
     public private(set) var lastHeartbeat: Double
     var random: SeededRandom
     let sharedLimiter: SharedRateLimiter?
+    /// Messages evaluated so far, for `seq()` in replies.
+    var sequence = 0
+    /// The client heartbeat timeout in seconds, resolved against the settings.
+    public let clientTimeout: Double?
+    /// Server heartbeat interval and grace, resolved against the settings.
+    public let serverHeartbeat: (every: Double, grace: Double)?
+    var heartbeatsSent = 0
+    var nextHeartbeat: Double
+    /// Heartbeat ids sent and not yet acknowledged, with the time they were sent.
+    var unacknowledged: OrderedDictionary<String, Double> = [:]
 
     /// - Parameters:
     ///   - conn: the identity from authentication.
@@ -66,14 +78,25 @@ public struct ConnectionEngine: Sendable {
         self.settings = settings
         self.lastHeartbeat = now
         self.random = SeededRandom(seed: seed)
+        let hb = profile.heartbeat
+        self.clientTimeout = hb.clientTimeoutSetting.map { $0.value(settings: settings, entities: entities) } ?? hb.clientTimeout
+        if let server = hb.server, let every = server.every.value(settings: settings, entities: entities) {
+            self.serverHeartbeat = (every, server.grace.value(settings: settings, entities: entities) ?? every)
+        } else {
+            self.serverHeartbeat = nil
+        }
+        self.nextHeartbeat = now + (serverHeartbeat?.every ?? 0)
         if case .object = self.conn {} else { self.conn = .emptyObject }
         self.conn["state"] = self.conn["state"] ?? .emptyObject
     }
 
     /// Initial subscriptions and `on_connect` messages.
-    public mutating func start(wallTime: Double) -> [EngineAction] {
+    ///
+    /// - Parameter history: the stored history of this connection's `history.owner` key, oldest first.
+    public mutating func start(wallTime: Double, history: [Value] = []) -> [EngineAction] {
         var out: [EngineAction] = []
         var ctx = context(msg: .null, raw: "", wallTime: wallTime)
+        ctx.variables["history"] = .array(history)
         for s in profile.subscriptions.initial {
             do {
                 try add(s, ctx: &ctx, out: &out, enforceLimit: false)
@@ -81,9 +104,64 @@ public struct ConnectionEngine: Sendable {
                 out.append(.log("initial subscription: \(error.message)"))
             }
         }
-        if let a = profile.onConnect { run(a, ctx: &ctx, out: &out) }
+        // Every on_connect rule whose pattern and condition hold runs, in order.
+        for rule in profile.onConnect {
+            if let when = rule.when, !when.matches(.null) { continue }
+            if let condition = rule.condition {
+                do {
+                    guard try condition.evaluate(in: &ctx).isTruthy else { continue }
+                } catch {
+                    out.append(.log("on_connect rule at \(rule.location): \(error.message)"))
+                    continue
+                }
+            }
+            run(rule.actions, ctx: &ctx, out: &out)
+            if out.contains(where: { if case .close = $0 { true } else { false } }) { break }
+        }
         return out
     }
+
+    /// The history key of this connection (`history.owner`), if the profile keeps history.
+    public var historyKey: String? {
+        guard let h = profile.history else { return nil }
+        var ctx = EvaluationContext(variables: ["conn": conn, "settings": settings, "entities": entities])
+        guard let v = try? h.owner.evaluate(in: &ctx), !v.isNull else { return nil }
+        return v.plainText
+    }
+
+    /// Time-driven work at monotonic time `now`: the client heartbeat timeout, and the server heartbeat
+    /// (send one when due; close when one stays unacknowledged past the grace).
+    public mutating func tick(now: Double, wallTime: Double) -> [EngineAction] {
+        if let timeout = clientTimeout, now - lastHeartbeat >= timeout {
+            var ctx = context(msg: .null, raw: "", wallTime: wallTime)
+            let c = profile.heartbeat.timeoutClose
+            return [.close(code: c.code, reason: (try? c.reason.evaluate(in: &ctx).plainText) ?? "heartbeat timeout")]
+        }
+        guard let server = profile.heartbeat.server, let (every, grace) = serverHeartbeat else { return [] }
+        if let oldest = unacknowledged.values.first, now - oldest >= grace {
+            var ctx = context(msg: .null, raw: "", wallTime: wallTime)
+            return [.close(code: server.close.code, reason: (try? server.close.reason.evaluate(in: &ctx).plainText) ?? "heartbeat not acknowledged")]
+        }
+        guard now >= nextHeartbeat else { return [] }
+        nextHeartbeat = now + every
+        heartbeatsSent += 1
+        var ctx = context(msg: .null, raw: "", wallTime: wallTime)
+        ctx.variables["heartbeat"] = ["seq": .int(heartbeatsSent)]
+        do {
+            let message = try server.message.evaluate(in: &ctx)
+            random = ctx.random
+            let id = message["id"]?.plainText ?? "\(heartbeatsSent)"
+            unacknowledged[id] = now
+            // Bounded: a client that never acks is closed after `grace` anyway.
+            if unacknowledged.count > 1000 { unacknowledged.removeFirst() }
+            return [.send(message)]
+        } catch {
+            return [.log("server heartbeat: \(error.message)")]
+        }
+    }
+
+    /// Whether a heartbeat with this id is awaiting its acknowledgement.
+    public func awaitsAcknowledgement(_ id: String) -> Bool { unacknowledged[id] != nil }
 
     /// Handles one client message at monotonic time `now` (seconds) and wall time `wallTime`.
     public mutating func receive(_ message: InboundMessage, now: Double, wallTime: Double) -> [EngineAction] {
@@ -144,26 +222,35 @@ public struct ConnectionEngine: Sendable {
 
     /// Whether this connection should receive an event on `topic`: authorization, then subscriptions.
     public func accepts(event: Value, topic: String?) -> Bool {
+        acceptingSubscription(event: event, topic: topic) != nil
+    }
+
+    /// The key of the first subscription that lets the event through, or `nil` when the connection
+    /// should not receive it (authorization or subscriptions).
+    public func acceptingSubscription(event: Value, topic: String?) -> String? {
         let t: Value = topic.map(Value.string) ?? .null
         var ctx = EvaluationContext(variables: ["event": event, "topic": t, "conn": conn, "settings": settings, "entities": entities])
         if let d = profile.deliverIf {
-            guard (try? d.evaluate(in: &ctx).isTruthy) ?? false else { return false }
+            guard (try? d.evaluate(in: &ctx).isTruthy) ?? false else { return nil }
         }
         // A profile without subscriptions (no initial ones, no subscribe rule) delivers by `deliver_if` alone.
-        guard usesSubscriptions else { return true }
+        guard usesSubscriptions else { return "" }
         for sub in subscriptions.values {
             guard sub.topics.contains("*") || topic.map(sub.topics.contains) == true else { continue }
-            guard let filter = profile.subscriptions.filter else { return true }
+            guard let filter = profile.subscriptions.filter else { return sub.key }
             ctx.variables["sub"] = sub.value
-            if (try? filter.evaluate(in: &ctx).isTruthy) ?? false { return true }
+            if (try? filter.evaluate(in: &ctx).isTruthy) ?? false { return sub.key }
         }
-        return false
+        return nil
     }
 
     /// Whether the client has asked for events: it subscribed explicitly, or the profile has no
     /// subscribe rule (events flow from its initial subscriptions alone).
+    /// A profile whose initial subscriptions are permanent (`replace_initial: false`) wants events from
+    /// the moment a connection opens.
     public var wantsEvents: Bool {
         explicitlySubscribed || !profile.rules.contains { $0.actions.subscribe != nil }
+            || (!profile.subscriptions.initial.isEmpty && !profile.subscriptions.replaceInitial)
     }
 
     /// Whether delivery goes through subscriptions at all.
@@ -173,21 +260,23 @@ public struct ConnectionEngine: Sendable {
 
     /// Whether the client heartbeat has timed out at monotonic time `now`.
     public func heartbeatExpired(now: Double) -> Bool {
-        guard let timeout = profile.heartbeat.clientTimeout else { return false }
+        guard let timeout = clientTimeout else { return false }
         return now - lastHeartbeat >= timeout
     }
 
-    func context(msg: Value, raw: String, wallTime: Double) -> EvaluationContext {
-        EvaluationContext(
+    mutating func context(msg: Value, raw: String, wallTime: Double) -> EvaluationContext {
+        sequence += 1
+        return EvaluationContext(
             variables: [
                 "msg": msg, "raw": .string(raw), "conn": conn, "settings": settings, "entities": entities,
                 "subscriptions": .array(subscriptions.values.map(\.value)), "error": .null, "limit": .null,
+                "history": .array([]), "item": .null, "index": .null,
             ],
-            random: random, now: wallTime)
+            random: random, sequence: sequence, now: wallTime)
     }
 
     mutating func run(_ a: Actions, ctx: inout EvaluationContext, out: inout [EngineAction]) {
-        do {
+        do throws(ExpressionError) {
             if let s = a.subscribe {
                 let limited = try add(s, ctx: &ctx, out: &out, enforceLimit: true)
                 if limited { return }
@@ -200,7 +289,23 @@ public struct ConnectionEngine: Sendable {
                 conn["state"] = state
                 ctx.variables["conn"] = conn
             }
+            if a.clearHistory, let key = historyKey {
+                out.append(.clearHistory(key: key))
+                ctx.variables["history"] = .array([])
+            }
+            if let ack = a.ack { unacknowledged[try ack.evaluate(in: &ctx).plainText] = nil }
             for r in a.reply { out.append(.send(try r.evaluate(in: &ctx))) }
+            if let each = a.each {
+                let items = try each.items.evaluate(in: &ctx)
+                guard let list = items.arrayValue ?? (items.isNull ? [] : nil) else {
+                    throw ExpressionError("'each' items must be a list, found \(items.kindName)")
+                }
+                for (i, item) in list.enumerated() {
+                    ctx.variables["item"] = item
+                    ctx.variables["index"] = .int(i)
+                    out.append(.send(try each.message.evaluate(in: &ctx)))
+                }
+            }
             if let c = a.close { out.append(.close(code: c.code, reason: try c.reason.evaluate(in: &ctx).plainText)) }
         } catch {
             // A message the rule cannot work with (topics that are not a list, ...) is invalid.

@@ -26,8 +26,13 @@ public struct Profile: Sendable {
     public var limits: LimitsSpec
     /// Heartbeat policy.
     public var heartbeat: HeartbeatSpec
-    /// What to send when a connection opens (names: `conn`, `settings`).
-    public var onConnect: Actions?
+    /// What to do when a connection opens: rules tried in order, and **every** rule whose `when`/`if`
+    /// holds runs (names: `conn`, `settings`, `entities`, `history`).
+    public var onConnect: [Rule] = []
+    /// A bounded store of past events per key (per user, per tenant), read by `on_connect` as `history`.
+    public var history: HistorySpec?
+    /// Per-subscription buffering for slow readers, with a warning when events are dropped.
+    public var backpressure: BackpressureSpec?
     /// Rules for client messages, tried in order; the first that matches runs.
     public var rules: [Rule]
     /// What to do with a frame that cannot be decoded (names: `error`, `raw`, `conn`).
@@ -129,6 +134,8 @@ public struct AuthSpec: Sendable {
 
     public struct ConnectionLimit: Sendable {
         public var max: Int
+        /// `max` as a template over `settings`, when written as one; wins over `max`.
+        public var maxSetting: NumberSetting?
         public var per: Template
         public var refusal: Refusal
         public init(max: Int, per: Template, refusal: Refusal) {
@@ -205,10 +212,89 @@ public struct ActivitySpec: Sendable {
     }
 }
 
+/// A number written in a profile (seconds, or a count): fixed, or a template over `settings` (and
+/// `entities`) so that a scenario's `settings:` can change it, e.g. `"{{ settings.ping_timeout ?? 60 }}"`.
+/// The template may give a number or a duration text such as `"500ms"` or `"1m"`.
+public enum NumberSetting: Sendable {
+    case fixed(Double)
+    case template(Template)
+
+    /// The number for these settings; `nil` when the template fails or gives no positive number.
+    public func value(settings: Value, entities: Value = .emptyObject) -> Double? {
+        switch self {
+        case .fixed(let d): return d
+        case .template(let t):
+            var ctx = EvaluationContext(variables: ["settings": settings, "entities": entities])
+            guard let v = try? t.evaluate(in: &ctx) else { return nil }
+            // Positive and at most a billion, so that callers can make an Int of it safely.
+            let d = v.doubleValue ?? v.stringValue.flatMap { Double($0) ?? DurationText.seconds($0) }
+            guard let d, d.isFinite, d > 0, d <= 1e9 else { return nil }
+            return d
+        }
+    }
+}
+
+/// A bounded history of events per key, kept by the server for a profile.
+///
+/// Every event the shared timeline publishes for the profile is recorded under `key` (events whose
+/// key is `null` are not recorded), and so is each event of `initial` when the server starts.
+/// A connection sees the history of its own `owner` key as `history` (oldest first) in `on_connect`.
+public struct HistorySpec: Sendable {
+    /// The key an event is stored under (names: `event`, `topic`, `settings`, `entities`).
+    public var key: Template
+    /// What is stored for an event (names: `event`, `topic`); default: the event itself.
+    public var item: Template?
+    /// The key whose history a connection reads and `clear_history` clears (names: `conn`, `settings`).
+    public var owner: Template
+    /// At most this many items per key; the oldest are dropped.
+    public var size: Int
+    /// Events recorded when the server starts, e.g. `"{{ entities.past_logs ?? [] }}"` (names: `settings`, `entities`).
+    public var initial: Template?
+    public init(key: Template, item: Template? = nil, owner: Template, size: Int, initial: Template? = nil) {
+        self.key = key
+        self.item = item
+        self.owner = owner
+        self.size = size
+        self.initial = initial
+    }
+}
+
+/// Per-subscription buffering: each subscription of a connection queues at most `capacity` events;
+/// beyond that the oldest of that subscription are dropped, and before the next frame is written
+/// the client gets `warning` (names: `dropped`, `subscription`, `conn`, `settings`).
+public struct BackpressureSpec: Sendable {
+    public var capacity: NumberSetting
+    public var warning: Template?
+    public init(capacity: NumberSetting, warning: Template?) {
+        self.capacity = capacity
+        self.warning = warning
+    }
+}
+
+/// Heartbeats sent by the server, each expecting an acknowledgement (the `ack` action) with its id.
+public struct ServerHeartbeatSpec: Sendable {
+    /// Interval between heartbeats.
+    public var every: NumberSetting
+    /// The heartbeat message (names: `heartbeat` with `seq`, `conn`, `settings`); its `id` field is the id to ack.
+    public var message: Template
+    /// A heartbeat not acknowledged within this long closes the connection with `close`.
+    public var grace: NumberSetting
+    public var close = CloseAction(code: 1001, reason: .constant(.string("heartbeat not acknowledged")))
+    public init(every: NumberSetting, message: Template, grace: NumberSetting) {
+        self.every = every
+        self.message = message
+        self.grace = grace
+    }
+}
+
 /// Heartbeats.
 public struct HeartbeatSpec: Sendable {
     /// Close the connection when no client message matching `clientPattern` arrives for this long.
     public var clientTimeout: Double?
+    /// `client_timeout` written as a template over settings; wins over `clientTimeout`.
+    public var clientTimeoutSetting: NumberSetting?
+    /// Heartbeats the server sends.
+    public var server: ServerHeartbeatSpec?
     /// Which client messages count as heartbeats (default: any message).
     public var clientPattern: Pattern?
     /// The close sent on timeout.
@@ -233,16 +319,32 @@ public struct Rule: Sendable {
     }
 }
 
-/// What a rule does, in this order: checks, subscribe, unsubscribe, set, reply, close.
+/// What a rule does, in this order: subscribe, unsubscribe, set, clear_history, ack, reply, each, close.
 public struct Actions: Sendable {
     /// Messages sent back to the client.
     public var reply: [Template] = []
+    /// One message per item of a list (names add `item` and `index`), after `reply`.
+    public var each: EachAction?
+    /// Acknowledges the server heartbeat with this id.
+    public var ack: Template?
+    /// Clears the connection's history key (see `HistorySpec.owner`).
+    public var clearHistory = false
     public var subscribe: SubscribeAction?
     public var unsubscribe: UnsubscribeAction?
     /// Values merged into `conn.state`.
     public var set: Template?
     public var close: CloseAction?
     public init() {}
+}
+
+/// Sends one message per item.
+public struct EachAction: Sendable {
+    public var items: Template
+    public var message: Template
+    public init(items: Template, message: Template) {
+        self.items = items
+        self.message = message
+    }
 }
 
 /// Adds subscriptions. Without `key`, one subscription per topic, keyed by the topic.

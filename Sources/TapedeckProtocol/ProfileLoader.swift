@@ -64,7 +64,11 @@ enum ProfileNames {
     static let event: Set<String> = ["event", "topic", "settings", "entities"]
     static let delivery: Set<String> = ["event", "topic", "conn", "settings", "entities"]
     static let filter: Set<String> = ["event", "topic", "sub", "conn", "settings", "entities"]
-    static let message: Set<String> = ["msg", "raw", "conn", "subscriptions", "settings", "entities", "error", "limit"]
+    static let message: Set<String> = ["msg", "raw", "conn", "subscriptions", "settings", "entities", "error", "limit", "history", "item", "index"]
+    static let settingsOnly: Set<String> = ["settings", "entities"]
+    static let historyOwner: Set<String> = ["conn", "settings", "entities"]
+    static let heartbeatMessage: Set<String> = ["heartbeat", "conn", "settings", "entities"]
+    static let warning: Set<String> = ["dropped", "subscription", "conn", "settings", "entities"]
     static let identity: Set<String> = ["claims", "request", "settings", "entities"]
     static let access: Set<String> = ["claims", "request", "conn", "settings", "entities", "connections"]
 }
@@ -75,7 +79,7 @@ struct ProfileReader {
 
     static let topKeys = [
         "profile", "description", "spec", "codec", "endpoints", "auth", "settings", "topic", "envelope", "deliver_if",
-        "subscriptions", "limits", "heartbeat", "on_connect", "on", "invalid", "activity",
+        "subscriptions", "limits", "heartbeat", "on_connect", "on", "invalid", "activity", "history", "backpressure",
     ]
 
     func read(_ root: Node, into p: inout Profile) {
@@ -109,7 +113,16 @@ struct ProfileReader {
         if let n = k["limits"] { p.limits = limits(n) }
         if let n = k["heartbeat"] { p.heartbeat = heartbeat(n) }
         if let n = k["activity"] { p.activity = activity(n) }
-        if let n = k["on_connect"] { p.onConnect = actions(n, what: "'on_connect'", names: ProfileNames.message, allowed: Self.actionKeys) }
+        if let n = k["on_connect"] {
+            // A mapping of actions, or a list of rules that all run when they match.
+            if case .sequence(let seq) = n {
+                for item in seq { if let rule = rule(item, requireCondition: false) { p.onConnect.append(rule) } }
+            } else if let a = actions(n, what: "'on_connect'", names: ProfileNames.message, allowed: Self.actionKeys) {
+                p.onConnect = [Rule(when: nil, condition: nil, actions: a, location: r.location(n))]
+            }
+        }
+        if let n = k["history"] { p.history = history(n) }
+        if let n = k["backpressure"] { p.backpressure = backpressure(n) }
         if let n = k["invalid"] { p.invalid = actions(n, what: "'invalid'", names: ProfileNames.message, allowed: Self.actionKeys) }
         if let n = k["on"] {
             guard case .sequence(let seq) = n else { r.error("expected 'on' to be a list of rules", at: n); return }
@@ -183,12 +196,21 @@ struct ProfileReader {
             default:
                 guard let c = r.mapping(v, what: "'connection_limit'", allowed: ["max", "per", "status", "body"]) else { continue }
                 let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-                guard let maxNode = ck["max"], let max = r.integer(maxNode, what: "'max'", minimum: 1) else { r.error("'connection_limit' needs 'max'", at: v); continue }
+                guard let maxNode = ck["max"] else { r.error("'connection_limit' needs 'max'", at: v); continue }
+                var maxSetting: NumberSetting?
+                var max = 1
+                if isTemplate(maxNode) {
+                    maxSetting = numberSetting(maxNode, what: "'max'")
+                } else {
+                    guard let m = r.integer(maxNode, what: "'max'", minimum: 1) else { continue }
+                    max = m
+                }
                 let per = ck["per"].flatMap { r.template($0, names: ProfileNames.access) } ?? .constant(.string("all"))
                 var refusal = Refusal(status: 429, body: .constant(.string("Too many connections")))
                 if let s = ck["status"] { refusal.status = r.integer(s, what: "'status'") ?? 429 }
                 if let b = ck["body"] { refusal.body = r.template(b, names: ProfileNames.access) ?? refusal.body }
                 a.connectionLimit = .init(max: max, per: per, refusal: refusal)
+                a.connectionLimit?.maxSetting = maxSetting
             }
         }
         return a
@@ -262,10 +284,17 @@ struct ProfileReader {
     func heartbeat(_ n: Node) -> HeartbeatSpec {
         let r = reader
         var h = HeartbeatSpec()
-        guard let pairs = r.mapping(n, what: "'heartbeat'", allowed: ["client_timeout", "client_message", "close"]) else { return h }
+        guard let pairs = r.mapping(n, what: "'heartbeat'", allowed: ["client_timeout", "client_message", "close", "server"]) else { return h }
         for (key, _, v) in pairs {
             switch key {
-            case "client_timeout": h.clientTimeout = r.duration(v, what: "'client_timeout'", allowZero: false)
+            case "client_timeout":
+                if isTemplate(v) {
+                    h.clientTimeoutSetting = numberSetting(v, what: "'client_timeout'")
+                    h.clientTimeout = 0
+                } else {
+                    h.clientTimeout = r.duration(v, what: "'client_timeout'", allowZero: false)
+                }
+            case "server": h.server = serverHeartbeat(v)
             case "client_message": h.clientPattern = Pattern(r.value(v))
             default: if let c = close(v) { h.timeoutClose = c }
             }
@@ -273,14 +302,68 @@ struct ProfileReader {
         return h
     }
 
-    static let actionKeys = ["reply", "subscribe", "unsubscribe", "set", "close"]
+    /// Whether a node is a scalar holding a template (`{{ ... }}`).
+    func isTemplate(_ n: Node) -> Bool {
+        if case .scalar(let s) = n { return s.string.contains("{{") }
+        return false
+    }
+
+    /// A duration (or count) that may be a template over settings.
+    func numberSetting(_ n: Node, what: String) -> NumberSetting? {
+        if isTemplate(n) { return reader.template(n, names: ProfileNames.settingsOnly).map { .template($0) } }
+        return reader.duration(n, what: what, allowZero: false).map { .fixed($0) }
+    }
+
+    func serverHeartbeat(_ n: Node) -> ServerHeartbeatSpec? {
+        let r = reader
+        guard let pairs = r.mapping(n, what: "'server'", allowed: ["every", "message", "grace", "close"]) else { return nil }
+        let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        guard let e = k["every"].flatMap({ numberSetting($0, what: "'every'") }),
+            let m = k["message"].flatMap({ r.template($0, names: ProfileNames.heartbeatMessage) })
+        else {
+            r.error("a server heartbeat needs 'every' (a duration) and 'message' (a template with an 'id')", at: n)
+            return nil
+        }
+        var h = ServerHeartbeatSpec(every: e, message: m, grace: k["grace"].flatMap { numberSetting($0, what: "'grace'") } ?? e)
+        if let c = k["close"].flatMap({ close($0) }) { h.close = c }
+        return h
+    }
+
+    func history(_ n: Node) -> HistorySpec? {
+        let r = reader
+        guard let pairs = r.mapping(n, what: "'history'", allowed: ["key", "item", "owner", "size", "initial"]) else { return nil }
+        let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        guard let key = k["key"].flatMap({ r.template($0, names: ProfileNames.event) }),
+            let owner = k["owner"].flatMap({ r.template($0, names: ProfileNames.historyOwner) }),
+            let size = k["size"].flatMap({ r.integer($0, what: "'size'", minimum: 1) })
+        else {
+            r.error("'history' needs 'key' (an event's key), 'owner' (a connection's key) and 'size'", at: n)
+            return nil
+        }
+        if size > 100_000 { r.error("'size' is at most 100000", at: n) }
+        return HistorySpec(
+            key: key, item: k["item"].flatMap { r.template($0, names: ProfileNames.event) }, owner: owner, size: min(size, 100_000),
+            initial: k["initial"].flatMap { r.template($0, names: ProfileNames.settingsOnly) })
+    }
+
+    func backpressure(_ n: Node) -> BackpressureSpec? {
+        let r = reader
+        guard let pairs = r.mapping(n, what: "'backpressure'", allowed: ["capacity", "warning"]) else { return nil }
+        let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        guard let cn = k["capacity"] else { r.error("'backpressure' needs 'capacity' (messages per subscription)", at: n); return nil }
+        let capacity: NumberSetting? = isTemplate(cn) ? numberSetting(cn, what: "'capacity'") : r.integer(cn, what: "'capacity'", minimum: 1).map { .fixed(Double($0)) }
+        guard let capacity else { return nil }
+        return BackpressureSpec(capacity: capacity, warning: k["warning"].flatMap { r.template($0, names: ProfileNames.warning) })
+    }
+
+    static let actionKeys = ["reply", "subscribe", "unsubscribe", "set", "close", "each", "ack", "clear_history"]
     static let ruleKeys = ["when", "if", "otherwise"] + actionKeys
 
-    func rule(_ n: Node) -> Rule? {
+    func rule(_ n: Node, requireCondition: Bool = true) -> Rule? {
         let r = reader
         guard let pairs = r.mapping(n, what: "a rule", allowed: Self.ruleKeys) else { return nil }
         let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        if k["when"] == nil && k["if"] == nil && k["otherwise"] == nil {
+        if requireCondition && k["when"] == nil && k["if"] == nil && k["otherwise"] == nil {
             r.error("a rule needs 'when' (a pattern), 'if' (a condition) or 'otherwise: true'", at: n)
         }
         let when = k["when"].map { Pattern(r.value($0)) }
@@ -306,6 +389,16 @@ struct ProfileReader {
                 a.unsubscribe = u
             case "set": a.set = r.template(v, names: names)
             case "close": a.close = close(v)
+            case "ack": a.ack = r.template(v, names: names)
+            case "clear_history": a.clearHistory = r.bool(v, what: "'clear_history'") ?? false
+            case "each":
+                guard let c = r.mapping(v, what: "'each'", allowed: ["items", "message"]) else { continue }
+                let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+                guard let i = ck["items"].flatMap({ r.template($0, names: names) }), let m = ck["message"].flatMap({ r.template($0, names: names) }) else {
+                    r.error("'each' needs 'items' (a list) and 'message' (a template reading item and index)", at: v)
+                    continue
+                }
+                a.each = EachAction(items: i, message: m)
             default: break
             }
         }

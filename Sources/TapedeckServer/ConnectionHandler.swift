@@ -40,7 +40,12 @@ struct ConnectionHandler: Sendable {
             hub.remove(connection)
             logger.info("disconnected", metadata: ["dropped": "\(connection.queue.droppedCount)"])
         }
-        let start = connection.withEngine { $0.start(wallTime: clock.wallTime) }
+        // History is read and the initial subscriptions made under the engine's lock, so an event
+        // published meanwhile is either in the history or delivered live (never neither).
+        let start = connection.withEngine { e in
+            let past = e.historyKey.map { hub.history.items(profile: connection.profileName, key: $0) } ?? []
+            return e.start(wallTime: clock.wallTime, history: past)
+        }
         perform(start, logger: logger)
 
         await withTaskGroup(of: Void.self) { group in
@@ -89,19 +94,18 @@ struct ConnectionHandler: Sendable {
                 }
                 connection.queue.finish()
             }
-            // Heartbeat watchdog.
-            if connection.withEngine({ $0.profile.heartbeat.clientTimeout }) != nil {
+            // Heartbeats: the client timeout and the server's own heartbeats.
+            let (clientTimeout, serverHeartbeat) = connection.withEngine { ($0.clientTimeout, $0.serverHeartbeat) }
+            if clientTimeout != nil || serverHeartbeat != nil {
+                let shortest = [clientTimeout, serverHeartbeat?.every, serverHeartbeat?.grace].compactMap { $0 }.min() ?? 1
+                let step = Duration.milliseconds(Int64(max(10, min(100, shortest * 1000 / 10))))
                 group.addTask {
                     while !Task.isCancelled {
-                        do { try await clock.sleep(for: .milliseconds(100)) } catch { return }
-                        let (expired, close) = connection.withEngine { e in
-                            (e.heartbeatExpired(now: seconds(clock.elapsed)), e.profile.heartbeat.timeoutClose)
-                        }
-                        if expired {
-                            var ctx = EvaluationContext()
-                            let reason = (try? close.reason.evaluate(in: &ctx).plainText) ?? "heartbeat timeout"
+                        do { try await clock.sleep(for: step) } catch { return }
+                        let actions = connection.withEngine { $0.tick(now: seconds(clock.elapsed), wallTime: clock.wallTime) }
+                        perform(actions, logger: logger)
+                        if actions.contains(where: { if case .close = $0 { true } else { false } }) {
                             logger.info("heartbeat timeout")
-                            connection.queue.pushControl(.close(code: close.code, reason: reason))
                             await sleepUntilCancelled()
                             return
                         }
@@ -151,6 +155,7 @@ struct ConnectionHandler: Sendable {
                 }
             case .close(let code, let reason): connection.queue.pushControl(.close(code: code, reason: reason))
             case .log(let m): logger.warning("profile \(connection.profileName): \(m)")
+            case .clearHistory(let key): hub.history.clear(profile: connection.profileName, key: key)
             }
         }
         if connection.wantsEvents { hub.noteSubscribed() }

@@ -24,6 +24,9 @@ final class Hub: Sendable {
     /// Recent events of the profiles that declare `activity`, by profile name.
     let activity: [String: ActivityLog]
     private let state = Mutex(State())
+    /// Per-profile event histories (profiles with a `history:` section).
+    let history = HistoryStore()
+    private let eventCount = Mutex(0)
 
     init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger) {
         self.world = world
@@ -34,6 +37,37 @@ final class Hub: Sendable {
             if let spec = entry.profile.activity { logs[name] = ActivityLog(capacity: spec.size) }
         }
         self.activity = logs
+        seedHistory()
+    }
+
+    /// Records each profile's `history.initial` events.
+    private func seedHistory() {
+        for name in world.profileOrder {
+            guard let entry = world.profiles[name], let spec = entry.profile.history, let initial = spec.initial else { continue }
+            var ctx = EvaluationContext(variables: ["settings": entry.settings, "entities": entry.entities], now: clock.wallTime)
+            do {
+                let events = try initial.evaluate(in: &ctx)
+                for e in events.arrayValue ?? [] { record(e, topic: nil, entry: entry) }
+            } catch {
+                logger.error("profile \(name): history.initial: \(error)")
+            }
+        }
+    }
+
+    /// Records an event in its profile's history, if the profile keeps one.
+    private func record(_ event: Value, topic: String?, entry: SimulatorWorld.ProfileEntry) {
+        guard let spec = entry.profile.history else { return }
+        var ctx = EvaluationContext(
+            variables: ["event": event, "topic": topic.map(Value.string) ?? .null, "settings": entry.settings, "entities": entry.entities],
+            now: clock.wallTime)
+        do {
+            let key = try spec.key.evaluate(in: &ctx)
+            guard !key.isNull else { return }
+            let item = try spec.item?.evaluate(in: &ctx) ?? event
+            history.record(item, profile: entry.profile.name, key: key.plainText, size: spec.size)
+        } catch {
+            logger.warning("profile \(entry.profile.name): history key or item: \(error)")
+        }
     }
 
     func nextConnectionID() -> Int {
@@ -111,11 +145,17 @@ final class Hub: Sendable {
             return nil
         }
         let p = entry.profile
-        // Whole milliseconds, so that the activity log's time equals a `time_ms()` in the frame.
+        let n = eventCount.withLock { c in
+            c += 1
+            return c
+        }
+        // Each event gets its own seeded randomness and sequence, so `uuid()` and `seq()` in an
+        // envelope give a fresh id per event. Whole milliseconds, so that the activity log's time
+        // equals a `time_ms()` in the frame.
         let now = (clock.wallTime * 1000).rounded(.down) / 1000
         var ctx = EvaluationContext(
             variables: ["event": event.value, "topic": .null, "settings": entry.settings, "entities": entry.entities],
-            random: SeededRandom(seed: UInt64(event.sequence), stream: event.stream), now: now)
+            random: SeededRandom(seed: UInt64(n), stream: "hub"), sequence: n, now: now)
         do {
             let topic = try p.topic.map { try $0.evaluate(in: &ctx).plainText }
             ctx.variables["topic"] = topic.map(Value.string) ?? .null
@@ -131,18 +171,28 @@ final class Hub: Sendable {
 
     /// Delivers an event to every accepting connection (or only to `only`). With `wait`, waits for
     /// room in the queues instead of dropping.
+    ///
+    /// Events of the shared timeline (no `only`) are recorded in their profile's history first, so a
+    /// connection that opens later finds them there. Private per-connection timelines do not record.
     func publish(_ event: TimelineEvent, only: SimulatorConnection? = nil, wait: Bool) async {
         guard let (profile, topic, item) = prepare(event) else { return }
         let targets: [SimulatorConnection]
         if let only {
             targets = [only]
         } else {
+            if let entry = world.entry(for: event.profile) { record(event.value, topic: topic, entry: entry) }
             targets = state.withLock { Array($0.connections.values) }.filter { $0.profileName == profile && !$0.ownsTimeline }
         }
         for c in targets where c.profileName == profile {
-            if wait { await c.queue.waitForRoom() }
-            let accepted = c.withEngine { $0.accepts(event: event.value, topic: topic) }
-            if accepted { c.queue.pushEvent(item) }
+            if wait {
+                guard let key = c.withEngine({ $0.acceptingSubscription(event: event.value, topic: topic) }) else { continue }
+                await c.queue.waitForRoom(tag: key)
+            }
+            // Decide and queue under the engine's lock, so that an event cannot slip in after a
+            // client message that stops delivery (pause, unsubscribe) has been answered.
+            c.withEngine { e in
+                if let key = e.acceptingSubscription(event: event.value, topic: topic) { c.queue.pushEvent(item, tag: key) }
+            }
         }
     }
 

@@ -13,11 +13,14 @@ final class SimulatorConnection: Sendable {
     let ownsTimeline: Bool
     private let started = Mutex(false)
 
-    init(id: Int, profileName: String, engine: ConnectionEngine, queueCapacity: Int, ownsTimeline: Bool) {
+    init(
+        id: Int, profileName: String, engine: ConnectionEngine, queueCapacity: Int, ownsTimeline: Bool,
+        tagCapacity: Int? = nil, warning: OutboundQueue.Warning? = nil
+    ) {
         self.id = id
         self.profileName = profileName
         self.engine = Mutex(engine)
-        self.queue = OutboundQueue(capacity: queueCapacity)
+        self.queue = OutboundQueue(capacity: queueCapacity, tagCapacity: tagCapacity, warning: warning)
         self.ownsTimeline = ownsTimeline
     }
 

@@ -24,7 +24,11 @@ struct Upgrader: Sendable {
 
     func decide(_ head: HTTPRequest, channel: any Channel) async -> ShouldUpgradeResult<Handler> {
         let uri = head.path ?? "/"
-        let headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
+        var headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
+        // HTTP/1 `Host` arrives as the request's authority; profiles read it as `request.host`.
+        if let authority = head.authority, !headers.contains(where: { $0.name.lowercased() == "host" }) {
+            headers.append((name: "host", value: authority))
+        }
         let request = UpgradeRequest(uri: uri, headers: headers)
         let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
         guard let names = endpoints[request.path] else {
@@ -48,16 +52,17 @@ struct Upgrader: Sendable {
             if let limit = profile.auth.connectionLimit {
                 var ctx = EvaluationContext(variables: ["conn": conn, "claims": conn["claims"] ?? .null, "request": request.value, "settings": entry.settings, "entities": entry.entities, "connections": 0])
                 let key = (try? limit.per.evaluate(in: &ctx).plainText) ?? "all"
+                let max = limit.maxSetting.flatMap { $0.value(settings: entry.settings, entities: entry.entities) }.map { Int($0) } ?? limit.max
                 let open = hub.count(profile: profile.name) { c in
                     var cc = ctx
                     cc.variables["conn"] = c.withEngine { $0.conn }
                     return ((try? limit.per.evaluate(in: &cc).plainText) ?? "all") == key
                 }
-                if open >= limit.max {
+                if open >= max {
                     ctx.variables["connections"] = .int(open)
                     let body = (try? limit.refusal.body.evaluate(in: &ctx)) ?? .string("Too many connections")
                     await refuse(channel, status: limit.refusal.status, body: body)
-                    logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(limit.refusal.status)", "reason": "connection limit \(limit.max) for \(key)"])
+                    logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(limit.refusal.status)", "reason": "connection limit \(max) for \(key)"])
                     return .dontUpgrade
                 }
             }
@@ -67,10 +72,29 @@ struct Upgrader: Sendable {
             let engine = ConnectionEngine(
                 profile: profile, conn: conn, entities: entry.entities, settings: entry.settings,
                 now: seconds(clock.elapsed), seed: UInt64(id), sharedLimiter: entry.sharedLimiter)
+            let codec = entry.codec
+            var tagCapacity: Int?
+            var warning: OutboundQueue.Warning?
+            var queueCapacity = configuration.queueCapacity
+            if let bp = profile.backpressure {
+                let capacity = Int(bp.capacity.value(settings: entry.settings, entities: entry.entities) ?? 1000)
+                tagCapacity = capacity
+                // Room for every subscription's buffer, so per-subscription limits apply first.
+                queueCapacity = Swift.max(queueCapacity, capacity * Swift.max(1, profile.subscriptions.max ?? 1))
+                if let template = bp.warning {
+                    let settings = entry.settings, entities = entry.entities, connValue = conn
+                    warning = { tag, dropped in
+                        var ctx = EvaluationContext(
+                            variables: ["dropped": .int(dropped), "subscription": .string(tag), "conn": connValue, "settings": settings, "entities": entities],
+                            now: clock.wallTime)
+                        return (try? template.evaluate(in: &ctx)).flatMap { try? codec.encode($0) }
+                    }
+                }
+            }
             let connection = SimulatorConnection(
-                id: id, profileName: profile.name, engine: engine, queueCapacity: configuration.queueCapacity,
-                ownsTimeline: configuration.timeline == .perConnection)
-            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: entry.codec, configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path,
+                id: id, profileName: profile.name, engine: engine, queueCapacity: queueCapacity,
+                ownsTimeline: configuration.timeline == .perConnection, tagCapacity: tagCapacity, warning: warning)
+            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: codec, configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path,
                 query: uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init), headers: headers, tap: tap)
             return .upgrade([:]) { inbound, outbound, _ in
                 await handler.run(inbound: inbound, outbound: outbound)
@@ -83,7 +107,7 @@ struct Upgrader: Sendable {
         let entries = names.compactMap { world.profiles[$0] }
         for e in entries {
             for c in e.profile.auth.credentials {
-                let present: Bool = switch c.place {
+                let present: Bool = switch c.place.resolved(settings: e.settings) {
                 case .cookie(let n): request.cookie(n) != nil
                 case .query(let n): request.queryValue(n) != nil
                 case .header(let n): request.header(n) != nil

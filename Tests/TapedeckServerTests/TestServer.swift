@@ -12,15 +12,17 @@ import TapedeckServer
 func withSimulator(
     scenario yaml: String, speed: SimulatorConfiguration.Speed? = .max, timeline: SimulatorConfiguration.TimelineMode = .perConnection,
     tap: (any SimulatorTap)? = nil,
+    start: SimulatorConfiguration.StartPolicy = .firstSubscription, extra: [String] = [],
     _ body: @escaping @Sendable (Int) async throws -> Void
 ) async throws {
     let scenario = try ScenarioLoader().load(text: yaml, file: "test.yaml")
-    let world = try SimulatorWorld(scenarios: [scenario])
+    let others = try extra.enumerated().map { try ScenarioLoader().load(text: $0.element, file: "extra\($0.offset).yaml") }
+    let world = try SimulatorWorld(scenarios: [scenario] + others)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let server = SimulatorServer(
-        world: world, configuration: .init(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline), logger: logger,
+        world: world, configuration: .init(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline, start: start), logger: logger,
         tap: tap
     ) { _, port in continuation.yield(port) }
     let group = ServiceGroup(services: [server], logger: logger)
@@ -52,7 +54,7 @@ func rawUpgrade(port: Int, path: String, headers: [String: String]) async throws
                 try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
         }
-    var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    var request = "GET \(path) HTTP/1.1\r\n" + (headers["Host"] == nil ? "Host: 127.0.0.1:\(port)\r\n" : "") + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
     request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
     for (k, v) in headers { request += "\(k): \(v)\r\n" }
     request += "\r\n"
@@ -72,4 +74,61 @@ func rawUpgrade(port: Int, path: String, headers: [String: String]) async throws
         let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
         return (status, body)
     }
+}
+
+/// Upgrades with a raw socket and reads server frames until the server closes: the text frames as
+/// values, and the close code. For short sessions the server ends by itself.
+func rawSession(port: Int, path: String, headers: [String: String] = [:]) async throws -> (messages: [Value], closeCode: Int?) {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+    var request = "GET \(path) HTTP/1.1\r\n" + (headers["Host"] == nil ? "Host: 127.0.0.1:\(port)\r\n" : "") + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+    request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    for (k, v) in headers { request += "\(k): \(v)\r\n" }
+    request += "\r\n"
+    let bytes: [UInt8] = try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: request))
+        var all: [UInt8] = []
+        for try await chunk in inbound {
+            all += chunk.readableBytesView
+            if let frames = parseFrames(all), frames.contains(where: { $0.opcode == 8 }) { break }
+        }
+        return all
+    }
+    var messages: [Value] = []
+    var code: Int?
+    for f in parseFrames(bytes) ?? [] {
+        if f.opcode == 1 { messages.append(try Value(json: String(decoding: f.payload, as: UTF8.self))) }
+        if f.opcode == 8, f.payload.count >= 2 { code = Int(f.payload[0]) << 8 | Int(f.payload[1]) }
+    }
+    return (messages, code)
+}
+
+/// Unmasked server frames after the HTTP response head; `nil` before the head is complete.
+func parseFrames(_ bytes: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])]? {
+    let crlf: [UInt8] = Array("\r\n\r\n".utf8)
+    guard let headEnd = (0..<max(0, bytes.count - 3)).first(where: { Array(bytes[$0..<$0 + 4]) == crlf }) else { return nil }
+    var i = headEnd + 4
+    var out: [(UInt8, [UInt8])] = []
+    while i + 2 <= bytes.count {
+        let opcode = bytes[i] & 0x0F
+        var length = Int(bytes[i + 1] & 0x7F)
+        var j = i + 2
+        if length == 126 {
+            guard j + 2 <= bytes.count else { break }
+            length = Int(bytes[j]) << 8 | Int(bytes[j + 1])
+            j += 2
+        } else if length == 127 {
+            guard j + 8 <= bytes.count else { break }
+            length = bytes[j..<j + 8].reduce(0) { $0 << 8 | Int($1) }
+            j += 8
+        }
+        guard j + length <= bytes.count else { break }
+        out.append((opcode, Array(bytes[j..<j + length])))
+        i = j + length
+    }
+    return out
 }

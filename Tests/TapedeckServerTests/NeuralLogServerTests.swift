@@ -1,0 +1,245 @@
+import Foundation
+import HTTPTypes
+import OrderedCollections
+import Testing
+import TapedeckCore
+import TapedeckServer
+
+/// neurallog end to end: the built-in profile over real sockets on 127.0.0.1.
+@Suite("neurallog over WebSocket")
+struct NeuralLogServerTests {
+    static func scenario(settings: String = "{ max_connections_per_tenant: 2 }") -> String {
+        """
+        scenario: nl
+        profile: neurallog
+        seed: 1
+        start: 2023-04-08T12:30:00Z
+        settings: \(settings)
+        entities:
+          api_keys:
+            key-acme: { sub: bot, tenant_id: acme }
+            key-globex: { sub: g, tenant_id: globex }
+          past_logs:
+            - { type: log, tenant_id: acme, data: { id: p1, level: INFO, message: one, source: api-service } }
+            - { type: log, tenant_id: acme, data: { id: p2, level: ERROR, message: two, source: api-service } }
+            - { type: log, tenant_id: acme, data: { id: p3, level: ERROR, message: three, source: auth } }
+            - { type: log, tenant_id: globex, data: { id: g1, level: ERROR, message: globex, source: api-service } }
+            - { type: log, tenant_id: acme, data: { id: p5, level: ERROR, message: five, source: api-service } }
+            - { type: log, tenant_id: acme, data: { id: p6, level: ERROR, message: six, source: api-service } }
+            - { type: log, tenant_id: acme, data: { id: p7, level: WARN, message: seven, source: api-service } }
+        streams:
+          - name: logs
+            at: 300ms
+            every: 50ms
+            count: 40
+            event:
+              type: log
+              tenant_id: acme
+              data:
+                id: "log-{{ seq() }}"
+                timestamp: "{{ now() }}"
+                level: "{{ ['INFO', 'ERROR'][seq() % 2] }}"
+                message: "message {{ seq() }}"
+                source: "{{ ['api-service', 'auth'][floor((seq() - 1) / 2) % 2] }}"
+                metadata: { component: database }
+          - name: globex
+            at: 300ms
+            every: 50ms
+            count: 10
+            event: { type: log, tenant_id: globex, data: { id: "globex-{{ seq() }}", level: ERROR, message: other, source: api-service } }
+          - name: rule
+            at: 300ms
+            event: { type: rule_triggered, tenant_id: acme, data: { ruleId: rule-456, ruleName: Error Alert, triggeredAt: "{{ now() }}", logId: log-1, severity: high } }
+          - name: rule-globex
+            at: 310ms
+            event: { type: rule_triggered, tenant_id: globex, data: { ruleId: rule-g, ruleName: Globex, triggeredAt: "{{ now() }}", logId: g, severity: low } }
+          - name: action
+            at: 350ms
+            event: { type: action_executed, tenant_id: acme, data: { actionId: action-456, actionName: Send Email, executedAt: "{{ now() }}", status: success, ruleId: rule-456 } }
+          - name: system
+            at: 400ms
+            event: { type: system_notification, data: { title: Maintenance Scheduled, message: Soon, severity: info, actionUrl: "https://status.neurallog.com" } }
+        """
+    }
+
+    static func enc(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
+    static func logNumber(_ v: Value) -> Int? { v["data"]?["id"]?.stringValue.flatMap { Int($0.dropFirst(4)) } }
+
+    @Test func tokenOrApiKeyAndTheTenantFromTheHostHeader() async throws {
+        try await withSimulator(scenario: Self.scenario()) { port async throws in
+            let p = "/v1/logs/stream"
+            #expect(try await rawUpgrade(port: port, path: p, headers: [:]).status == 401)
+            #expect(try await rawUpgrade(port: port, path: p + "?apiKey=nope", headers: [:]).status == 401)
+            #expect(try await rawUpgrade(port: port, path: p + "?apiKey=key-acme", headers: [:]).status == 101)
+            let acme = try await token(["sub": "u", "tenant_id": "acme"])
+            #expect(try await rawUpgrade(port: port, path: "/v1/notifications?token=\(acme)", headers: [:]).status == 101)
+            // No tenant in the token: only the Host header can give one.
+            let bare = try await token(["sub": "u"])
+            #expect(try await rawUpgrade(port: port, path: p + "?token=\(bare)", headers: [:]).status == 403)
+            #expect(try await rawUpgrade(port: port, path: p + "?token=\(bare)", headers: ["Host": "api.acme.neurallog.com"]).status == 101)
+            // A token of one tenant cannot read another tenant's host.
+            let globex = try await token(["sub": "u", "tenant_id": "globex"])
+            #expect(try await rawUpgrade(port: port, path: p + "?token=\(globex)", headers: ["Host": "api.acme.neurallog.com"]).status == 403)
+            // The Host's tenant scopes the data: globex's history only.
+            let scoped = try await rawSession(port: port, path: p + "?token=\(bare)&history=true&follow=false", headers: ["Host": "api.globex.neurallog.com"])
+            #expect(scoped.messages.filter { $0["type"] == "log" }.map { $0["data"]?["id"] } == ["g1"])
+        }
+    }
+
+    @Test func streamStartThenLimitedMatchingHistoryThenStreamEndAndClose() async throws {
+        try await withSimulator(scenario: Self.scenario()) { port async throws in
+            let q = "query=\(Self.enc("level:ERROR"))&filter=\(Self.enc(#"{"source":"api-service"}"#))&history=true&limit=2&follow=false"
+            // A raw socket: the whole session is sent at once, then closed by the server.
+            let run = try await rawSession(port: port, path: "/v1/logs/stream?apiKey=key-acme&\(q)")
+            let values = run.messages
+            #expect(values.map { $0["type"] } == ["stream_start", "log", "log", "stream_end"])
+            #expect(values.first?["data"] == ["query": "level:ERROR", "filter": ["source": "api-service"], "follow": false])
+            #expect(values.dropFirst().prefix(2).map { $0["data"]?["id"] } == ["p5", "p6"])
+            for v in values {
+                #expect(v.objectValue.map { Array($0.keys) } == ["type", "id", "data", "timestamp"])
+            }
+            #expect(Set(values.compactMap { $0["id"]?.stringValue }).count == values.count)
+            #expect(run.closeCode == 1000)
+        }
+    }
+
+    @Test func followDeliversOnlyLogsMatchingTheQueryOfTheTenant() async throws {
+        try await withSimulator(scenario: Self.scenario()) { port async throws in
+            let q = Self.enc("level:ERROR AND NOT (source:auth OR message:nothing)")
+            let run = try await withClient(port: port, path: "/v1/logs/stream?apiKey=key-acme&query=\(q)") { c in
+                var logs = 0
+                let values = try await c.collect { v in
+                    if v["type"] == "log" { logs += 1 }
+                    return logs == 4
+                }
+                try await c.close()
+                return values
+            }
+            let values = try #require(run.value)
+            #expect(values.first?["type"] == "stream_start")
+            #expect(values.first?["data"]?["follow"] == true)
+            let logs = values.filter { $0["type"] == "log" }
+            #expect(logs.map { $0["data"]?["id"] } == ["log-1", "log-5", "log-9", "log-13"])
+            #expect(Set(logs.compactMap { $0["id"]?.stringValue }).count == 4)
+        }
+    }
+
+    @Test func logsArrivingWhilePausedAreDropped() async throws {
+        try await withSimulator(scenario: Self.scenario(), speed: .factor(1)) { port async throws in
+            let run = try await withClient(port: port, path: "/v1/logs/stream?apiKey=key-acme") { c in
+                let barrier = #"{"type":"command","id":"sync","data":{"action":"sync"}}"#
+                var logs = 0
+                let before = try await c.collect { v in
+                    if v["type"] == "log" { logs += 1 }
+                    return logs == 2
+                }
+                try await c.send(#"{"type":"command","id":"cmd-1","data":{"action":"pause"}}"#)
+                try await c.send(barrier)
+                let untilPaused = try await c.collect { $0["type"] == "error" }
+                try await Task.sleep(for: .milliseconds(500))
+                try await c.send(#"{"type":"command","id":"cmd-2","data":{"action":"resume"}}"#)
+                try await c.send(barrier)
+                let duringPause = try await c.collect { $0["type"] == "error" }
+                let after = try await c.next(type: "log")
+                try await c.close()
+                return [.array(before + untilPaused), .array(duringPause), after ?? .null]
+            }
+            let parts = try #require(run.value)
+            let lastBefore = (parts[0].arrayValue ?? []).compactMap(Self.logNumber).max() ?? 0
+            #expect(parts[1].arrayValue?.map { $0["type"] } == ["error"])
+            #expect(parts[1].arrayValue?.first?["data"]?["code"] == "unknown_command")
+            // Ten logs were generated during the 500 ms pause; none arrives after the resume.
+            let firstAfter = try #require(Self.logNumber(parts[2]))
+            #expect(firstAfter > lastBefore + 5)
+        }
+    }
+
+    @Test func updateFilterReplacesTheFilterAndAnInvalidOneIsAnError() async throws {
+        try await withSimulator(scenario: Self.scenario(), speed: .factor(1)) { port async throws in
+            let run = try await withClient(port: port, path: "/v1/logs/stream?apiKey=key-acme") { c in
+                _ = try await c.next(type: "stream_start")
+                try await c.send(#"{"type":"command","id":"cmd-1","data":{"action":"update_filter","filter":{"invalid":"field"}}}"#)
+                let bad = try await c.next(type: "error")
+                try await c.send(#"{"type":"command","id":"cmd-2","data":{"action":"update_filter","filter":"level=ERROR"}}"#)
+                let bad2 = try await c.next(type: "error")
+                try await c.send(#"{"type":"command","id":"cmd-3","data":{"action":"update_filter","filter":{"level":["WARN"],"source":"auth"}}}"#)
+                try await c.send(#"{"type":"command","id":"sync","data":{"action":"sync"}}"#)
+                _ = try await c.next(type: "error")
+                try await c.send(#"{"type":"command","id":"cmd-4","data":{"action":"update_filter","filter":{"level":["ERROR"],"source":"auth"}}}"#)
+                try await c.send(#"{"type":"command","id":"sync","data":{"action":"sync"}}"#)
+                let before = try await c.collect { $0["type"] == "error" }
+                var logs: [Value] = []
+                _ = try await c.collect { v in
+                    if v["type"] == "log" { logs.append(v) }
+                    return logs.count == 3
+                }
+                try await c.close()
+                return [bad ?? .null, bad2 ?? .null, .array(before), .array(logs)]
+            }
+            let parts = try #require(run.value)
+            #expect(parts[0]["data"]?["code"] == "invalid_filter")
+            #expect(parts[0]["data"]?["details"]?["filter"] == ["invalid": "field"])
+            #expect(parts[1]["data"]?["code"] == "invalid_filter")
+            #expect(parts[1]["data"]?["details"]?["filter"] == "level=ERROR")
+            // After the barrier, every log matches the last filter (WARN matched nothing).
+            let logs = parts[3].arrayValue ?? []
+            #expect(logs.count == 3)
+            #expect(logs.allSatisfy { $0["data"]?["level"] == "ERROR" && $0["data"]?["source"] == "auth" })
+        }
+    }
+
+    @Test func heartbeatsNeedAcksAndAClientThatStopsAckingIsClosed() async throws {
+        try await withSimulator(scenario: Self.scenario(settings: "{ heartbeat_interval: 0.15, heartbeat_grace: 0.4 }")) { port async throws in
+            let run = try await withClient(port: port, path: "/v1/notifications?apiKey=key-acme") { c in
+                var ids: [Value] = []
+                while ids.count < 5, let hb = try await c.next(type: "heartbeat") {
+                    ids.append(hb["id"] ?? .null)
+                    try await c.send(#"{"type":"heartbeat_ack","id":\#(hb["id"]?.jsonString ?? "null"),"timestamp":"2023-04-08T12:34:56.789Z"}"#)
+                }
+                // Stop acking: the next heartbeats go unanswered and the server closes.
+                _ = try await c.collect { _ in false }
+                return ids
+            }
+            let ids = try #require(run.value)
+            #expect(ids.count == 5)
+            #expect(Set(ids).count == 5)
+            #expect(run.closeCode == 1001)
+        }
+    }
+
+    @Test func notificationsEndpointDeliversTheTenantsNotifications() async throws {
+        try await withSimulator(scenario: Self.scenario()) { port async throws in
+            let run = try await withClient(port: port, path: "/v1/notifications?apiKey=key-acme") { c in
+                let values = try await c.collect { $0["type"] == "system_notification" }
+                try await c.close()
+                return values
+            }
+            let values = try #require(run.value)
+            #expect(values.map { $0["type"] } == ["rule_triggered", "action_executed", "system_notification"])
+            #expect(values.first?["data"]?["ruleId"] == "rule-456")
+            #expect(values.allSatisfy { $0.objectValue.map { Array($0.keys) } == ["type", "id", "data", "timestamp"] })
+        }
+    }
+
+    @Test func perTenantConnectionLimitRefusesTheUpgradeWith429() async throws {
+        try await withSimulator(scenario: Self.scenario()) { port async throws in
+            let result = try await withClient(port: port, path: "/v1/notifications?apiKey=key-acme") { _ in
+                try await withClient(port: port, path: "/v1/logs/stream?apiKey=key-acme") { _ in
+                    let third = try await rawUpgrade(port: port, path: "/v1/notifications?apiKey=key-acme", headers: [:])
+                    let other = try await rawUpgrade(port: port, path: "/v1/notifications?apiKey=key-globex", headers: [:])
+                    return [third.status, other.status, third.body.contains("too_many_connections") ? 1 : 0]
+                }.value
+            }
+            #expect((result.value ?? nil) == [429, 101, 1])
+        }
+    }
+
+    @Test func anInvalidQueryIsAnErrorAndCloses() async throws {
+        try await withSimulator(scenario: Self.scenario()) { port async throws in
+            let run = try await rawSession(port: port, path: "/v1/logs/stream?apiKey=key-acme&query=\(Self.enc("level:ERROR AND ("))")
+            #expect(run.messages.first?["data"]?["code"] == "invalid_query")
+            #expect(run.messages.first?["data"]?["details"]?["query"] == "level:ERROR AND (")
+            #expect(run.closeCode == 1008)
+        }
+    }
+}
