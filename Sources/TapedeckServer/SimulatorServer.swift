@@ -95,11 +95,21 @@ public struct SimulatorServer: Service {
             },
             logger: logger
         )
-        // The app runs in a group of its own, so that on shutdown we close clients with 1001
-        // (going away) first; hummingbird-websocket would otherwise close them with 1000.
+        // The app runs in a group of its own, outside the caller's graceful-shutdown context, so
+        // that on shutdown we close clients with 1001 (going away) first: hummingbird-websocket
+        // would otherwise close them with 1000 as soon as the shutdown starts. (A nested
+        // ServiceGroup follows the enclosing one's graceful shutdown, so it is started detached, and
+        // awaited and cancelled here like a child.)
         let inner = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await inner.run() }
+            group.addTask {
+                let detached = Task.detached { try await inner.run() }
+                try await withTaskCancellationHandler {
+                    try await detached.value
+                } onCancel: {
+                    detached.cancel()
+                }
+            }
             group.addTask {
                 if configuration.timeline == .shared { await scheduler.runShared() }
                 while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }

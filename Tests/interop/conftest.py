@@ -3,6 +3,7 @@ independent peers (Python `websockets`, `protobuf`)."""
 import os
 import re
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 
@@ -26,8 +27,11 @@ def token(*args):
 @contextmanager
 def serve(*args, timeout=30):
     """Starts `tapedeck serve ARGS --port 0`, yields the first ws:// base URL (host:port), stops it with SIGTERM."""
+    # The server's log goes to a file: a pipe nobody reads would fill up and block the server.
+    log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen([BIN, "serve", "--port", "0", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=log, text=True)
+    proc.log = log
     try:
         deadline = time.time() + timeout
         url = None
@@ -41,7 +45,8 @@ def serve(*args, timeout=30):
                 break
         if url is None:
             proc.kill()
-            raise RuntimeError("server did not start: " + proc.stderr.read())
+            log.seek(0)
+            raise RuntimeError("server did not start: " + log.read())
         yield url, proc
     finally:
         if proc.poll() is None:
@@ -50,9 +55,17 @@ def serve(*args, timeout=30):
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        log.close()
 
 
-@pytest.fixture(scope="session")
+@contextmanager
+def serve_host(*args, timeout=30):
+    """Like `serve`, yielding only host:port."""
+    with serve(*args, timeout=timeout) as (host, _):
+        yield host
+
+
+@pytest.fixture(scope="session", autouse=True)
 def binary():
     if not os.path.exists(BIN):
         pytest.fail(f"tapedeck binary not found at {BIN}; run `swift build` or set TAPEDECK_BIN")

@@ -15,48 +15,10 @@ from contextlib import contextmanager
 import pytest
 import websockets
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("TAPEDECK_BIN", os.path.join(ROOT, ".build", "debug", "tapedeck"))
+from conftest import BIN, ROOT, token, serve_host as serve  # noqa: E402  (shared helpers)
+
 QUICK = "scenarios/jobs-live-tail/quick-check.yaml"
 EXAMPLE = "scenarios/jobs-live-tail/job-run-with-live-tail.yaml"
-
-
-def token(*args):
-    p = subprocess.run([BIN, "token", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    return p.stdout.strip()
-
-
-@contextmanager
-def serve(*args, timeout=30):
-    """`tapedeck serve ARGS --port 0`; yields host:port from the printed ws:// URL; stops with SIGTERM."""
-    proc = subprocess.Popen([BIN, "serve", "--port", "0", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        deadline = time.time() + timeout
-        host = None
-        while time.time() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            m = re.search(r"ws://(127\.0\.0\.1:\d+)", line)
-            if m:
-                host = m.group(1)
-                break
-        assert host, "server did not start"
-        yield host
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def binary():
-    if not os.path.exists(BIN):
-        pytest.fail(f"tapedeck binary not found at {BIN}; run `swift build` or set TAPEDECK_BIN")
 
 
 def run(coro, seconds=60):
