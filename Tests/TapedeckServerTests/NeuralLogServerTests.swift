@@ -189,7 +189,7 @@ struct NeuralLogServerTests {
     }
 
     @Test func heartbeatsNeedAcksAndAClientThatStopsAckingIsClosed() async throws {
-        try await withSimulator(scenario: Self.scenario(settings: "{ heartbeat_interval: 0.15, heartbeat_grace: 0.4 }")) { port async throws in
+        try await withSimulator(scenario: Self.scenario(settings: "{ heartbeat_interval: 0.2, heartbeat_grace: 1.5 }")) { port async throws in
             let run = try await withClient(port: port, path: "/v1/notifications?apiKey=key-acme") { c in
                 var ids: [Value] = []
                 while ids.count < 5, let hb = try await c.next(type: "heartbeat") {
