@@ -65,4 +65,29 @@ asyncio.run(main())
 PY
 export WORKITEMS_TOKEN=$("$BIN" token --tenant acme --user user-1)
 record workitems-protobuf-sprint-day scenarios/workitems-protobuf/sprint-day.yaml /ws "$tmp/workitems_client.py"
+cat >"$tmp/json_client.py" <<'PY'
+# A generic JSON client: connect to PROXY+PATH with optional headers, send MESSAGES, read COUNT frames.
+import asyncio, json, os, websockets
+async def main():
+    headers = json.loads(os.environ.get("HEADERS", "{}"))
+    async with websockets.connect(os.environ["PROXY"] + os.environ["CLIENT_PATH"], additional_headers=headers) as ws:
+        for m in json.loads(os.environ.get("MESSAGES", "[]")):
+            await ws.send(json.dumps(m))
+        for _ in range(int(os.environ.get("COUNT", "10"))):
+            try:
+                await asyncio.wait_for(ws.recv(), 10)
+            except (asyncio.TimeoutError, websockets.exceptions.ConnectionClosed):
+                break
+        await ws.close(1000, "sample done")
+asyncio.run(main())
+PY
+JOBS_TOKEN=$("$BIN" token --tenant acme --user analyst)
+CLIENT_PATH="/api/v1/ws?token=$JOBS_TOKEN" COUNT=12 \
+  MESSAGES='[{"type":"subscribe_job_progress","payload":{"job_id":"job-7d-arserver"}},{"type":"subscribe_live_tail","payload":{"job_id":"job-7d-arserver","filters":{"log_types":["API","SQL"]}}},{"type":"ping"}]' \
+  record jobs-live-tail-job-run scenarios/jobs-live-tail/job-run-with-live-tail.yaml /api/v1/ws "$tmp/json_client.py"
+CLIENT_PATH="/v1/logs/stream?apiKey=api-key-123&query=level:ERROR&follow=true&history=true&limit=5" COUNT=10 \
+  record neurallog-error-burst scenarios/neurallog/error-burst-with-notifications.yaml /v1/logs/stream "$tmp/json_client.py"
+CLIENT_PATH="/ws" HEADERS='{"Cookie":"better-auth.session_token=sess-alice"}' COUNT=8 \
+  MESSAGES='[{"type":"subscribe","channel":"jobs"},{"type":"ping"}]' \
+  record unified-logs-user-session scenarios/unified-logs/user-log-session.yaml /ws "$tmp/json_client.py"
 record ops-control-center-quick-check scenarios/ops-control-center/quick-check.yaml /api/ws "$tmp/ops_client.py"
