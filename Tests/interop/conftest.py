@@ -1,5 +1,7 @@
 """Shared helpers for the interop checks: run the real `tapedeck` binary and talk to it with
 independent peers (Python `websockets`, `protobuf`)."""
+import asyncio
+import json
 import os
 import re
 import subprocess
@@ -8,6 +10,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
+import websockets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("TAPEDECK_BIN", os.path.join(ROOT, ".build", "debug", "tapedeck"))
@@ -70,3 +73,30 @@ def binary():
     if not os.path.exists(BIN):
         pytest.fail(f"tapedeck binary not found at {BIN}; run `swift build` or set TAPEDECK_BIN")
     return BIN
+
+
+def run(coro, seconds=60):
+    """Runs a coroutine with a time limit."""
+    return asyncio.run(asyncio.wait_for(coro, seconds))
+
+
+def status(url, headers=None):
+    """The HTTP status of a WebSocket upgrade to `url`: 101 when it succeeds."""
+    async def go():
+        try:
+            async with websockets.connect(url, additional_headers=headers or {}):
+                return 101
+        except websockets.exceptions.InvalidStatus as e:
+            return e.response.status_code
+    return run(go())
+
+
+async def recv_until(ws, stop, limit=100000):
+    """JSON messages until `stop(message)` is true (included)."""
+    out = []
+    while len(out) < limit:
+        m = json.loads(await ws.recv())
+        out.append(m)
+        if stop(m):
+            break
+    return out

@@ -15,34 +15,10 @@ from contextlib import contextmanager
 import pytest
 import websockets
 
-from conftest import BIN, ROOT, token, serve_host as serve  # noqa: E402  (shared helpers)
+from conftest import BIN, ROOT, recv_until, run, serve_host as serve, status, token  # shared helpers
 
 QUICK = "scenarios/jobs-live-tail/quick-check.yaml"
 EXAMPLE = "scenarios/jobs-live-tail/job-run-with-live-tail.yaml"
-
-
-def run(coro, seconds=60):
-    return asyncio.run(asyncio.wait_for(coro, seconds))
-
-
-def status(url):
-    async def go():
-        try:
-            async with websockets.connect(url):
-                return 101
-        except websockets.exceptions.InvalidStatus as e:
-            return e.response.status_code
-    return run(go())
-
-
-async def recv_until(ws, stop, limit=100000):
-    out = []
-    while len(out) < limit:
-        m = json.loads(await ws.recv())
-        out.append(m)
-        if stop(m):
-            break
-    return out
 
 
 def test_missing_or_invalid_token_is_401():

@@ -16,35 +16,11 @@ from contextlib import contextmanager
 import pytest
 import websockets
 
-from conftest import BIN, ROOT, token, serve_host as serve  # noqa: E402  (shared helpers)
+from conftest import BIN, ROOT, recv_until, run, serve_host as serve, status, token  # shared helpers
 
 QUICK = "scenarios/neurallog/quick-check.yaml"
 SHORT_HB = "scenarios/neurallog/short-heartbeat.yaml"
 EXAMPLE = "scenarios/neurallog/error-burst-with-notifications.yaml"
-
-
-def run(coro, seconds=60):
-    return asyncio.run(asyncio.wait_for(coro, seconds))
-
-
-def status(url, headers=None):
-    async def go():
-        try:
-            async with websockets.connect(url, additional_headers=headers or {}):
-                return 101
-        except websockets.exceptions.InvalidStatus as e:
-            return e.response.status_code
-    return run(go())
-
-
-async def recv_until(ws, stop, limit=100000):
-    out = []
-    while len(out) < limit:
-        m = json.loads(await ws.recv())
-        out.append(m)
-        if stop(m):
-            break
-    return out
 
 
 async def recv_all(ws):

@@ -8,38 +8,24 @@ import signal
 import pytest
 import websockets
 
-from conftest import serve, token
+from conftest import run, serve, status, token
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 STORM = "scenarios/ops-control-center/incident-storm.yaml"
 QUICK = "scenarios/ops-control-center/quick-check.yaml"
 
 
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
-
-
-def refused_status(url, headers=None):
-    async def go():
-        try:
-            async with websockets.connect(url, additional_headers=headers or {}):
-                return 101
-        except websockets.exceptions.InvalidStatus as e:
-            return e.response.status_code
-    return run(go())
-
-
 def test_missing_or_bad_token_is_401(binary):
     with serve(STORM) as (host, _):
         url = f"ws://{host}/api/ws"
-        assert refused_status(url) == 401
-        assert refused_status(url, {"Authorization": "Bearer not.a.jwt"}) == 401
+        assert status(url) == 401
+        assert status(url, {"Authorization": "Bearer not.a.jwt"}) == 401
         wrong_secret = token("--user", "eve", "--secret", "x" * 40)
-        assert refused_status(url, {"Authorization": f"Bearer {wrong_secret}"}) == 401
+        assert status(url, {"Authorization": f"Bearer {wrong_secret}"}) == 401
         expired = token("--user", "old", "--expires", "1s")
         import time; time.sleep(2)
-        assert refused_status(url, {"Authorization": f"Bearer {expired}"}) == 401
-        assert refused_status(url, {"Authorization": f"Bearer {token('--user', 'nobody', '--permissions', '')}"}) in (401, 403)
+        assert status(url, {"Authorization": f"Bearer {expired}"}) == 401
+        assert status(url, {"Authorization": f"Bearer {token('--user', 'nobody', '--permissions', '')}"}) in (401, 403)
 
 
 def test_squad_filter_ping_errors(binary):
