@@ -6,7 +6,7 @@ public enum DurationText {
 
     /// Parses a duration in seconds. Accepts a bare number (seconds) or one or more `<number><unit>` parts.
     public static func seconds(_ text: String) -> Double? {
-        let t = text.trimmingCharacters(in: " ")
+        let t = text.trimming(" ")
         if t.isEmpty { return nil }
         if let d = Double(t) { return d }
         var total = 0.0
@@ -55,11 +55,12 @@ public enum DurationText {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: Character) -> String {
+extension StringProtocol {
+    /// The text without `character` at either end (`" a b ".trimming(" ")` is `"a b"`).
+    public func trimming(_ character: Character) -> String {
         var s = Substring(self)
-        while s.first == set { s = s.dropFirst() }
-        while s.last == set { s = s.dropLast() }
+        while s.first == character { s = s.dropFirst() }
+        while s.last == character { s = s.dropLast() }
         return String(s)
     }
 }

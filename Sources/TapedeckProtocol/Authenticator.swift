@@ -114,7 +114,7 @@ public struct Authenticator: Sendable {
             guard let h = request.header("authorization") else { return nil }
             let parts = h.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-            return parts[1].trimmingCharacters(in: " ")
+            return parts[1].trimming(" ")
         }
     }
 

@@ -51,6 +51,8 @@ public struct ConnectionEngine: Sendable {
     public private(set) var lastHeartbeat: Double
     var random: SeededRandom
     let sharedLimiter: SharedRateLimiter?
+    /// Whether any rule subscribes (fixed by the profile).
+    let hasSubscribeRule: Bool
     /// Messages evaluated so far, for `seq()` in replies.
     var sequence = 0
     /// The client heartbeat timeout in seconds, resolved against the settings.
@@ -72,6 +74,7 @@ public struct ConnectionEngine: Sendable {
         sharedLimiter: SharedRateLimiter? = nil
     ) {
         self.sharedLimiter = sharedLimiter
+        self.hasSubscribeRule = profile.rules.contains { $0.actions.subscribe != nil }
         self.profile = profile
         self.conn = conn
         self.entities = entities
@@ -249,14 +252,12 @@ public struct ConnectionEngine: Sendable {
     /// A profile whose initial subscriptions are permanent (`replace_initial: false`) wants events from
     /// the moment a connection opens.
     public var wantsEvents: Bool {
-        explicitlySubscribed || !profile.rules.contains { $0.actions.subscribe != nil }
+        explicitlySubscribed || !hasSubscribeRule
             || (!profile.subscriptions.initial.isEmpty && !profile.subscriptions.replaceInitial)
     }
 
-    /// Whether delivery goes through subscriptions at all.
-    var usesSubscriptions: Bool {
-        !profile.subscriptions.initial.isEmpty || profile.rules.contains { $0.actions.subscribe != nil }
-    }
+    /// Whether delivery goes through subscriptions at all (checked for every event, so computed once).
+    var usesSubscriptions: Bool { !profile.subscriptions.initial.isEmpty || hasSubscribeRule }
 
     /// Whether the client heartbeat has timed out at monotonic time `now`.
     public func heartbeatExpired(now: Double) -> Bool {

@@ -7,8 +7,6 @@ import Yams
 public struct ProfileLoader: Sendable {
     public init() {}
 
-    /// Names of the built-in profiles.
-    public static let builtinNames = ["ops-control-center", "jobs-live-tail", "neurallog", "unified-logs", "workitems-protobuf"]
 
     /// The directory holding built-in profiles inside the binary's resources.
     static var builtinDirectory: URL? { Bundle.module.resourceURL?.appendingPathComponent("Profiles") }
@@ -21,7 +19,10 @@ public struct ProfileLoader: Sendable {
     }
 
     /// Names of the built-in profiles actually shipped in this binary.
-    public static var availableBuiltins: [String] { builtinNames.filter { builtinPath($0) != nil } }
+    public static var availableBuiltins: [String] {
+        guard let dir = builtinDirectory, let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return [] }
+        return files.filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
+    }
 
     /// Loads a built-in profile by name, or a profile file by path (relative to `relativeTo` when given).
     public func load(_ reference: String, relativeTo directory: String? = nil) throws(ScenarioErrors) -> Profile {

@@ -36,8 +36,8 @@ public struct UpgradeRequest: Sendable {
             h.value.split(separator: ";").compactMap { part -> (String, String)? in
                 let kv = part.split(separator: "=", maxSplits: 1)
                 guard let k = kv.first else { return nil }
-                let name = k.trimmingCharacters(in: " ")
-                let value = kv.count > 1 ? kv[1].trimmingCharacters(in: " ") : ""
+                let name = k.trimming(" ")
+                let value = kv.count > 1 ? kv[1].trimming(" ") : ""
                 return (name, Self.percentDecode(value))
             }
         }
@@ -77,14 +77,5 @@ public struct UpgradeRequest: Sendable {
             bytes.append(b)
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in c: Character) -> String {
-        var s = self
-        while s.first == c { s = s.dropFirst() }
-        while s.last == c { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -153,14 +153,8 @@ final class Hub: Sendable {
         // envelope give a fresh id per event. Whole milliseconds, so that the activity log's time
         // equals a `time_ms()` in the frame.
         let now = (clock.wallTime * 1000).rounded(.down) / 1000
-        var ctx = EvaluationContext(
-            variables: ["event": event.value, "topic": .null, "settings": entry.settings, "entities": entry.entities],
-            random: SeededRandom(seed: UInt64(n), stream: "hub"), sequence: n, now: now)
         do {
-            let topic = try p.topic.map { try $0.evaluate(in: &ctx).plainText }
-            ctx.variables["topic"] = topic.map(Value.string) ?? .null
-            let frame = try p.envelope?.evaluate(in: &ctx) ?? event.value
-            let item = try entry.codec.encode(frame)
+            let (topic, frame, item) = try entry.render(event, now: now, random: SeededRandom(seed: UInt64(n), stream: "hub"), sequence: n)
             activity[p.name]?.append(ActivityLog.Item(timeMillis: Int((now * 1000).rounded()), event: event.value, message: frame))
             return (p.name, topic, item)
         } catch {

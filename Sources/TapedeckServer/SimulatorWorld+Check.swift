@@ -26,14 +26,10 @@ extension SimulatorWorld {
                 guard let entry = entry(for: event.profile),
                     let location = scenario.streams.first(where: { $0.name == event.stream })?.location
                 else { continue }
-                var ctx = EvaluationContext(
-                    variables: ["event": event.value, "topic": .null, "settings": entry.settings, "entities": entry.entities],
-                    random: SeededRandom(seed: UInt64(event.sequence), stream: event.stream), now: 1_737_109_800)
                 do {
-                    let topic = try entry.profile.topic.map { try $0.evaluate(in: &ctx).plainText }
-                    ctx.variables["topic"] = topic.map(Value.string) ?? .null
-                    let frame = try entry.profile.envelope?.evaluate(in: &ctx) ?? event.value
-                    _ = try entry.codec.encode(frame)
+                    _ = try entry.render(
+                        event, now: 1_737_109_800, random: SeededRandom(seed: UInt64(event.sequence), stream: event.stream),
+                        sequence: event.sequence)
                 } catch {
                     let message = "stream '\(event.stream)', event \(event.sequence): profile \(entry.profile.name) cannot send it: \(error)"
                     if reported.insert(event.stream).inserted { errors.append(ScenarioError(message, at: location)) }

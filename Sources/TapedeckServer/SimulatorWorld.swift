@@ -1,3 +1,4 @@
+import Foundation
 public import TapedeckCore
 import OrderedCollections
 public import TapedeckScenario
@@ -16,6 +17,19 @@ public struct SimulatorWorld: Sendable {
         let codec: FrameCodec
         /// Counters of the profile's shared limits, common to all its connections.
         let sharedLimiter = SharedRateLimiter()
+
+        /// An event as this profile sends it: its topic, its frame (the envelope) and the encoded
+        /// item. `now` is what `now()` and `time_ms()` report; `random` and `sequence` feed `uuid()`
+        /// and `seq()`.
+        func render(_ event: TimelineEvent, now: Double, random: SeededRandom, sequence: Int) throws -> (topic: String?, frame: Value, item: OutboundItem) {
+            var ctx = EvaluationContext(
+                variables: ["event": event.value, "topic": .null, "settings": settings, "entities": entities],
+                random: random, sequence: sequence, now: now)
+            let topic = try profile.topic.map { try $0.evaluate(in: &ctx).plainText }
+            ctx.variables["topic"] = topic.map(Value.string) ?? .null
+            let frame = try profile.envelope?.evaluate(in: &ctx) ?? event.value
+            return (topic, frame, try codec.encode(frame))
+        }
     }
 
     public var scenarios: [Scenario]
@@ -30,7 +44,7 @@ public struct SimulatorWorld: Sendable {
         self.profileOrder = []
         var errors: [ScenarioError] = []
         for s in scenarios {
-            let directory = NSStringPath(s.file).directory
+            let directory = (s.file as NSString).deletingLastPathComponent
             var refs: [String] = []
             if let p = s.profile { refs.append(p) }
             refs += s.streams.compactMap(\.profile)
@@ -70,12 +84,3 @@ public struct SimulatorWorld: Sendable {
     }
 }
 
-/// Path helpers without Foundation.
-struct NSStringPath {
-    let path: String
-    init(_ path: String) { self.path = path }
-    var directory: String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return String(path[..<slash])
-    }
-}
