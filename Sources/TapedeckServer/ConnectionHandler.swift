@@ -44,7 +44,9 @@ struct ConnectionHandler: Sendable {
         // published meanwhile is either in the history or delivered live (never neither).
         let start = connection.withEngine { e in
             let past = e.historyKey.map { hub.history.items(profile: connection.profileName, key: $0) } ?? []
-            return e.start(wallTime: clock.wallTime, history: past)
+            let actions = e.start(wallTime: clock.wallTime, history: past)
+            enqueue(actions, logger: logger)
+            return actions
         }
         perform(start, logger: logger)
 
@@ -86,7 +88,13 @@ struct ConnectionHandler: Sendable {
                             decoded = codec.decode(binary: bytes)
                         }
                         let now = seconds(clock.elapsed)
-                        let actions = connection.withEngine { $0.receive(decoded, now: now, wallTime: clock.wallTime) }
+                        // Replies are queued under the engine's lock, like events, so an event that a
+                        // subscribe lets through never overtakes the subscribe's own reply.
+                        let actions = connection.withEngine { e in
+                            let actions = e.receive(decoded, now: now, wallTime: clock.wallTime)
+                            enqueue(actions, logger: logger)
+                            return actions
+                        }
                         perform(actions, logger: logger)
                     }
                 } catch {
@@ -102,7 +110,11 @@ struct ConnectionHandler: Sendable {
                 group.addTask {
                     while !Task.isCancelled {
                         do { try await clock.sleep(for: step) } catch { return }
-                        let actions = connection.withEngine { $0.tick(now: seconds(clock.elapsed), wallTime: clock.wallTime) }
+                        let actions = connection.withEngine { e in
+                            let actions = e.tick(now: seconds(clock.elapsed), wallTime: clock.wallTime)
+                            enqueue(actions, logger: logger)
+                            return actions
+                        }
                         perform(actions, logger: logger)
                         if actions.contains(where: { if case .close = $0 { true } else { false } }) {
                             logger.info("heartbeat timeout")
@@ -144,7 +156,8 @@ struct ConnectionHandler: Sendable {
         }
     }
 
-    func perform(_ actions: [EngineAction], logger: Logger) {
+    /// Queues the messages and closes among `actions`; called under the engine's lock.
+    func enqueue(_ actions: [EngineAction], logger: Logger) {
         for a in actions {
             switch a {
             case .send(let v):
@@ -154,6 +167,16 @@ struct ConnectionHandler: Sendable {
                     logger.error("profile \(connection.profileName): cannot encode a reply: \(error)")
                 }
             case .close(let code, let reason): connection.queue.pushControl(.close(code: code, reason: reason))
+            case .log, .clearHistory: break
+            }
+        }
+    }
+
+    /// Carries out the rest of `actions` (logs, history), outside the engine's lock.
+    func perform(_ actions: [EngineAction], logger: Logger) {
+        for a in actions {
+            switch a {
+            case .send, .close: break
             case .log(let m): logger.warning("profile \(connection.profileName): \(m)")
             case .clearHistory(let key): hub.history.clear(profile: connection.profileName, key: key)
             }
