@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "TapedeckProtobuf", targets: ["TapedeckProtobuf"]),
         .library(name: "TapedeckServer", targets: ["TapedeckServer"]),
         .library(name: "TapedeckRecording", targets: ["TapedeckRecording"]),
+        .library(name: "TapedeckDiff", targets: ["TapedeckDiff"]),
+        .library(name: "TapedeckReplay", targets: ["TapedeckReplay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -37,6 +39,7 @@ let package = Package(
             name: "tapedeck",
             dependencies: [
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckProtobuf", "TapedeckServer", "TapedeckRecording",
+                "TapedeckDiff", "TapedeckReplay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,6 +121,31 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Alignment and structural diff of recordings; ignore rules; reports (text, JSON, JUnit, HTML).
+        .target(
+            name: "TapedeckDiff",
+            dependencies: [
+                "TapedeckCore", "TapedeckRecording", "TapedeckProtocol",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Replay engines: a recording served to live clients, or played as a client against a server.
+        .target(
+            name: "TapedeckReplay",
+            dependencies: [
+                "TapedeckCore", "TapedeckRecording", "TapedeckProtocol", "TapedeckDiff",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TapedeckCoreTests", dependencies: ["TapedeckCore", .product(name: "OrderedCollections", package: "swift-collections")], swiftSettings: swiftSettings),
         .testTarget(name: "TapedeckScenarioTests", dependencies: ["TapedeckScenario", "TapedeckCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TapedeckProtobufTests", dependencies: ["TapedeckProtobuf"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
@@ -147,6 +175,23 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TapedeckDiffTests",
+            dependencies: ["TapedeckDiff", "TapedeckRecording", "TapedeckCore", "TapedeckProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TapedeckReplayTests",
+            dependencies: [
+                "TapedeckReplay", "TapedeckRecording", "TapedeckCore", "TapedeckDiff",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
