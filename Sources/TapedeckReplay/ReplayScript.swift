@@ -67,10 +67,15 @@ public struct ReplayScript: Sendable {
 
     /// Arranges `frames` (one connection's, in recording order) for the `side` that replays.
     public init(connection: StoredConnection, frames: [RecordedFrame], side: FrameDirection) {
-        self.connection = connection.id
-        self.info = connection.info
-        self.close = connection.close
-        self.openedOffsetNanos = connection.info.openedAt?.offsetNanos ?? frames.first?.timestamp?.offsetNanos ?? 0
+        self.init(id: connection.id, info: connection.info, close: connection.close, frames: frames, side: side)
+    }
+
+    /// Arranges `frames` of a connection described by `info` for the `side` that replays.
+    public init(id: ConnectionID, info: ConnectionInfo, close: ConnectionClose = ConnectionClose(), frames: [RecordedFrame], side: FrameDirection) {
+        self.connection = id
+        self.info = info
+        self.close = close
+        self.openedOffsetNanos = info.openedAt?.offsetNanos ?? frames.first?.timestamp?.offsetNanos ?? 0
         var steps: [Step] = []
         var fragments: (opcode: FrameOpcode, payload: [UInt8])?
         for frame in frames {
@@ -104,7 +109,7 @@ public struct ReplayScript: Sendable {
     }
 
     /// The number of frames this side sends.
-    public var ownFrameCount: Int { steps.count { if case .own = $0 { true } else { false } } }
+    public var ownFrameCount: Int { steps.count(where: { if case .own = $0 { true } else { false } }) }
     /// The number of messages the other side sent.
-    public var peerMessageCount: Int { steps.count { if case .peer = $0 { true } else { false } } }
+    public var peerMessageCount: Int { steps.count(where: { if case .peer = $0 { true } else { false } }) }
 }
