@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 import TapedeckRecording
 
 /// Answers every request that is not upgraded: a recorded refusal (401, 403, ... with its headers and
@@ -91,6 +92,8 @@ final class ReplayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A refused upgrade (our own `shouldUpgrade` said no) comes through here first; the request follows.
+        if error is NIOWebSocketUpgradeError { return }
         context.close(promise: nil)
     }
 }

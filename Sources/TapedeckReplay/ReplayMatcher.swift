@@ -1,5 +1,6 @@
 public import TapedeckCore
 public import TapedeckRecording
+import OrderedCollections
 
 /// Where a live message first differs from the recorded one.
 public struct ReplayDifference: Sendable, Hashable, CustomStringConvertible {

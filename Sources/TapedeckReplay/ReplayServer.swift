@@ -86,7 +86,7 @@ public final class ReplayServer: Service, Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
-                    try channel.pipeline.syncOperations.addHandler(ReplayHTTPHandler(server: self, slot: slot))
+                    try channel.pipeline.syncOperations.addHandler(ReplayHTTPHandler(server: self, slot: slot), name: Self.httpHandlerName)
                 }
             }
         let channel: any Channel
@@ -158,6 +158,8 @@ public final class ReplayServer: Service, Sendable {
     private func upgraded(_ channel: any Channel, slot: AssignmentSlot) throws {
         guard case .connection(let connection) = slot.get() else { throw ReplayError.recording("no connection assigned") }
         let (inputs, continuation) = AsyncStream<ReplayInput>.makeStream()
+        // After the upgrade only WebSocket frames flow: the refusal handler goes.
+        _ = channel.pipeline.syncOperations.removeHandler(name: Self.httpHandlerName)
         try channel.pipeline.syncOperations.addHandler(ReplayFrameHandler(continuation: continuation))
         let id = state.withLock { s -> Int? in
             guard !s.stopping else { return nil }
@@ -207,6 +209,8 @@ public final class ReplayServer: Service, Sendable {
         }
         waiters.forEach { $0.resume() }
     }
+
+    static let httpHandlerName = "tapedeck-replay-http"
 
     static func describe(_ address: SocketAddress?) -> String {
         guard let address else { return "?" }

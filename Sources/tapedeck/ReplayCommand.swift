@@ -142,8 +142,8 @@ struct ReplayCommand: AsyncParsableCommand {
                 let shownHost = host.contains(":") ? "[\(host)]" : host
                 var lines = ["tapedeck \(TapedeckVersion.current) replaying \(recordingPath) (\(loaded.connections.count) connection(s)\(loaded.recording.metadata.profile.map { ", profile \($0)" } ?? ""))"]
                 var seen = Set<String>()
-                for c in loaded.connections where seen.insert(c.info.path).inserted {
-                    if let pinned = configuration.pinned, pinned != c.id { continue }
+                for c in loaded.connections where configuration.pinned == nil || configuration.pinned == c.id {
+                    guard seen.insert(c.info.path).inserted else { continue }
                     lines.append("  ws://\(shownHost):\(port)\(c.info.path)  (\(configuration.pinned != nil ? "connection \(configuration.pinned!)" : "\(counts[c.info.path] ?? 0) connection(s)"))")
                 }
                 let reuse = configuration.pinned != nil ? "the pinned connection for every client" : configuration.loop ? "in turn, looping" : "each recorded connection once"

@@ -125,7 +125,8 @@ struct ReplayStateMachineTests {
         #expect(a.sentTexts.isEmpty)
         #expect(a.wait == .some(nil))
         a = m.received(message(#"{"type":"subscribe","payload":{"job_id":"job-1"}}"#), now: .seconds(2))
-        #expect(a.sentTexts == [#"{"type":"ok"}"#])
+        #expect(a.wait == .some(.seconds(2) + .milliseconds(10)))
+        #expect(m.deadlineReached(now: .seconds(2) + .milliseconds(10)).sentTexts == [#"{"type":"ok"}"#])
     }
 
     @Test("reactive with --on-mismatch close: closes with 1008")
