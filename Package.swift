@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "TapedeckDiff",
             dependencies: [
-                "TapedeckCore", "TapedeckRecording", "TapedeckProtocol",
+                "TapedeckCore", "TapedeckRecording", "TapedeckProtocol", "TapedeckProtobuf",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],

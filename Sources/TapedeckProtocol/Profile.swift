@@ -41,6 +41,8 @@ public struct Profile: Sendable {
     public var activity: ActivitySpec?
     /// Settings with their defaults; a scenario's `settings:` overrides them.
     public var settings: Value
+    /// What comparing two sessions ignores and how messages are named (`tapedeck diff`, reactive replay).
+    public var diff = DiffPreset()
     /// The file it came from.
     public var source: String
 

@@ -81,6 +81,7 @@ struct ProfileReader {
     static let topKeys = [
         "profile", "description", "spec", "codec", "endpoints", "auth", "settings", "topic", "envelope", "deliver_if",
         "subscriptions", "limits", "heartbeat", "on_connect", "on", "invalid", "activity", "history", "backpressure",
+        "diff",
     ]
 
     func read(_ root: Node, into p: inout Profile) {
@@ -124,6 +125,7 @@ struct ProfileReader {
         }
         if let n = k["history"] { p.history = history(n) }
         if let n = k["backpressure"] { p.backpressure = backpressure(n) }
+        if let n = k["diff"] { p.diff = Self.diffPreset(n, reader: r) }
         if let n = k["invalid"] { p.invalid = actions(n, what: "'invalid'", names: ProfileNames.message, allowed: Self.actionKeys) }
         if let n = k["on"] {
             guard case .sequence(let seq) = n else { r.error("expected 'on' to be a list of rules", at: n); return }

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import TapedeckCore
 import TapedeckRecording
 
 /// `tapedeck record`: a transparent WebSocket proxy that records every connection into a SQLite file.

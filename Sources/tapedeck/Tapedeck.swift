@@ -16,6 +16,7 @@ struct Tapedeck: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, RecordCommand.self, ReplayCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
             ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self,
+            DiffCommand.self,
         ]
     )
 }

@@ -73,8 +73,8 @@ struct RedactorTests {
         #expect(!missing.replace(in: &v, with: "z"))
         #expect(try JSONPath(parsing: "$['a']['b'][*]").replace(in: &v, with: 0))
         #expect(v == ["a": ["b": [0, 0]], "c": "y"])
-        #expect(throws: RecordingError.self) { try JSONPath(parsing: "a.b") }
-        #expect(throws: RecordingError.self) { try JSONPath(parsing: "$.a[") }
+        #expect(throws: JSONPathError.self) { try JSONPath(parsing: "a.b") }
+        #expect(throws: JSONPathError.self) { try JSONPath(parsing: "$.a[") }
     }
 
     @Test("query redaction keeps names, order and non-secret values")
