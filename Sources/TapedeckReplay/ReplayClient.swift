@@ -2,6 +2,7 @@ public import Logging
 public import ServiceLifecycle
 public import TapedeckCore
 public import TapedeckRecording
+public import TapedeckDiff
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -63,7 +64,7 @@ public final class ReplayClient: Service, Sendable {
     ///
     /// - Throws: `ReplayError.missingSecret` when a redacted value is needed and was not supplied.
     public init(
-        recording: ReplayRecording, configuration: ReplayClientConfiguration, matcher: any ReplayMatcher = StructuralMatcher(),
+        recording: ReplayRecording, configuration: ReplayClientConfiguration, matcher: any ReplayMatcher = DiffRulesMatcher(rules: DiffRules()),
         decoder: @escaping RecordingFrameDecoder = RecordingConfiguration.jsonTextDecoder, logger: Logger,
         clock: any SimulationClock = RealClock(), writer: RecordingWriter? = nil
     ) throws(ReplayError) {

@@ -1,6 +1,5 @@
 public import TapedeckCore
-public import TapedeckRecording
-import OrderedCollections
+public import TapedeckDiff
 
 /// Where a live message first differs from the recorded one.
 public struct ReplayDifference: Sendable, Hashable, CustomStringConvertible {
@@ -27,67 +26,20 @@ public protocol ReplayMatcher: Sendable {
     func firstDifference(expected: Value, actual: Value) -> ReplayDifference?
 }
 
-/// Structural equality on values, ignoring the fields that `ignore` selects (volatile ids, timestamps, tokens).
-///
-/// Object key order does not matter; integers and doubles compare by value. An ignored field may also be
-/// missing on either side.
-public struct StructuralMatcher: ReplayMatcher {
-    public var ignore: [JSONPath]
+/// Matches with the comparison of `tapedeck diff`: structural on decoded values, under the same
+/// `DiffRules` (a profile's preset of volatile fields, `--ignore` paths, value patterns).
+public struct DiffRulesMatcher: ReplayMatcher {
+    public var rules: DiffRules
 
-    public init(ignore: [JSONPath] = []) {
-        self.ignore = ignore
+    public init(rules: DiffRules) {
+        self.rules = rules
     }
-
-    static let ignoredMarker = Value.string("\u{0}tapedeck-ignored\u{0}")
 
     public func firstDifference(expected: Value, actual: Value) -> ReplayDifference? {
-        var e = expected
-        var a = actual
-        for path in ignore {
-            _ = path.replace(in: &e, with: Self.ignoredMarker)
-            _ = path.replace(in: &a, with: Self.ignoredMarker)
-        }
-        return Self.compare(e, a, path: "$")
-    }
-
-    static func compare(_ e: Value, _ a: Value, path: String) -> ReplayDifference? {
-        if e == ignoredMarker || a == ignoredMarker { return nil }
-        switch (e, a) {
-        case (.object(let eo), .object(let ao)):
-            for (key, ev) in eo {
-                let childPath = Self.child(path, key)
-                guard let av = ao[key] else {
-                    if ev == ignoredMarker { continue }
-                    return ReplayDifference(path: childPath, expected: render(ev), actual: "(absent)")
-                }
-                if let d = compare(ev, av, path: childPath) { return d }
-            }
-            for (key, av) in ao where eo[key] == nil && av != ignoredMarker {
-                return ReplayDifference(path: Self.child(path, key), expected: "(absent)", actual: render(av))
-            }
-            return nil
-        case (.array(let ea), .array(let aa)):
-            for i in 0..<min(ea.count, aa.count) {
-                if let d = compare(ea[i], aa[i], path: "\(path)[\(i)]") { return d }
-            }
-            if ea.count != aa.count {
-                let i = min(ea.count, aa.count)
-                return ReplayDifference(
-                    path: "\(path)[\(i)]", expected: i < ea.count ? render(ea[i]) : "(absent)",
-                    actual: i < aa.count ? render(aa[i]) : "(absent)")
-            }
-            return nil
-        default:
-            if let x = e.doubleValue, let y = a.doubleValue, e.kindName != "bool", a.kindName != "bool" {
-                return x == y ? nil : ReplayDifference(path: path, expected: render(e), actual: render(a))
-            }
-            return e == a ? nil : ReplayDifference(path: path, expected: render(e), actual: render(a))
-        }
-    }
-
-    static func child(_ path: String, _ key: String) -> String {
-        let plain = !key.isEmpty && key.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } && !(key.first?.isNumber ?? true)
-        return plain ? "\(path).\(key)" : "\(path)['\(key)']"
+        guard let first = differences(expected: expected, actual: actual, rules: rules).first else { return nil }
+        return ReplayDifference(
+            path: first.path.description, expected: first.expected.map(Self.render) ?? "(absent)",
+            actual: first.actual.map(Self.render) ?? "(absent)")
     }
 
     static func render(_ v: Value) -> String { ScriptMessage.clip(v.jsonString) }

@@ -2,6 +2,7 @@ public import Logging
 public import ServiceLifecycle
 public import TapedeckCore
 public import TapedeckRecording
+public import TapedeckDiff
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -44,7 +45,7 @@ public final class ReplayServer: Service, Sendable {
     ///   - decoder: decodes payloads for matching (JSON text; a profile's codec for binary).
     ///   - onListening: called once the socket is bound, with the host and the real port.
     public init(
-        recording: ReplayRecording, configuration: ReplayServerConfiguration, matcher: any ReplayMatcher = StructuralMatcher(),
+        recording: ReplayRecording, configuration: ReplayServerConfiguration, matcher: any ReplayMatcher = DiffRulesMatcher(rules: DiffRules()),
         decoder: @escaping RecordingFrameDecoder = RecordingConfiguration.jsonTextDecoder, logger: Logger,
         clock: any SimulationClock = RealClock(), onListening: (@Sendable (String, Int) -> Void)? = nil
     ) throws(ReplayError) {

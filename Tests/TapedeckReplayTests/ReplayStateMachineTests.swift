@@ -1,5 +1,6 @@
 import TapedeckCore
 import TapedeckRecording
+import TapedeckDiff
 import Testing
 @testable import TapedeckReplay
 
@@ -54,7 +55,7 @@ extension [ReplayAction] {
 
 @Suite("ReplayStateMachine")
 struct ReplayStateMachineTests {
-    let matcher = StructuralMatcher(ignore: [try! JSONPath(parsing: "$..timestamp")])
+    let matcher = DiffRulesMatcher(rules: DiffRules(ignoredPaths: ["$..timestamp"]))
 
     @Test("server frames go out at the recorded gaps, scaled by the speed")
     func timing() throws {
