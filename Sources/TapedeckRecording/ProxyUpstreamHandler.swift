@@ -1,26 +1,27 @@
-import NIOCore
-import NIOHTTP1
+public import NIOCore
+public import NIOHTTP1
 
-/// The upstream's answer to the forwarded upgrade request.
-struct UpstreamAnswer: Sendable {
-    var head: HTTPResponseHead
-    var body: ByteBuffer
+/// A server's HTTP answer to a WebSocket upgrade request: the head, and the body of a refusal.
+public struct UpstreamAnswer: Sendable {
+    public var head: HTTPResponseHead
+    public var body: ByteBuffer
 }
 
-/// Collects the upstream's HTTP answer to the upgrade request (a 101, or e.g. a 401 with its body).
-final class ProxyUpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
+/// Collects a server's HTTP answer to an upgrade request (a 101, or e.g. a 401 with its body).
+/// Shared by the recording proxy and the as-client replay.
+public final class ProxyUpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPClientResponsePart
 
     private let promise: EventLoopPromise<UpstreamAnswer>
     private var head: HTTPResponseHead?
     private var body = ByteBuffer()
     private var done = false
 
-    init(promise: EventLoopPromise<UpstreamAnswer>) {
+    public init(promise: EventLoopPromise<UpstreamAnswer>) {
         self.promise = promise
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let h):
             head = h
@@ -38,18 +39,18 @@ final class ProxyUpstreamHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     /// Fails the answer unless it is already complete.
-    func fail(_ error: any Error) {
+    public func fail(_ error: any Error) {
         guard !done else { return }
         done = true
         promise.fail(error)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         fail(RecordingError.proxy("the upstream closed the connection before answering the upgrade"))
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         fail(error)
         context.close(promise: nil)
     }

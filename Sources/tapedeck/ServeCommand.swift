@@ -107,7 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
                         name: (record as NSString).lastPathComponent, scenario: world.scenarios.map(\.name).joined(separator: ","),
                         profile: world.profileOrder.joined(separator: ","), tags: ["simulator"]),
                     configuration: RecordingConfiguration(durability: durability))
-                recorder = SimulatorRecorder(writer: writer, logger: logger)
+                recorder = SimulatorRecorder(writer: writer, logger: logger, profiles: world.profiles.mapValues(\.profile))
             } catch {
                 throw ValidationError("cannot record to \(record): \(error)")
             }

@@ -1,5 +1,7 @@
 import Logging
 import Synchronization
+import TapedeckCore
+import TapedeckProtocol
 import TapedeckRecording
 import TapedeckServer
 
@@ -8,10 +10,15 @@ final class SimulatorRecorder: SimulatorTap {
     let writer: RecordingWriter
     let logger: Logger
     private let ids = Mutex<[Int: ConnectionID]>([:])
+    /// Each connection's profile codec, so that binary (protobuf) frames are stored with their decoded value.
+    private let decoders = Mutex<[Int: ProfileFrameDecoder]>([:])
+    private let profiles: [String: Profile]
 
-    init(writer: RecordingWriter, logger: Logger) {
+    /// - Parameter profiles: the served profiles by name; a connection's frames decode through its profile's codec.
+    init(writer: RecordingWriter, logger: Logger, profiles: [String: Profile] = [:]) {
         self.writer = writer
         self.logger = logger
+        self.profiles = profiles
     }
 
     func opened(_ c: TappedConnection) async {
@@ -21,6 +28,8 @@ final class SimulatorRecorder: SimulatorTap {
         do {
             let id = try await writer.beginConnection(info)
             ids.withLock { $0[c.id] = id }
+            let decoder = profiles[c.profile].map { ProfileFrameDecoder(profile: $0) } ?? ProfileFrameDecoder(profiles: c.profile)
+            if decoder.decodesBinary { decoders.withLock { $0[c.id] = decoder } }
         } catch {
             logger.error("recording: cannot record connection \(c.id): \(error)")
         }
@@ -34,8 +43,13 @@ final class SimulatorRecorder: SimulatorTap {
             case .binary(let b): (.binary, b)
             case .close(let code, let reason): (.close, [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8))
             }
+        // JSON text is decoded by the writer; binary frames need the connection's profile codec.
+        let decoded: Value? = opcode == .binary ? decoders.withLock({ $0[connection] })?.decode(binary: true, payload) : Optional<Value>.none
         do {
-            try await writer.append(RecordedFrame(connection: id, direction: fromClient ? .clientToServer : .serverToClient, opcode: opcode, payload: payload))
+            try await writer.append(
+                RecordedFrame(
+                    connection: id, direction: fromClient ? .clientToServer : .serverToClient, opcode: opcode, payload: payload,
+                    decoded: decoded))
         } catch {
             logger.error("recording: frame of connection \(connection) lost: \(error)")
         }
@@ -43,6 +57,7 @@ final class SimulatorRecorder: SimulatorTap {
 
     func closed(connection: Int, code: Int?, reason: String?) async {
         guard let id = ids.withLock({ $0.removeValue(forKey: connection) }) else { return }
+        decoders.withLock { $0[connection] = nil }
         do {
             try await writer.endConnection(id, close: ConnectionClose(serverCode: code, serverReason: reason))
         } catch {

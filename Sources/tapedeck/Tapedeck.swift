@@ -14,7 +14,7 @@ struct Tapedeck: AsyncParsableCommand {
             """,
         version: TapedeckVersion.current,
         subcommands: [
-            ServeCommand.self, RecordCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
+            ServeCommand.self, RecordCommand.self, ReplayCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
             ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self,
             DiffCommand.self,
         ]
