@@ -15,7 +15,7 @@ struct Tapedeck: AsyncParsableCommand {
         version: TapedeckVersion.current,
         subcommands: [
             ServeCommand.self, RecordCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
-            ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self,
+            ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self, ScenarioCommand.self,
         ]
     )
 }
