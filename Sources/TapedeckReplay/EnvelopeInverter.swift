@@ -225,7 +225,9 @@ enum ValueMatching {
 
     /// Whether a value could have been produced by a template: literals must match, every
     /// expression matches anything, keys must be the template's (optional `key?` may be absent).
-    static func shapeMatches(_ t: Template, _ v: Value) -> Bool {
+    /// With `absentIsDefault` (protobuf, where default values are not sent), a key whose template
+    /// is computed may be absent too.
+    static func shapeMatches(_ t: Template, _ v: Value, absentIsDefault: Bool = false) -> Bool {
         switch t {
         case .constant(let c): return equal(c, v)
         case .expression: return true
@@ -234,7 +236,7 @@ enum ValueMatching {
             return glob(parts, s) != nil
         case .array(let items):
             guard case .array(let values) = v, values.count == items.count else { return false }
-            return zip(items, values).allSatisfy { shapeMatches($0, $1) }
+            return zip(items, values).allSatisfy { shapeMatches($0, $1, absentIsDefault: absentIsDefault) }
         case .object(let members):
             guard case .object(let object) = v else { return false }
             var seen: Set<String> = []
@@ -243,10 +245,10 @@ enum ValueMatching {
                 let key = optional ? String(k.dropLast()) : k
                 seen.insert(key)
                 guard let value = object[key] else {
-                    if optional { continue }
+                    if optional || (absentIsDefault && !item.isConstant) { continue }
                     return false
                 }
-                if !shapeMatches(item, value) { return false }
+                if !shapeMatches(item, value, absentIsDefault: absentIsDefault) { return false }
             }
             return object.keys.allSatisfy { seen.contains($0) }
         }

@@ -1,4 +1,5 @@
 public import TapedeckCore
+import OrderedCollections
 
 /// A scenario made from a recording: its streams of timed literal events, and what was left out.
 public struct GeneratedScenario: Sendable {

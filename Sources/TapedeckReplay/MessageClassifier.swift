@@ -31,6 +31,12 @@ struct MessageClassifier: Sendable {
 
     static let baseEventLimit = 2000
 
+    /// Protobuf does not send default values (empty lists, zeros), so a reply may lack computed fields.
+    var absentIsDefault: Bool {
+        if case .protobuf = profile?.codec { return true }
+        return false
+    }
+
     init(profile: Profile?, base: Scenario?) {
         self.profile = profile
         self.inverter = profile?.envelope.map { EnvelopeInverter(envelope: $0) }
@@ -61,7 +67,7 @@ struct MessageClassifier: Sendable {
 
     func classify(_ frame: Value) -> Outcome {
         guard let profile, let inverter else { return .event(frame, key: Self.messageKey(frame, volatile: [])) }
-        if replyTemplates.contains(where: { ValueMatching.shapeMatches($0, frame) }) { return .reply }
+        if replyTemplates.contains(where: { ValueMatching.shapeMatches($0, frame, absentIsDefault: absentIsDefault) }) { return .reply }
         for reading in inverter.readings(of: frame) where verify(reading.event, frame, reading.volatile) {
             if isHistory(reading.event, profile: profile) { return .history }
             let key = Self.messageKey(frame, volatile: reading.volatile)
@@ -83,7 +89,7 @@ struct MessageClassifier: Sendable {
         guard !historyItems.isEmpty, let spec = profile.history else { return false }
         var ctx = EvaluationContext(variables: ["event": event, "topic": .null, "settings": settings, "entities": entities])
         if let key = try? spec.key.evaluate(in: &ctx), key.isNull { return false }
-        guard let item = (try? spec.item?.evaluate(in: &ctx)) ?? event else { return false }
+        let item = (try? spec.item?.evaluate(in: &ctx)) ?? event
         return historyItems.contains { ValueMatching.equal($0, item) }
     }
 
@@ -101,7 +107,7 @@ struct MessageClassifier: Sendable {
             let score = leaves.reduce(0) { n, leaf in n + (other[leaf.key].map { ValueMatching.equal($0, leaf.value) } == true ? 1 : 0) }
             if score > bestScore { best = candidate; bestScore = score }
         }
-        guard case .object(var merged) = best else { return nil }
+        guard case .object(var merged)? = best else { return nil }
         for k in fields { merged[k] = nil }
         for (k, v) in members { merged[k] = v }
         return .object(merged)

@@ -51,13 +51,13 @@ public struct ScenarioGenerator: Sendable {
             stored = try reader.recording()
             connections = try reader.connections()
         } catch {
-            throw .unreadable(path, "\(error)")
+            throw ScenarioGeneratorError.unreadable(path, "\(error)")
         }
         let decoder: MessageDecoder
         do {
             decoder = try MessageDecoder(codec: profile?.codec ?? .json)
         } catch {
-            throw .codec(profile?.name ?? "", "\(error)")
+            throw ScenarioGeneratorError.codec(profile?.name ?? "", "\(error)")
         }
         let classifier = MessageClassifier(profile: profile, base: base)
 
@@ -86,7 +86,7 @@ public struct ScenarioGenerator: Sendable {
                     messages.append((time, frame.decoded ?? decoder.decode(message)))
                 }
             } catch {
-                throw .unreadable(path, "\(error)")
+                throw ScenarioGeneratorError.unreadable(path, "\(error)")
             }
             for (time, value) in messages {
                 result.serverMessages += 1
@@ -95,7 +95,7 @@ public struct ScenarioGenerator: Sendable {
                 case .reply: result.replies += 1
                 case .notAnEvent: result.notEvents += 1
                 case .history: result.history += 1
-                case .event(let event, let key):
+                case .event(let event, key: let key):
                     if earlier.contains(event) { result.duplicates += 1; continue }
                     mine.append(event)
                     let streamName = Self.streamName(key)

@@ -1,4 +1,6 @@
+import Foundation
 import TapedeckCore
+import OrderedCollections
 
 /// Writes values as readable YAML that the scenario loader reads back to the same values.
 ///

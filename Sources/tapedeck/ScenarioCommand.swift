@@ -106,7 +106,7 @@ struct ScenarioCommand: AsyncParsableCommand {
             do {
                 scenario = try generator.generate(recording: recording)
             } catch {
-                throw CommandFailure(message: error.description)
+                throw CommandFailure(message: "\(error)")
             }
             if let out {
                 guard FileManager.default.createFile(atPath: out, contents: Data(scenario.yaml.utf8)) else {

@@ -1,4 +1,5 @@
 import Foundation
+import OrderedCollections
 import Testing
 import TapedeckCore
 import TapedeckProtobuf
@@ -96,7 +97,7 @@ struct ScenarioGeneratorTests {
             .server(0.5, Self.incident1), .server(0.75, Self.alert), .server(1.0, Self.incident2),
         ])])
         let played = try replayed(try generate(path, profile: "ops-control-center"), profile: "ops-control-center")
-        #expect(played.map(\.time) == [0.5, 0.75, 1.0])
+        #expect(played.map { $0.time } == [0.5, 0.75, 1.0])
         #expect(played.map { without(["timestamp"], $0.frame) } == [Self.incident1, Self.alert, Self.incident2].map { without(["timestamp"], $0) })
     }
 
@@ -171,7 +172,7 @@ struct ScenarioGeneratorTests {
         let confirmed: Value = ["messageId": "m1", "timestamp": "1800000000000", "subscriptionConfirmed": ["subscribedProjectIds": ["project-1"]]]
         let path = try await record(profile: "workitems-protobuf", [(opened: 0, frames: [
             .binary(0.01, try codec.encode(confirmed)),
-            .binary(0.25, try codec.encode(["messageId": "m2", "timestamp": "1800000000250"].merging(created))),
+            .binary(0.25, try codec.encode((["messageId": "m2", "timestamp": "1800000000250"] as Value).merging(created))),
         ])])
         let s = try generate(path, profile: "workitems-protobuf")
         #expect(s.streams.map(\.name) == ["workItemCreated"])

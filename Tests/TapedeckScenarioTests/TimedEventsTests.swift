@@ -8,7 +8,7 @@ struct TimedEventsTests {
     func load(_ text: String) throws -> Scenario { try ScenarioLoader().load(text: text, file: "t.yaml") }
 
     func problems(_ text: String) -> [String] {
-        do {
+        do throws(ScenarioErrors) {
             _ = try ScenarioLoader().load(text: text, file: "t.yaml")
             return []
         } catch {
