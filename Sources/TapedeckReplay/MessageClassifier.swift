@@ -107,9 +107,13 @@ struct MessageClassifier: Sendable {
             let score = leaves.reduce(0) { n, leaf in n + (other[leaf.key].map { ValueMatching.equal($0, leaf.value) } == true ? 1 : 0) }
             if score > bestScore { best = candidate; bestScore = score }
         }
-        guard case .object(var merged)? = best else { return nil }
-        for k in fields { merged[k] = nil }
-        for (k, v) in members { merged[k] = v }
+        guard case .object(let hidden)? = best else { return nil }
+        // The base event's key order; fields the envelope reads come from the recorded event.
+        var merged = OrderedDictionary<String, Value>()
+        for (k, v) in hidden {
+            if fields.contains(k) { if let mine = members[k] { merged[k] = mine } } else { merged[k] = v }
+        }
+        for (k, v) in members where merged[k] == nil { merged[k] = v }
         return .object(merged)
     }
 

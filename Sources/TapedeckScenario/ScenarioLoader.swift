@@ -228,8 +228,12 @@ public struct ScenarioLoader: Sendable {
     /// `events:`: a non-empty list of `{at: <offset from the stream's start>, event: <template>}`,
     /// in time order.
     func readTimedEvents(_ node: Node, reader r: NodeReader) -> [TimedEvent]? {
-        guard case .sequence(let seq) = node, !seq.isEmpty else {
-            r.error("expected 'events' to be a non-empty list of {at, event}, found \(r.describe(node))", at: node)
+        guard case .sequence(let seq) = node else {
+            r.error("expected 'events' to be a list of {at, event}, found \(r.describe(node))", at: node)
+            return nil
+        }
+        guard !seq.isEmpty else {
+            r.error("'events' is empty; give at least one {at, event}", at: node)
             return nil
         }
         var out: [TimedEvent] = []
