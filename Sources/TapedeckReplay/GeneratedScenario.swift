@@ -45,8 +45,9 @@ public struct GeneratedScenario: Sendable {
 
     /// One line saying what was written and what was left out.
     public var summary: String {
-        var parts = ["\(eventCount) events in \(streams.count) streams from \(serverMessages) server messages of \(connections) connections"]
-        if replies > 0 { parts.append("\(replies) replies, heartbeats and errors of the profile left out") }
+        func n(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
+        var parts = ["\(n(eventCount, "event")) in \(n(streams.count, "stream")) from \(n(serverMessages, "server message")) of \(n(connections, "connection"))"]
+        if replies > 0 { parts.append("\(replies) replies, heartbeats and errors made by the profile's rules left out") }
         if notEvents > 0 { parts.append("\(notEvents) messages the envelope cannot make left out") }
         if history > 0 { parts.append("\(history) history messages left out") }
         if duplicates > 0 { parts.append("\(duplicates) duplicates of other connections left out") }
