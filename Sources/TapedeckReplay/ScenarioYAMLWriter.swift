@@ -11,6 +11,9 @@ import OrderedCollections
 struct ScenarioYAMLWriter {
     /// Widest flow-style line, indentation included.
     var flowWidth = 100
+    /// Whether the values are read as templates (events), where `{{` must be written as a literal;
+    /// `vars`, `entities` and `settings` are plain values.
+    var templates = true
 
     /// A value as the body of `key:` at `indent` spaces: either ` scalar` on the same line, or a
     /// newline followed by an indented block.
@@ -89,7 +92,7 @@ struct ScenarioYAMLWriter {
 
     /// A string scalar: plain when safe, else double-quoted; text with `{{` as a literal expression.
     func string(_ s: String) -> String {
-        if s.contains("{{") {
+        if templates, s.contains("{{") {
             let literal = s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
             return quoted("{{ '" + literal + "' }}")
         }
