@@ -73,25 +73,33 @@ public struct ScenarioGenerator: Sendable {
         var streamIndex: [String: Int] = [:]
         var earlier: Set<Value> = []
         for connection in connections {
-            let opened = connection.info.openedAt?.offsetNanos
             var mine: [Value] = []
-            var messages: [(time: Double, value: Value?)] = []
+            var messages: [(offset: Int64, value: Value?)] = []
+            var firstClientMessage: Int64?
             do {
                 var assembler = MessageAssembler()
                 try reader.forEachFrame(connection: connection.id) { stored in
                     let frame = stored.frame
-                    guard frame.direction == .serverToClient, let message = assembler.add(frame) else { return }
                     let offset = frame.timestamp?.offsetNanos ?? 0
-                    let time = max(0, Double(offset - (opened ?? offset)) / 1e9)
-                    messages.append((time, frame.decoded ?? decoder.decode(message)))
+                    if frame.direction == .clientToServer {
+                        if firstClientMessage == nil, frame.opcode == .text || frame.opcode == .binary { firstClientMessage = offset }
+                        return
+                    }
+                    guard let message = assembler.add(frame) else { return }
+                    messages.append((offset, frame.decoded ?? decoder.decode(message)))
                 }
             } catch {
                 throw ScenarioGeneratorError.unreadable(path, "\(error)")
             }
-            for (time, value) in messages {
+            let outcomes = messages.map { $0.value.map(classifier.classify) }
+            let origin = Self.origin(
+                opened: connection.info.openedAt?.offsetNanos, firstClientMessage: firstClientMessage,
+                firstReply: zip(messages, outcomes).first { if case .event? = $0.1 { false } else { $0.1 != nil } }?.0.offset,
+                firstEvent: zip(messages, outcomes).first { if case .event? = $0.1 { true } else { false } }?.0.offset)
+            for (message, outcome) in zip(messages, outcomes) {
                 result.serverMessages += 1
-                guard let value else { result.undecodable += 1; continue }
-                switch classifier.classify(value) {
+                guard let outcome else { result.undecodable += 1; continue }
+                switch outcome {
                 case .reply: result.replies += 1
                 case .notAnEvent: result.notEvents += 1
                 case .history: result.history += 1
@@ -103,6 +111,7 @@ public struct ScenarioGenerator: Sendable {
                         streamIndex[streamName] = result.streams.count
                         result.streams.append(GeneratedScenario.Stream(name: streamName, events: []))
                     }
+                    let time = max(0, Double(message.offset - (origin ?? message.offset)) / 1e9)
                     result.streams[streamIndex[streamName]!].events.append(GeneratedScenario.Event(time: time, value: event))
                 }
             }
@@ -110,6 +119,17 @@ public struct ScenarioGenerator: Sendable {
         }
         for i in result.streams.indices { result.streams[i].events.sort { $0.time < $1.time } }
         return result
+    }
+
+    /// When a connection's timeline started. The recorder notes when the client's upgrade request
+    /// arrived, before it connected to the server; the server's side was open by the time either
+    /// side sent a message. So the start is the first client message or the first message the
+    /// profile made by itself (such as a greeting on connect), unless an event came before them
+    /// (a server that pushes at once), in which case it is the upgrade request.
+    static func origin(opened: Int64?, firstClientMessage: Int64?, firstReply: Int64?, firstEvent: Int64?) -> Int64? {
+        let candidates = [firstClientMessage, firstReply].compactMap { $0 }
+        guard let first = candidates.min(), first <= (firstEvent ?? .max) else { return opened ?? firstEvent }
+        return first
     }
 
     static func defaultName(_ name: String, path: String) -> String {

@@ -30,7 +30,7 @@ struct ScenarioGeneratorTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let path = dir.appendingPathComponent("rec.sqlite").path
         let writer = try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "sample", profile: profile))
-        func stamp(_ s: Double) -> FrameTimestamp { FrameTimestamp(offsetNanos: Int64(s * 1e9), wallNanos: 1_800_000_000_000_000_000 + Int64(s * 1e9)) }
+        func stamp(_ s: Double) -> FrameTimestamp { FrameTimestamp(offsetNanos: Int64((s * 1e9).rounded()), wallNanos: 1_800_000_000_000_000_000 + Int64((s * 1e9).rounded())) }
         for c in connections {
             let id = try await writer.beginConnection(ConnectionInfo(path: "/ws", openedAt: stamp(c.opened)))
             for f in c.frames {
@@ -75,21 +75,23 @@ struct ScenarioGeneratorTests {
 
     @Test func oneStreamPerKindOfMessageAtTheRecordedTimes() async throws {
         let path = try await record(profile: "ops-control-center", [(opened: 2, frames: [
-            .client(0.01, ["action": "subscribe", "topics": ["incidents"]]),
-            .client(0.011, ["action": "ping"]),
-            .server(0.02, ["action": "pong", "timestamp": "2026-01-01T00:00:00.020Z"]),
+            .client(0.25, ["action": "subscribe", "topics": ["incidents"]]),
+            .client(0.25, ["action": "ping"]),
+            .server(0.3, ["action": "pong", "timestamp": "2026-01-01T00:00:00.020Z"]),
             .server(0.5, Self.incident1),
             .server(0.75, Self.alert),
             .server(1.0, Self.incident2),
         ])])
         let s = try generate(path, profile: "ops-control-center")
         #expect(s.streams.map(\.name) == ["incident-created", "alert-created"])
-        #expect(s.streams[0].events.map(\.time) == [0.5, 1.0])
-        #expect(s.streams[1].events.map(\.time) == [0.75])
+        // Times count from the connection's first message (the subscribe), when the server's side
+        // was certainly open; the recorder saw the upgrade request 0.25 s before.
+        #expect(s.streams[0].events.map(\.time) == [0.25, 0.75])
+        #expect(s.streams[1].events.map(\.time) == [0.5])
         // The event form: the envelope's `timestamp` is the send time, regenerated when served.
         #expect(s.streams[0].events[0].value == without(["timestamp"], Self.incident1))
         #expect(s.replies == 1)
-        #expect(s.yaml.contains("    events:\n      - at: 0.5s\n        event:\n          type: incident\n"))
+        #expect(s.yaml.contains("    events:\n      - at: 0.25s\n        event:\n          type: incident\n"))
     }
 
     @Test func servingTheScenarioGivesTheRecordedMessagesBack() async throws {
@@ -177,7 +179,8 @@ struct ScenarioGeneratorTests {
         let s = try generate(path, profile: "workitems-protobuf")
         #expect(s.streams.map(\.name) == ["workItemCreated"])
         #expect(s.streams.first?.events.map(\.value) == [["payload": created]])
-        #expect(s.streams.first?.events.map(\.time) == [0.25])
+        // From the subscription confirmation, the first message of the connection.
+        #expect(s.streams.first?.events.map(\.time) == [0.24])
         #expect(s.replies == 1)
         #expect(s.undecodable == 0)
     }
