@@ -5,24 +5,32 @@ import OrderedCollections
 public struct GeneratedScenario: Sendable {
     /// One event at `time` seconds from the start.
     public struct Event: Sendable, Hashable {
+        /// Seconds since the connection started (see `ScenarioGenerator`).
         public var time: Double
+        /// The event, in the profile's event form.
         public var value: Value
     }
 
-    /// One kind of message.
+    /// One kind of message: a stream of the scenario, its events in time order.
     public struct Stream: Sendable {
+        /// The stream's name, made from the message key (`incident-created`, `workItemCreated`).
         public var name: String
         public var events: [Event]
     }
 
+    /// The scenario's name.
     public var name: String
     /// The profile reference written in the scenario, if any.
     public var profile: String?
     /// The recording's file name, for the header comment.
     public var recording: String
+    /// One stream per kind of message, in order of first appearance.
     public var streams: [Stream] = []
+    /// Copied from the base scenario, if any.
     public var entities: Value = .emptyObject
+    /// Copied from the base scenario, if any.
     public var settings: Value = .emptyObject
+    /// Copied from the base scenario, if any.
     public var vars: Value = .emptyObject
 
     /// Connections in the recording.

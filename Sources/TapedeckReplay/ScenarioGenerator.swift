@@ -8,7 +8,7 @@ import OrderedCollections
 /// Turns a recording into an editable scenario that plays the recorded server messages again.
 ///
 /// Every message the server sent becomes an event at its recorded time (seconds since its
-/// connection opened), in one stream per kind of message (the top-level `type`, `action` or
+/// connection started, see `origin`), in one stream per kind of message (the top-level `type`, `action` or
 /// `event`; for messages without one, the names of their object members, such as a protobuf
 /// `oneof`). With a profile, events are written in the profile's event form: its `envelope` is read
 /// backwards (see the README), and only messages that the envelope could have made are events.

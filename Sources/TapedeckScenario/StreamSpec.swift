@@ -56,9 +56,9 @@ public struct StreamSpec: Sendable {
 
     /// The number of ticks, or `nil` when the stream never ends.
     public var tickCount: Int? {
+        if case .timed(let events) = kind { return events.count }
         guard let every, every > 0 else {
             if case .jobRun(let job) = kind { return job.steps + 1 }
-            if case .timed(let events) = kind { return events.count }
             return 1
         }
         var n: Int? = count

@@ -22,6 +22,12 @@ struct ScenarioGeneratorTests {
         static func server(_ at: Double, _ value: Value) -> Frame { Frame(direction: .serverToClient, at: at, value: value) }
         static func client(_ at: Double, _ value: Value) -> Frame { Frame(direction: .clientToServer, at: at, value: value) }
         static func binary(_ at: Double, _ bytes: [UInt8]) -> Frame { Frame(direction: .serverToClient, at: at, bytes: bytes) }
+        /// One fragment of a binary message: the first is `binary`, the others `continuation`.
+        static func fragment(_ at: Double, _ bytes: [UInt8], first: Bool, last: Bool) -> Frame {
+            Frame(direction: .serverToClient, at: at, bytes: bytes, opcode: first ? .binary : .continuation, fin: last)
+        }
+        var opcode: FrameOpcode = .binary
+        var fin = true
     }
 
     /// Writes a recording with `RecordingWriter`: each connection opens `opened` seconds in.
@@ -35,7 +41,7 @@ struct ScenarioGeneratorTests {
             let id = try await writer.beginConnection(ConnectionInfo(path: "/ws", openedAt: stamp(c.opened)))
             for f in c.frames {
                 if let bytes = f.bytes {
-                    try await writer.append(RecordedFrame(connection: id, direction: f.direction, opcode: .binary, payload: bytes, timestamp: stamp(c.opened + f.at)))
+                    try await writer.append(RecordedFrame(connection: id, direction: f.direction, opcode: f.opcode, fin: f.fin, payload: bytes, timestamp: stamp(c.opened + f.at)))
                 } else if let value = f.value {
                     try await writer.append(RecordedFrame(connection: id, direction: f.direction, opcode: .text, payload: Array(value.jsonString.utf8), timestamp: stamp(c.opened + f.at)))
                 }
@@ -183,6 +189,23 @@ struct ScenarioGeneratorTests {
         #expect(s.streams.first?.events.map(\.time) == [0.24])
         #expect(s.replies == 1)
         #expect(s.undecodable == 0)
+    }
+
+    @Test func fragmentedBinaryMessagesAreJoinedBeforeDecoding() async throws {
+        let profile = try ProfileLoader().load("workitems-protobuf")
+        guard case .protobuf(let descriptor, let message) = profile.codec else { Issue.record("not protobuf"); return }
+        let codec = try ProtobufCodec(pool: DescriptorPool(contentsOf: descriptor), messageType: message)
+        let created: Value = ["workItemCreated": ["workItem": ["id": "task-7", "title": "A long title to split"], "userId": "user-1"]]
+        let bytes = try codec.encode((["messageId": "m1", "timestamp": "1800000000000"] as Value).merging(created))
+        let third = bytes.count / 3
+        let path = try await record(profile: "workitems-protobuf", [(opened: 0, frames: [
+            .fragment(0.5, Array(bytes[..<third]), first: true, last: false),
+            .fragment(0.5, Array(bytes[third..<(2 * third)]), first: false, last: false),
+            .fragment(0.5, Array(bytes[(2 * third)...]), first: false, last: true),
+        ])])
+        let s = try generate(path, profile: "workitems-protobuf")
+        #expect(s.serverMessages == 1)
+        #expect(s.streams.first?.events.map(\.value) == [["payload": created]])
     }
 
     @Test func withoutAProfileMessagesAreWrittenAsTheyAre() async throws {
