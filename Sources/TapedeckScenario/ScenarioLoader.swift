@@ -48,6 +48,9 @@ public struct ScenarioLoader: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             return (Scenario(name: "", file: display), [ScenarioError("cannot read file", at: SourceLocation(file: display, line: 1, column: 1))])
         }
+        if data.starts(with: Array("SQLite format 3\u{0}".utf8)) {
+            return (Scenario(name: "", file: display), [ScenarioError("file is a SQLite database (a recording), not a scenario", at: SourceLocation(file: display, line: 1, column: 1))])
+        }
         guard let text = String(data: data, encoding: .utf8) else {
             return (Scenario(name: "", file: display), [ScenarioError("file is not UTF-8 text", at: SourceLocation(file: display, line: 1, column: 1))])
         }
@@ -91,6 +94,7 @@ public struct ScenarioLoader: Sendable {
                 r.absorb(errors)
                 s.vars = s.vars.merging(fragment.vars)
                 s.entities = s.entities.merging(fragment.entities)
+                s.entityLocations.merge(fragment.entityLocations) { mine, _ in mine }
                 s.settings = s.settings.merging(fragment.settings)
                 streams += fragment.streams
                 if s.profile == nil { s.profile = fragment.profile }
@@ -114,14 +118,31 @@ public struct ScenarioLoader: Sendable {
             }
         }
         if let n = keys["loop"] { s.loop = r.bool(n, what: "'loop'") ?? false }
-        if let n = keys["start"], let t = r.string(n, what: "'start' (an ISO-8601 time)") {
-            if let epoch = Timestamp.parse(t) { s.epoch = epoch } else { r.error("expected 'start' to be an ISO-8601 time such as 2025-01-17T10:00:00Z, found '\(t)'", at: n) }
+        if let n = keys["start"], let t = r.string(n, what: "'start' (first-message, first-connection, immediately or an ISO-8601 time)") {
+            if let policy = StartPolicy(rawValue: t) {
+                s.startPolicy = policy
+            } else if let epoch = Timestamp.parse(t) {
+                s.epoch = epoch
+            } else {
+                r.error("expected 'start' to be first-message, first-connection, immediately, or an ISO-8601 time such as 2025-01-17T10:00:00Z, found '\(t)'", at: n)
+            }
         }
         if let n = keys["vars"] {
             if case .mapping = n { s.vars = s.vars.merging(r.value(n)) } else { r.error("expected 'vars' to be a mapping, found \(r.describe(n))", at: n) }
         }
         if let n = keys["entities"] {
-            if case .mapping = n { s.entities = s.entities.merging(r.value(n)) } else { r.error("expected 'entities' to be a mapping, found \(r.describe(n))", at: n) }
+            if case .mapping = n {
+                s.entities = s.entities.merging(r.value(n))
+                // Where each entry of each table is written, for errors about it.
+                for table in r.mapping(n, what: "'entities'") ?? [] {
+                    guard case .mapping = table.value else { continue }
+                    for entry in r.mapping(table.value, what: "an entity table") ?? [] {
+                        s.entityLocations["\(table.key).\(entry.key)"] = r.location(entry.keyNode)
+                    }
+                }
+            } else {
+                r.error("expected 'entities' to be a mapping, found \(r.describe(n))", at: n)
+            }
         }
         if let n = keys["settings"] {
             if case .mapping = n { s.settings = s.settings.merging(r.value(n)) } else { r.error("expected 'settings' to be a mapping, found \(r.describe(n))", at: n) }

@@ -48,7 +48,8 @@ struct ValidateCommand: AsyncParsableCommand {
         if !errors.isEmpty { return errors }
         do {
             let s = try ScenarioLoader().load(file: file)
-            return try SimulatorWorld(scenarios: [s]).renderErrors()
+            let world = try SimulatorWorld(scenarios: [s])
+            return world.requirementErrors() + world.renderErrors()
         } catch {
             return error.errors
         }
