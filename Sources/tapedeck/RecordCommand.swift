@@ -105,13 +105,14 @@ struct RecordCommand: AsyncParsableCommand {
             try? FileManager.default.removeItem(atPath: out)
             throw error
         }
-        Self.emit("listening on \(address), recording \(upstreamURL) to \(out)")
 
         // One group: the writer starts first and finishes last. SIGINT and SIGTERM shut it down
         // gracefully; so does the session when it ends by itself (--max-frames, ...).
         let progress = RecordProgress(quiet: quiet)
         let writerService = RecordingWriterService(writer: writer)
-        let session = RecordSession(proxy: proxy, writer: writer, maxDuration: maxDuration, progress: progress)
+        let session = RecordSession(
+            proxy: proxy, writer: writer, maxDuration: maxDuration, progress: progress,
+            announcement: "listening on \(address), recording \(upstreamURL) to \(out)")
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: writerService), .init(service: session, successTerminationBehavior: .gracefullyShutdownGroup)],

@@ -10,9 +10,13 @@ final class RecordSession: Service {
     let writer: RecordingWriter
     let maxDuration: Duration?
     let progress: RecordProgress
+    /// Printed when the session runs: by then the group traps SIGINT and SIGTERM, so a script that
+    /// waits for this line may signal at once.
+    let announcement: String
     private let stopReason = Mutex("stopped")
 
-    init(proxy: RecordingProxy, writer: RecordingWriter, maxDuration: Duration?, progress: RecordProgress) {
+    init(proxy: RecordingProxy, writer: RecordingWriter, maxDuration: Duration?, progress: RecordProgress, announcement: String) {
+        self.announcement = announcement
         self.proxy = proxy
         self.writer = writer
         self.maxDuration = maxDuration
@@ -23,6 +27,7 @@ final class RecordSession: Service {
     var reason: String { stopReason.withLock { $0 } }
 
     func run() async {
+        RecordCommand.emit(announcement)
         let proxy = self.proxy, writer = self.writer, progress = self.progress, maxDuration = self.maxDuration
         let reason: String = await withTaskGroup(of: String?.self) { group in
             group.addTask {
