@@ -27,7 +27,7 @@ struct HubService: Service {
             group.addTask { try? await gracefulShutdown() }
             await group.next()
             // Clients are closed first, which also frees a timeline waiting for room in a queue.
-            logger.info("shutting down", metadata: ["connections": "\(hub.connectionCount)"])
+            if !Task.isCancelled { logger.info("shutting down", metadata: ["connections": "\(hub.connectionCount)"]) }
             hub.closeAll(code: 1001, reason: "server shutting down")
             group.cancelAll()
         }
