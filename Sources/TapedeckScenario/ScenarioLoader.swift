@@ -26,7 +26,7 @@ public struct ScenarioLoader: Sendable {
     public func load(file path: String) throws(ScenarioErrors) -> Scenario {
         var stack: [String] = []
         let (scenario, errors) = loadFile(path, display: path, stack: &stack, isRoot: true)
-        if !errors.isEmpty { throw ScenarioErrors(errors) }
+        if errors.contains(where: { !$0.isWarning }) { throw ScenarioErrors(errors.filter { !$0.isWarning }) }
         return scenario
     }
 
@@ -34,11 +34,18 @@ public struct ScenarioLoader: Sendable {
     public func load(text: String, file: String = "<scenario>") throws(ScenarioErrors) -> Scenario {
         var stack: [String] = []
         let (scenario, errors) = loadText(text, path: file, display: file, stack: &stack, isRoot: true)
-        if !errors.isEmpty { throw ScenarioErrors(errors) }
+        if errors.contains(where: { !$0.isWarning }) { throw ScenarioErrors(errors.filter { !$0.isWarning }) }
         return scenario
     }
 
-    /// Every problem in a file, empty when it is valid.
+    /// A file's scenario as far as it loads (streams with problems left out), with every problem
+    /// and warning found: for reporting everything in one run.
+    public func loadReportingProblems(file path: String) -> (Scenario, [ScenarioError]) {
+        var stack: [String] = []
+        return loadFile(path, display: path, stack: &stack, isRoot: true)
+    }
+
+    /// Every problem (and warning) in a file, empty when it is valid.
     public func validate(file path: String) -> [ScenarioError] {
         var stack: [String] = []
         return loadFile(path, display: path, stack: &stack, isRoot: true).1
@@ -147,6 +154,8 @@ public struct ScenarioLoader: Sendable {
         if let n = keys["settings"] {
             if case .mapping = n { s.settings = s.settings.merging(r.value(n)) } else { r.error("expected 'settings' to be a mapping, found \(r.describe(n))", at: n) }
         }
+        // The root file knows every var (its own and its fragments'): references are checked.
+        if isRoot { r.knownVars = Set(s.vars.objectValue?.keys.map { $0 } ?? []) }
         if let n = keys["streams"] {
             if case .sequence(let seq) = n {
                 for (i, item) in seq.enumerated() {
@@ -200,7 +209,7 @@ public struct ScenarioLoader: Sendable {
         guard let pairs = r.mapping(node, what: "a stream", allowed: Self.streamKeys) else { return nil }
         let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let name = keys["name"].flatMap { r.string($0, what: "a stream's 'name'") } ?? "stream-\(index + 1)"
-        let errorsBefore = r.errors.count
+        let errorsBefore = r.problemCount
         var st = StreamSpec(name: name, location: r.location(node), kind: .events(.constant(.null)))
         if let n = keys["profile"] { st.profile = r.string(n, what: "'profile'") }
         if let n = keys["at"] { st.at = r.duration(n, what: "'at'") ?? 0 }
@@ -235,7 +244,7 @@ public struct ScenarioLoader: Sendable {
         case (nil, nil):
             r.error("stream '\(name)' needs an 'event' (a template) or a 'job'", at: node)
         }
-        return r.errors.count == errorsBefore ? st : nil
+        return r.problemCount == errorsBefore ? st : nil
     }
 
     func readJob(_ node: Node, reader r: NodeReader) -> JobRun? {

@@ -111,3 +111,30 @@ def test_the_readme_tour_lists_every_command_and_cites_no_missing_file():
     for c in commands:
         assert re.search(rf"^  {c} ", tour, re.M), f"`{c}` is missing from the README's CLI tour"
     assert "specs/" not in readme
+
+
+def test_validate_reports_every_problem_of_a_file_in_one_run_each_once(tmp_path):
+    f = tmp_path / "many.yaml"
+    f.write_text("""scenario: many
+profile: jobs-live-tail
+vars: { levels: [a] }
+entities:
+  jobs:
+    job-1: { tenant: acme }
+streams:
+  - name: typo
+    evry: 1s
+    event: { type: ping }
+  - name: bad
+    every: 1s
+    count: 500
+    event: { type: job_progress, tenant_id: acme, payload: { job_id: job-1, status: "{{ weighted({a: 'x'}) }}", level: "{{ vars.levls }}" } }
+""")
+    p = tapedeck("validate", str(f))
+    assert p.returncode == 1
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == 4, p.stdout
+    assert ":6:5: jobs 'job-1' has no 'tenant_id'" in lines[0]
+    assert ":9:5: unknown key 'evry'" in lines[1]
+    assert "stream 'bad', event 1: weighted()" in lines[2] and "more of the events checked)" in lines[2]
+    assert ": warning: 'vars.levls' is not defined" in lines[3]
