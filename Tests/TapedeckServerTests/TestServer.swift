@@ -33,7 +33,9 @@ func withSimulator(
         do {
             try await body(port)
         } catch {
+            // Stop cleanly even when the test failed, so that the failure is the only thing reported.
             await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
             throw error
         }
         await group.triggerGracefulShutdown()
