@@ -78,6 +78,13 @@ extension Expression {
         return out
     }
 
+    /// The members read directly from the root name `root` (`squads` in `vars.squads[0]`).
+    public func members(of root: String) -> [String] {
+        var out: [String] = []
+        visit { if case .member(.name(let r), let m) = $0, r == root { out.append(m) } }
+        return out
+    }
+
     func visit(_ body: (Expression) -> Void) {
         body(self)
         switch self {

@@ -139,9 +139,9 @@ extension FunctionLibrary {
             var rest = try whole(a.number(0))
             let negative = rest < 0
             rest = abs(rest)
+            // Always days, hours, minutes and seconds, zeros included: `0d 2h 0m 5s`.
             let parts = [(rest / 86400, "d"), ((rest / 3600) % 24, "h"), ((rest / 60) % 60, "m"), (rest % 60, "s")]
-            let first = parts.firstIndex { $0.0 > 0 } ?? 3
-            return .string((negative ? "-" : "") + parts[first...].map { "\($0.0)\($0.1)" }.joined(separator: " "))
+            return .string((negative ? "-" : "") + parts.map { "\($0.0)\($0.1)" }.joined(separator: " "))
         }
         f["env"] = Function { ctx, a in
             let name = try a.string(0, "name")

@@ -29,11 +29,11 @@ public struct Authenticator: Sendable {
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
     }
 
-    /// Mints a JWT with `claims`; adds `iat`, and `exp` when `expiresIn` is given.
+    /// Mints a JWT with `claims`; adds `iat`, and `exp` when `expiresIn` is given, unless `claims` has them.
     public func mint(claims: Value, expiresIn: Double?, now: Double) async throws -> String {
         var c = claims.objectValue ?? [:]
-        c["iat"] = .int(Int(now))
-        if let expiresIn { c["exp"] = .int(Int(now + expiresIn)) }
+        if c["iat"] == nil { c["iat"] = .int(Int(now)) }
+        if let expiresIn, c["exp"] == nil { c["exp"] = .int(Int(now + expiresIn)) }
         return try await keys.sign(Claims(value: .object(c)))
     }
 
@@ -57,31 +57,23 @@ public struct Authenticator: Sendable {
         let requestValue = request.value
         var claims: Value = .emptyObject
         if !spec.credentials.isEmpty {
-            var found: (String, CredentialSource)?
+            // Every credential present is tried in order and the first valid one wins, so a stale
+            // cookie next to a valid Bearer token does not refuse the request. When none is
+            // valid, the first present one's problem is the reason.
+            var firstProblem: String?
+            var valid: Value?
             for source in spec.credentials {
-                if let v = credential(source.place.resolved(settings: settings), in: request), !v.isEmpty { found = (v, source); break }
-            }
-            guard let (token, source) = found else {
-                return refusal(spec.unauthorized, reason: "missing credentials", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
-            }
-            switch source.kind {
-            case .jwt:
-                guard let c = await verify(token, now: now) else {
-                    return refusal(spec.unauthorized, reason: "invalid or expired token", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
+                guard let token = credential(source.place.resolved(settings: settings), in: request), !token.isEmpty else { continue }
+                switch await check(token, kind: source.kind, entities: entities, now: now) {
+                case .success(let c): valid = c
+                case .failure(let problem): firstProblem = firstProblem ?? problem.reason
                 }
-                claims = c
-            case .apiKey, .session:
-                let table = source.kind == .apiKey ? "api_keys" : "sessions"
-                // A better-auth style signed session cookie is `<token>.<signature>`: the token alone is looked up too.
-                let bare = source.kind == .session ? token.split(separator: ".", maxSplits: 1).first.map(String.init) ?? token : token
-                guard let c = entities[table]?[token] ?? entities[table]?[bare] else {
-                    return refusal(spec.unauthorized, reason: source.kind == .apiKey ? "unknown API key" : "no valid session", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
-                }
-                if let exp = c["expires_at"]?.stringValue.flatMap(Timestamp.parse), exp <= now {
-                    return refusal(spec.unauthorized, reason: "session expired", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
-                }
-                claims = c
+                if valid != nil { break }
             }
+            guard let valid else {
+                return refusal(spec.unauthorized, reason: firstProblem ?? "missing credentials", request: requestValue, claims: .null, conn: .null, settings: settings, entities: entities)
+            }
+            claims = valid
         }
         var ctx = EvaluationContext(variables: ["claims": claims, "request": requestValue, "settings": settings, "entities": entities], now: now)
         var conn: Value = .emptyObject
@@ -103,6 +95,30 @@ public struct Authenticator: Sendable {
             }
         }
         return .accepted(conn: conn)
+    }
+
+    struct CredentialProblem: Error {
+        var reason: String
+    }
+
+    /// The claims of one credential, or why it is not valid.
+    func check(_ token: String, kind: CredentialSource.Kind, entities: Value, now: Double) async -> Result<Value, CredentialProblem> {
+        switch kind {
+        case .jwt:
+            guard let c = await verify(token, now: now) else { return .failure(CredentialProblem(reason: "invalid or expired token")) }
+            return .success(c)
+        case .apiKey, .session:
+            let table = kind == .apiKey ? "api_keys" : "sessions"
+            // A better-auth style signed session cookie is `<token>.<signature>`: the token alone is looked up too.
+            let bare = kind == .session ? token.split(separator: ".", maxSplits: 1).first.map(String.init) ?? token : token
+            guard let c = entities[table]?[token] ?? entities[table]?[bare] else {
+                return .failure(CredentialProblem(reason: kind == .apiKey ? "unknown API key" : "no valid session"))
+            }
+            if let exp = c["expires_at"]?.stringValue.flatMap(Timestamp.parse), exp <= now {
+                return .failure(CredentialProblem(reason: "session expired"))
+            }
+            return .success(c)
+        }
     }
 
     func credential(_ place: CredentialSource.Place, in request: UpgradeRequest) -> String? {

@@ -124,12 +124,16 @@ public struct ConnectionEngine: Sendable {
         return out
     }
 
-    /// The history key of this connection (`history.owner`), if the profile keeps history.
-    public var historyKey: String? {
-        guard let h = profile.history else { return nil }
+    /// The history key of this connection (`history.owner`, its first key when a list), if the
+    /// profile keeps history: the key `clear_history` clears.
+    public var historyKey: String? { historyKeys.first }
+
+    /// Every history key this connection reads (`history.owner`: a key or a list of keys).
+    public var historyKeys: [String] {
+        guard let h = profile.history else { return [] }
         var ctx = EvaluationContext(variables: ["conn": conn, "settings": settings, "entities": entities])
-        guard let v = try? h.owner.evaluate(in: &ctx), !v.isNull else { return nil }
-        return v.plainText
+        guard let v = try? h.owner.evaluate(in: &ctx), !v.isNull else { return [] }
+        return (v.arrayValue ?? [v]).filter { !$0.isNull }.map(\.plainText)
     }
 
     /// Time-driven work at monotonic time `now`: the client heartbeat timeout, and the server heartbeat

@@ -43,6 +43,10 @@ public struct Profile: Sendable {
     public var settings: Value
     /// What comparing two sessions ignores and how messages are named (`tapedeck diff`, reactive replay).
     public var diff = DiffPreset()
+    /// What a scenario must give for this profile to work as meant (`requires:`), checked by
+    /// `tapedeck validate` and before serving: `entities: {jobs: [tenant_id]}` means every entry
+    /// of `entities.jobs` has a `tenant_id`.
+    public var requires = Requirements()
     /// The file it came from.
     public var source: String
 
@@ -240,13 +244,14 @@ public enum NumberSetting: Sendable {
 ///
 /// Every event the shared timeline publishes for the profile is recorded under `key` (events whose
 /// key is `null` are not recorded), and so is each event of `initial` when the server starts.
-/// A connection sees the history of its own `owner` key as `history` (oldest first) in `on_connect`.
+/// A connection sees the history of its `owner` key(s) as `history` (oldest first) in `on_connect`.
 public struct HistorySpec: Sendable {
     /// The key an event is stored under (names: `event`, `topic`, `settings`, `entities`).
     public var key: Template
     /// What is stored for an event (names: `event`, `topic`); default: the event itself.
     public var item: Template?
-    /// The key whose history a connection reads and `clear_history` clears (names: `conn`, `settings`).
+    /// The key whose history a connection reads and `clear_history` clears (names: `conn`, `settings`);
+    /// or a list of keys, all read (merged in the order they were recorded), the first one cleared.
     public var owner: Template
     /// At most this many items per key; the oldest are dropped.
     public var size: Int
@@ -380,4 +385,11 @@ public struct CloseAction: Sendable {
         self.code = code
         self.reason = reason
     }
+}
+
+/// What a profile needs from a scenario (`requires:`).
+public struct Requirements: Sendable {
+    /// Entity table -> the fields every entry of it must have.
+    public var entities: [(table: String, fields: [String])] = []
+    public init() {}
 }

@@ -82,7 +82,25 @@ struct ProfileReader {
         "profile", "description", "spec", "codec", "endpoints", "auth", "settings", "topic", "envelope", "deliver_if",
         "subscriptions", "limits", "heartbeat", "on_connect", "on", "invalid", "activity", "history", "backpressure",
         "diff",
+        "requires",
     ]
+
+    /// `requires: { entities: { <table>: [field, ...] } }`.
+    func requirements(_ n: Node) -> Requirements {
+        var out = Requirements()
+        let r = reader
+        guard let pairs = r.mapping(n, what: "'requires'", allowed: ["entities"]) else { return out }
+        for pair in pairs {
+            guard let tables = r.mapping(pair.value, what: "'requires.entities'", allowed: nil) else { continue }
+            for t in tables {
+                let table = t.key, fields = t.value
+                let names = (r.value(fields).arrayValue ?? [r.value(fields)]).compactMap(\.stringValue)
+                if names.isEmpty { r.error("expected 'requires.entities.\(table)' to be a list of field names", at: fields) }
+                out.entities.append((table, names))
+            }
+        }
+        return out
+    }
 
     func read(_ root: Node, into p: inout Profile) {
         let r = reader
@@ -91,6 +109,7 @@ struct ProfileReader {
         if let n = k["profile"] { p.name = r.string(n, what: "'profile' (the profile's name)") ?? "" } else { r.error("missing key 'profile' (the profile's name)", at: root) }
         if let n = k["description"] { p.description = r.string(n, what: "'description'") }
         if let n = k["settings"] { p.settings = r.value(n) }
+        if let n = k["requires"] { p.requires = requirements(n) }
         if let n = k["codec"] { p.codec = codec(n) }
         if let n = k["endpoints"] {
             let items: [Node] = if case .sequence(let s) = n { Array(s) } else { [n] }

@@ -45,7 +45,8 @@ public struct UpgradeRequest: Sendable {
 
     public func cookie(_ name: String) -> String? { cookies.first { $0.name == name }?.value }
 
-    /// The request as a value templates read as `request`: path, query, headers, cookies, host.
+    /// The request as a value templates read as `request`: path, query, headers, cookies, and
+    /// host (the Host header lowercased, without its port).
     public var value: Value {
         var q = OrderedDictionary<String, Value>()
         for (k, v) in query where q[k] == nil { q[k] = .string(v) }
@@ -53,7 +54,8 @@ public struct UpgradeRequest: Sendable {
         for (k, v) in headers where h[k] == nil { h[k] = .string(v) }
         var c = OrderedDictionary<String, Value>()
         for (k, v) in cookies where c[k] == nil { c[k] = .string(v) }
-        let host = header("host").map { String($0.split(separator: ":").first ?? "") }
+        // Host names are case-insensitive: `request.host` is lowercased, without the port.
+        let host = header("host").map { String($0.split(separator: ":").first ?? "").lowercased() }
         return .object(["path": .string(path), "query": .object(q), "headers": .object(h), "cookies": .object(c), "host": host.map(Value.string) ?? .null])
     }
 

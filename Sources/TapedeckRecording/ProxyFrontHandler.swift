@@ -173,8 +173,34 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         proxy.sessionStarted(session)
         let maxFrameSize = proxy.configuration.maxFrameSize
 
+        // Client side first: send the upstream's 101 as it is, then switch to frames at once (the
+        // head is encoded as it is written), so that frames may follow it right away.
+        context.writeAndFlush(wrapOutboundOut(.head(responseHead))).assumeIsolated().whenFailure { _ in
+            // The client left while the upstream was answering.
+            session.closeBoth()
+            session.sideClosed(.client)
+        }
         do {
-            // Upstream side: drop the HTTP handlers; bytes after the 101 go to the frame decoder.
+            let ops = context.pipeline.syncOperations
+            let clientRelay = ProxyRelayHandler(session: session, side: .client)
+            session.clientRelay = clientRelay
+            try ops.addHandler(WebSocketFrameEncoder())
+            try ops.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
+            try ops.addHandler(clientRelay)
+            ops.removeHandler(self.responseEncoder, promise: nil)
+            ops.removeHandler(self.requestDecoder, promise: nil)
+            ops.removeHandler(context: context, promise: nil)
+        } catch {
+            proxy.logger.error("could not set up the client relay: \(error)")
+            session.closeBoth()
+            session.sideClosed(.client)
+            return
+        }
+
+        do {
+            // Upstream side: drop the HTTP handlers. Bytes that came after the 101 in the same read
+            // (a server that speaks first) go to the frame decoder as the HTTP decoder leaves, and
+            // are relayed to the client now, not at the next read.
             let up = upstreamChannel.pipeline.syncOperations
             let upstreamRelay = ProxyRelayHandler(session: session, side: .upstream)
             session.upstreamRelay = upstreamRelay
@@ -183,43 +209,21 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             try up.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
             try up.addHandler(upstreamRelay)
             _ = up.removeHandler(name: "http-encoder")
-            _ = up.removeHandler(name: "http-decoder")
+            // The decoder hands its leftover bytes on as it leaves (a later event-loop tick), with
+            // no read-complete after them: flush what they made once it has left.
+            up.removeHandler(name: "http-decoder").assumeIsolated().whenComplete { _ in
+                session.readComplete(from: .upstream)
+            }
         } catch {
             proxy.logger.error("could not set up the upstream relay: \(error)")
             session.closeBoth()
             session.endRecording()
-            return
-        }
-
-        // Client side: send the upstream's 101 as it is, then switch to frames.
-        context.writeAndFlush(wrapOutboundOut(.head(responseHead))).assumeIsolated().whenComplete { result in
-            guard case .success = result else {
-                // The client left while the upstream was answering.
-                session.closeBoth()
-                session.sideClosed(.client)
-                return
-            }
-            do {
-                let ops = context.pipeline.syncOperations
-                let clientRelay = ProxyRelayHandler(session: session, side: .client)
-                session.clientRelay = clientRelay
-                try ops.addHandler(WebSocketFrameEncoder())
-                try ops.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
-                try ops.addHandler(clientRelay)
-                ops.removeHandler(self.responseEncoder, promise: nil)
-                ops.removeHandler(self.requestDecoder, promise: nil)
-                ops.removeHandler(context: context, promise: nil)
-            } catch {
-                self.proxy.logger.error("could not set up the client relay: \(error)")
-                session.closeBoth()
-                session.sideClosed(.client)
-            }
         }
     }
 
     static func describe(_ address: SocketAddress?) -> String? {
         guard let address else { return nil }
-        if let ip = address.ipAddress, let port = address.port { return "\(ip):\(port)" }
+        if let ip = address.ipAddress, let port = address.port { return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
         return "\(address)"
     }
 }

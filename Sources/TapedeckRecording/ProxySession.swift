@@ -45,7 +45,7 @@ final class ProxySession {
         upstreamRelay?.resumeIfAllowed()
     }
 
-    /// Handles a frame read from `side`: record it, then relay it unchanged to the other side.
+    /// Handles a frame read from `side`: relay it unchanged to the other side, and record it once written.
     func received(_ frame: WebSocketFrame, from side: Side) {
         guard !stopping else { return }
         let opcode: FrameOpcode
@@ -75,9 +75,25 @@ final class ProxySession {
                 close.serverReason = reason
             }
         }
+        guard let target = channel(Self.other(side)) else { return }
+        // Frames to the upstream are masked as the client masked them; frames to the client are not.
+        let maskKey: WebSocketMaskingKey? = side == .client ? (frame.maskKey ?? .random()) : nil
+        let out = WebSocketFrame(
+            fin: frame.fin, rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3, opcode: frame.opcode,
+            maskKey: maskKey, data: data)
+        // A frame is recorded as relayed once it has been written to the other side (writes
+        // complete in order, so the recording keeps each direction's order).
+        let recorded = RecordedFrame(connection: id, direction: direction, opcode: opcode, fin: frame.fin, payload: payload)
+        let written = eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenSuccess { self.record(recorded) }
+        target.write(out, promise: written)
+    }
+
+    /// Queues a relayed frame for the recording; pauses reading while the writer's queue is full.
+    private func record(_ frame: RecordedFrame) {
+        guard !ended else { return }
         do {
-            let full = try writer.enqueue(
-                RecordedFrame(connection: id, direction: direction, opcode: opcode, fin: frame.fin, payload: payload))
+            let full = try writer.enqueue(frame)
             if full && !recorderPaused {
                 recorderPaused = true
                 let loop = eventLoop
@@ -93,15 +109,7 @@ final class ProxySession {
             proxy.logger.error("recording failed, closing connection \(id): \(error)")
             proxy.recordingFailed()
             closeBoth()
-            return
         }
-        guard let target = channel(Self.other(side)) else { return }
-        // Frames to the upstream are masked as the client masked them; frames to the client are not.
-        let maskKey: WebSocketMaskingKey? = side == .client ? (frame.maskKey ?? .random()) : nil
-        let out = WebSocketFrame(
-            fin: frame.fin, rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3, opcode: frame.opcode,
-            maskKey: maskKey, data: data)
-        target.write(out, promise: nil)
     }
 
     func readComplete(from side: Side) {

@@ -312,9 +312,13 @@ public final class RecordingWriter: Sendable {
             info.upstream = info.upstream.map(redaction.redactLogText)
             info.error = info.error.map(redaction.redactLogText)
             return .begin(id, info, stamp)
-        case .end(let id, let close, let stamp):
+        case .end(let id, var close, let stamp):
+            close.clientReason = close.clientReason.map(redaction.redactText)
+            close.serverReason = close.serverReason.map(redaction.redactText)
             return .end(id, close, stamp)
         case .frame(let pending):
+            // A close frame's reason may carry a secret.
+            if pending.frame.opcode == .close { return .message(prepareMessage([pending])) }
             return .frame(pending)
         case .message(let fragments):
             return .message(prepareMessage(fragments))
@@ -330,7 +334,15 @@ public final class RecordingWriter: Sendable {
             PreparedFrame(pending: $0, payload: $0.frame.payload, decoded: Optional<Value>.none, redacted: false)
         }
         guard isMessage else {
-            // Control frames (ping, pong, close) are stored as they are.
+            // Control frames are stored as they are, but for secrets in a close reason.
+            if opcode == .close, first.frame.payload.count > 2 {
+                let reason = String(decoding: first.frame.payload[2...], as: UTF8.self)
+                let redacted = redaction.redactText(reason)
+                if redacted != reason {
+                    out[0].payload = Array(first.frame.payload[..<2]) + Array(redacted.utf8)
+                    out[0].redacted = true
+                }
+            }
             return out
         }
         let whole: [UInt8] = fragments.count == 1 ? first.frame.payload : fragments.flatMap { $0.frame.payload }

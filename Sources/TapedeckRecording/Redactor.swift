@@ -3,59 +3,58 @@ import OrderedCollections
 
 /// Replaces secrets with a placeholder before anything reaches disk or a log.
 ///
-/// By default it redacts query parameters that carry credentials (`token`, `access_token`, `apiKey`,
-/// `api_key`, `key`, ...), the `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie` and
-/// API-key headers, and the same credential keys anywhere inside JSON payloads. Redaction keeps the
-/// shape: a value is replaced, never removed (`Bearer [REDACTED]`, `session=[REDACTED]`).
+/// One list of secret names (``secretNames``) applies everywhere: to query parameters, to headers
+/// and to keys at any depth inside JSON payloads. Names compare case-insensitively and ignore `-`
+/// and `_` and a leading `x-`, so `refresh_token`, `refreshToken`, `Refresh-Token` and
+/// `X-Refresh-Token` are one name. Close reasons and error texts are scanned for `name=value`,
+/// `name: value` and `Bearer value` with the same names. Redaction keeps the shape: a value is
+/// replaced, never removed (`Bearer [REDACTED]`, `session=[REDACTED]`).
 public struct Redactor: Sendable {
     /// The text that replaces a secret.
     public static let placeholder = "[REDACTED]"
 
-    /// Query parameter names (case-insensitive) whose values are redacted.
-    public var queryParameters: Set<String>
-    /// Header names (case-insensitive) whose values are redacted.
-    public var headers: Set<String>
-    /// JSON paths redacted inside JSON payloads (`$.a.b`, `$.items[*].secret`, `$..token`).
+    /// Secret names, normalised by ``normalize(_:)``.
+    public var secretNames: Set<String>
+    /// Extra JSON paths redacted inside JSON payloads (`$.a.b`, `$.items[*].secret`, `$..name`).
     public var payloadPaths: [JSONPath]
 
-    public static let defaultQueryParameters: Set<String> = [
-        "token", "access_token", "accesstoken", "id_token", "refresh_token", "apikey", "api_key", "api-key", "key",
-        "jwt", "auth", "authorization", "password", "passwd", "secret", "client_secret", "signature", "sig",
-        "session", "sessionid", "session_id",
+    /// The default secret names (documented in the README's Redaction section).
+    public static let defaultSecretNames: Set<String> = [
+        "token", "access_token", "id_token", "refresh_token", "auth_token", "session_token", "csrf_token", "xsrf_token",
+        "api_key", "apikey", "key", "jwt", "auth", "authorization", "proxy_authorization", "password", "passwd",
+        "passphrase", "secret", "client_secret", "private_key", "signature", "sig", "session", "session_id", "cookie",
+        "set_cookie", "credentials",
     ]
-    public static let defaultHeaders: Set<String> = [
-        "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "x-auth-token",
-        "x-access-token",
-    ]
-    /// Credential keys redacted anywhere in JSON payloads by default.
-    public static let defaultPayloadPaths: [JSONPath] = [
-        "$..token", "$..access_token", "$..accessToken", "$..apiKey", "$..api_key", "$..password", "$..secret",
-        "$..jwt",
-    ].compactMap { try? JSONPath(parsing: $0) }
 
-    public init(
-        queryParameters: Set<String> = Redactor.defaultQueryParameters, headers: Set<String> = Redactor.defaultHeaders,
-        payloadPaths: [JSONPath] = Redactor.defaultPayloadPaths
-    ) {
-        self.queryParameters = Set(queryParameters.map { $0.lowercased() })
-        self.headers = Set(headers.map { $0.lowercased() })
+    public init(secretNames: Set<String> = Redactor.defaultSecretNames, payloadPaths: [JSONPath] = []) {
+        self.secretNames = Set(secretNames.map(Self.normalize))
         self.payloadPaths = payloadPaths
     }
+
+    /// A name as the list compares it: lower case, without `-` and `_`, and without a leading `x-`.
+    public static func normalize(_ name: some StringProtocol) -> String {
+        var lower = name.lowercased()
+        if lower.hasPrefix("x-") || lower.hasPrefix("x_") { lower.removeFirst(2) }
+        lower.removeAll { $0 == "-" || $0 == "_" }
+        return lower
+    }
+
+    /// Whether `name` (a query parameter, header or JSON key) holds a secret.
+    public func isSecret(_ name: some StringProtocol) -> Bool { secretNames.contains(Self.normalize(name)) }
 
     /// Redacts the values of credential parameters in a query string, keeping names and order.
     public func redactQuery(_ query: String) -> String {
         query.split(separator: "&", omittingEmptySubsequences: false).map { part -> String in
             guard let eq = part.firstIndex(of: "=") else { return String(part) }
             let name = part[..<eq]
-            let decodedName = (String(name).removingPercentEncodingLossy).lowercased()
-            return queryParameters.contains(decodedName) ? "\(name)=\(Self.placeholder)" : String(part)
+            return isSecret(String(name).removingPercentEncodingLossy) ? "\(name)=\(Self.placeholder)" : String(part)
         }.joined(separator: "&")
     }
 
     /// Redacts one header's value, keeping its structure (auth scheme, cookie names, cookie attributes).
     public func redactHeader(_ field: HeaderField) -> HeaderField {
         let lower = field.name.lowercased()
-        guard headers.contains(lower) else { return field }
+        guard isSecret(lower) else { return field }
         switch lower {
         case "authorization", "proxy-authorization":
             let parts = field.value.split(separator: " ", maxSplits: 1)
@@ -83,58 +82,115 @@ public struct Redactor: Sendable {
 
     public func redactHeaders(_ fields: [HeaderField]) -> [HeaderField] { fields.map(redactHeader) }
 
-    /// Redacts the configured paths in a JSON value; returns `nil` when nothing matched.
+    /// Redacts secret keys at any depth and the extra paths in a JSON value; returns `nil` when
+    /// nothing matched.
     public func redactValue(_ value: Value) -> Value? {
         // A read-only pass first: most messages hold no secret, and checking is much cheaper than rewriting.
-        let anyDepthKeys = Set(payloadPaths.compactMap(\.anyDepthKey))
-        let needsRewrite =
-            Self.containsKey(anyDepthKeys, in: value)
-            || payloadPaths.contains { $0.anyDepthKey == nil && $0.matches(value) }
+        let needsRewrite = containsSecretKey(value) || payloadPaths.contains { $0.matches(value) }
         guard needsRewrite else { return Optional<Value>.none }
-        var v = value
-        var changed = false
-        for path in payloadPaths where path.replace(in: &v, with: .string(Self.placeholder)) {
-            changed = true
-        }
-        // Not `changed ? v : nil`: Value is ExpressibleByNilLiteral, so that would return `.null`.
-        guard changed else { return Optional<Value>.none }
+        var v = redactingKeys(value)
+        for path in payloadPaths { _ = path.replace(in: &v, with: .string(Self.placeholder)) }
         return v
     }
 
-    private static func containsKey(_ keys: Set<String>, in value: Value) -> Bool {
-        guard !keys.isEmpty else { return false }
+    private func containsSecretKey(_ value: Value) -> Bool {
         switch value {
         case .object(let o):
-            for (k, child) in o where keys.contains(k) || containsKey(keys, in: child) { return true }
+            for (k, child) in o where isSecret(k) || containsSecretKey(child) { return true }
             return false
         case .array(let a):
-            return a.contains { containsKey(keys, in: $0) }
+            return a.contains { containsSecretKey($0) }
         default:
             return false
         }
     }
 
+    private func redactingKeys(_ value: Value) -> Value {
+        switch value {
+        case .object(var o):
+            for (k, child) in o { o[k] = isSecret(k) ? .string(Self.placeholder) : redactingKeys(child) }
+            return .object(o)
+        case .array(let a):
+            return .array(a.map(redactingKeys))
+        default:
+            return value
+        }
+    }
+
+    /// Redacts secrets in free text (a close reason, an error): `name=value` and `name: value`
+    /// for every secret name, `Bearer value`, and anything shaped like a JWT.
+    public func redactText(_ text: String) -> String {
+        if text.first == "{" || text.first == "[", let value = try? Value(json: text) {
+            return redactValue(value)?.jsonString ?? text
+        }
+        var words = Self.tokenize(text)
+        var i = 0
+        while i < words.count {
+            defer { i += 1 }
+            guard case .word(let w) = words[i] else { continue }
+            if w.hasPrefix("eyJ"), w.split(separator: ".", omittingEmptySubsequences: false).count == 3 {
+                words[i] = .word(Self.placeholder)
+                continue
+            }
+            // `name=value` inside one word, or `name:`/`name=`/`Bearer` then the next word.
+            if let eq = w.firstIndex(where: { $0 == "=" || $0 == ":" }), eq != w.startIndex, w.index(after: eq) != w.endIndex,
+                isSecret(w[..<eq])
+            {
+                words[i] = .word(String(w[...eq]) + Self.placeholder)
+                continue
+            }
+            // `name: value`, `name= value` or `Bearer value`: the next word is the secret.
+            let introduces = ((w.hasSuffix(":") || w.hasSuffix("=")) && isSecret(w.dropLast())) || w.lowercased() == "bearer"
+            if introduces, i + 2 < words.count, case .separator(let gap) = words[i + 1], gap.allSatisfy({ $0 == " " }),
+                case .word = words[i + 2]
+            {
+                words[i + 2] = .word(Self.placeholder)
+                i += 2
+            }
+        }
+        return words.map { switch $0 { case .word(let w): w; case .separator(let s): s } }.joined()
+    }
+
+    private enum Piece { case word(String), separator(String) }
+
+    private static func tokenize(_ text: String) -> [Piece] {
+        var out: [Piece] = []
+        var current = ""
+        var inWord = true
+        for ch in text {
+            let isSep = ch == " " || ch == "&" || ch == ";" || ch == "," || ch == "\"" || ch == "'" || ch == "\n" || ch == "\t"
+            if isSep == inWord, !current.isEmpty {
+                out.append(inWord ? .word(current) : .separator(current))
+                current = ""
+            }
+            inWord = !isSep
+            current.append(ch)
+        }
+        if !current.isEmpty { out.append(inWord ? .word(current) : .separator(current)) }
+        return out
+    }
+
     /// Redacts a text payload that holds JSON. Returns the new payload bytes, or `nil` if unchanged.
     public func redactPayload(opcode: FrameOpcode, _ payload: [UInt8]) -> (bytes: [UInt8], value: Value)? {
-        guard !payloadPaths.isEmpty, opcode == .text, let value = RecordingConfiguration.jsonTextDecoder(.text, payload)
+        guard opcode == .text, let value = RecordingConfiguration.jsonTextDecoder(.text, payload)
         else { return nil }
         return redactPayload(parsed: value)
     }
 
     /// Redacts an already parsed JSON text payload.
     func redactPayload(parsed value: Value) -> (bytes: [UInt8], value: Value)? {
-        guard !payloadPaths.isEmpty, let redacted = redactValue(value) else { return nil }
+        guard let redacted = redactValue(value) else { return nil }
         return (redacted.jsonBytes, redacted)
     }
 
-    /// Redacts a free-form log line: every `name=value` of a credential parameter, and `Bearer xyz`.
+    /// Redacts a free-form log line or URL: the query's secret parameters, and secrets in the text.
     public func redactLogText(_ text: String) -> String {
         if let q = text.firstIndex(of: "?") {
             let after = text[text.index(after: q)...]
             let end = after.firstIndex(where: { $0 == " " || $0 == "#" }) ?? after.endIndex
-            return String(text[...q]) + redactQuery(String(after[..<end])) + String(after[end...])
+            return redactText(String(text[..<q])) + "?" + redactQuery(String(after[..<end])) + redactText(String(after[end...]))
         }
-        return text
+        return redactText(text)
     }
 }
 

@@ -14,6 +14,12 @@ public final class NodeReader {
     public private(set) var errors: [ScenarioError] = []
     /// Functions templates may call.
     public var functions: FunctionLibrary = .standard
+    /// The names `vars` defines, when known: a template reading another `vars.<name>` gets a
+    /// warning at the reference (it would read `null`).
+    public var knownVars: Set<String>?
+
+    /// The number of errors so far, warnings left out.
+    public var problemCount: Int { errors.lazy.filter { !$0.isWarning }.count }
 
     public init(file: String) { self.file = file }
 
@@ -266,6 +272,13 @@ public final class NodeReader {
     /// Checks function names and root names of a compiled template.
     func check(_ t: Template, at node: Node, names: Set<String>) {
         for e in t.expressions {
+            if let knownVars {
+                for v in e.members(of: "vars") where !knownVars.contains(v) {
+                    var message = "'vars.\(v)' is not defined in 'vars', so it reads null"
+                    if let s = Suggestion.closest(to: v, in: knownVars) { message += "; did you mean 'vars.\(s)'?" }
+                    errors.append(.warning(message, at: columnOf("vars." + v, in: node) ?? location(node)))
+                }
+            }
             for f in e.calledFunctions where functions[f] == nil {
                 var message = "unknown function '\(f)'"
                 if let s = Suggestion.closest(to: f, in: functions.names) { message += "; did you mean '\(s)'?" }

@@ -17,10 +17,15 @@ public struct Scenario: Sendable {
     public var loop: Bool
     /// The Unix time (seconds) of scenario time zero, for reproducible `now()` values; `nil` means "when it starts".
     public var epoch: Double?
+    /// When the timeline starts (`start: first-message | first-connection | immediately`); `nil`
+    /// leaves it to the command line (default `first-message`).
+    public var startPolicy: StartPolicy?
     /// Constant values templates read as `vars`.
     public var vars: Value
     /// Named data that profiles consult as `entities` (known jobs, projects, users, tenants, ...).
     public var entities: Value
+    /// Where each entity is written (`"jobs.job-1"` -> its key's location), for errors about it.
+    public var entityLocations: [String: SourceLocation] = [:]
     /// Profile settings this scenario overrides (`settings:`), such as a shorter heartbeat timeout.
     public var settings: Value
     /// The streams, in file order (included files first).

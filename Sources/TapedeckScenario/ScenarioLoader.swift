@@ -27,7 +27,7 @@ public struct ScenarioLoader: Sendable {
     public func load(file path: String) throws(ScenarioErrors) -> Scenario {
         var stack: [String] = []
         let (scenario, errors) = loadFile(path, display: path, stack: &stack, isRoot: true)
-        if !errors.isEmpty { throw ScenarioErrors(errors) }
+        if errors.contains(where: { !$0.isWarning }) { throw ScenarioErrors(errors.filter { !$0.isWarning }) }
         return scenario
     }
 
@@ -35,11 +35,18 @@ public struct ScenarioLoader: Sendable {
     public func load(text: String, file: String = "<scenario>") throws(ScenarioErrors) -> Scenario {
         var stack: [String] = []
         let (scenario, errors) = loadText(text, path: file, display: file, stack: &stack, isRoot: true)
-        if !errors.isEmpty { throw ScenarioErrors(errors) }
+        if errors.contains(where: { !$0.isWarning }) { throw ScenarioErrors(errors.filter { !$0.isWarning }) }
         return scenario
     }
 
-    /// Every problem in a file, empty when it is valid.
+    /// A file's scenario as far as it loads (streams with problems left out), with every problem
+    /// and warning found: for reporting everything in one run.
+    public func loadReportingProblems(file path: String) -> (Scenario, [ScenarioError]) {
+        var stack: [String] = []
+        return loadFile(path, display: path, stack: &stack, isRoot: true)
+    }
+
+    /// Every problem (and warning) in a file, empty when it is valid.
     public func validate(file path: String) -> [ScenarioError] {
         var stack: [String] = []
         return loadFile(path, display: path, stack: &stack, isRoot: true).1
@@ -48,6 +55,9 @@ public struct ScenarioLoader: Sendable {
     func loadFile(_ path: String, display: String, stack: inout [String], isRoot: Bool) -> (Scenario, [ScenarioError]) {
         guard let data = FileManager.default.contents(atPath: path) else {
             return (Scenario(name: "", file: display), [ScenarioError("cannot read file", at: SourceLocation(file: display, line: 1, column: 1))])
+        }
+        if data.starts(with: Array("SQLite format 3\u{0}".utf8)) {
+            return (Scenario(name: "", file: display), [ScenarioError("file is a SQLite database (a recording), not a scenario", at: SourceLocation(file: display, line: 1, column: 1))])
         }
         guard let text = String(data: data, encoding: .utf8) else {
             return (Scenario(name: "", file: display), [ScenarioError("file is not UTF-8 text", at: SourceLocation(file: display, line: 1, column: 1))])
@@ -92,6 +102,7 @@ public struct ScenarioLoader: Sendable {
                 r.absorb(errors)
                 s.vars = s.vars.merging(fragment.vars)
                 s.entities = s.entities.merging(fragment.entities)
+                s.entityLocations.merge(fragment.entityLocations) { mine, _ in mine }
                 s.settings = s.settings.merging(fragment.settings)
                 streams += fragment.streams
                 if s.profile == nil { s.profile = fragment.profile }
@@ -115,18 +126,37 @@ public struct ScenarioLoader: Sendable {
             }
         }
         if let n = keys["loop"] { s.loop = r.bool(n, what: "'loop'") ?? false }
-        if let n = keys["start"], let t = r.string(n, what: "'start' (an ISO-8601 time)") {
-            if let epoch = Timestamp.parse(t) { s.epoch = epoch } else { r.error("expected 'start' to be an ISO-8601 time such as 2025-01-17T10:00:00Z, found '\(t)'", at: n) }
+        if let n = keys["start"], let t = r.string(n, what: "'start' (first-message, first-connection, immediately or an ISO-8601 time)") {
+            if let policy = StartPolicy(rawValue: t) {
+                s.startPolicy = policy
+            } else if let epoch = Timestamp.parse(t) {
+                s.epoch = epoch
+            } else {
+                r.error("expected 'start' to be first-message, first-connection, immediately, or an ISO-8601 time such as 2025-01-17T10:00:00Z, found '\(t)'", at: n)
+            }
         }
         if let n = keys["vars"] {
             if case .mapping = n { s.vars = s.vars.merging(r.value(n)) } else { r.error("expected 'vars' to be a mapping, found \(r.describe(n))", at: n) }
         }
         if let n = keys["entities"] {
-            if case .mapping = n { s.entities = s.entities.merging(r.value(n)) } else { r.error("expected 'entities' to be a mapping, found \(r.describe(n))", at: n) }
+            if case .mapping = n {
+                s.entities = s.entities.merging(r.value(n))
+                // Where each entry of each table is written, for errors about it.
+                for table in r.mapping(n, what: "'entities'") ?? [] {
+                    guard case .mapping = table.value else { continue }
+                    for entry in r.mapping(table.value, what: "an entity table") ?? [] {
+                        s.entityLocations["\(table.key).\(entry.key)"] = r.location(entry.keyNode)
+                    }
+                }
+            } else {
+                r.error("expected 'entities' to be a mapping, found \(r.describe(n))", at: n)
+            }
         }
         if let n = keys["settings"] {
             if case .mapping = n { s.settings = s.settings.merging(r.value(n)) } else { r.error("expected 'settings' to be a mapping, found \(r.describe(n))", at: n) }
         }
+        // The root file knows every var (its own and its fragments'): references are checked.
+        if isRoot { r.knownVars = Set(s.vars.objectValue?.keys.map { $0 } ?? []) }
         if let n = keys["streams"] {
             if case .sequence(let seq) = n {
                 for (i, item) in seq.enumerated() {
@@ -180,7 +210,7 @@ public struct ScenarioLoader: Sendable {
         guard let pairs = r.mapping(node, what: "a stream", allowed: Self.streamKeys) else { return nil }
         let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let name = keys["name"].flatMap { r.string($0, what: "a stream's 'name'") } ?? "stream-\(index + 1)"
-        let errorsBefore = r.errors.count
+        let errorsBefore = r.problemCount
         var st = StreamSpec(name: name, location: r.location(node), kind: .events(.constant(.null)))
         if let n = keys["profile"] { st.profile = r.string(n, what: "'profile'") }
         if let n = keys["at"] { st.at = r.duration(n, what: "'at'") ?? 0 }
@@ -222,7 +252,7 @@ public struct ScenarioLoader: Sendable {
         case (nil, nil):
             r.error("stream '\(name)' needs an 'event' (a template), 'events' (a list of timed events) or a 'job'", at: node)
         }
-        return r.errors.count == errorsBefore ? st : nil
+        return r.problemCount == errorsBefore ? st : nil
     }
 
     /// `events:`: a non-empty list of `{at: <offset from the stream's start>, event: <template>}`,

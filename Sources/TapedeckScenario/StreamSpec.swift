@@ -62,8 +62,37 @@ public struct StreamSpec: Sendable {
             return 1
         }
         var n: Int? = count
-        if let duration { n = min(n ?? .max, Int((duration / every).rounded(.down)) + (duration.truncatingRemainder(dividingBy: every) == 0 ? 0 : 1)) }
+        // Events at start + k * every for start <= t < start + for, counted in whole nanoseconds so
+        // that `every: 100ms, for: 1s` is exactly 10 events, whatever the floating-point error.
+        if let duration {
+            let d = Self.nanoseconds(duration)
+            // The first tick at or past the end, found from an estimate (exact up to rounding).
+            var k = d <= 0 ? 0 : max(0, Int((Double(d) / (every * 1e9)).rounded(.up)))
+            while k > 0 && offsetNanoseconds(tick: k - 1) >= d { k -= 1 }
+            while offsetNanoseconds(tick: k) < d { k += 1 }
+            n = min(n ?? .max, k)
+        }
         return n
+    }
+
+    /// Seconds as whole nanoseconds (the resolution of stream times).
+    static func nanoseconds(_ seconds: Double) -> Int64 {
+        let n = (seconds * 1e9).rounded()
+        return n >= Double(Int64.max) ? .max : n <= Double(Int64.min) ? .min : Int64(n)
+    }
+
+    /// The offset of tick `k` from the stream's start in whole nanoseconds: `k * every`, rounded
+    /// once, so that `rate: 3/s` has its fourth tick at exactly 1 s and `every: 100ms` its
+    /// thousandth at exactly 100 s.
+    /// A timed stream's tick is at its event's own `at`.
+    func offsetNanoseconds(tick: Int) -> Int64 {
+        if case .timed(let events) = kind { return Self.nanoseconds(events[tick].at) }
+        return Self.nanoseconds(Double(tick) * (every ?? 0))
+    }
+
+    /// The offset of tick `k` from the stream's start, in seconds (see `offsetNanoseconds`).
+    func offset(tick: Int) -> Double {
+        Double(offsetNanoseconds(tick: tick)) / 1e9
     }
 
     /// The nominal end of the stream relative to its own start, ignoring jitter; `nil` when it never ends.

@@ -140,10 +140,9 @@ struct StreamCursor: Sendable {
             return base + Double(tick) * job.duration / Double(job.steps)
         }
         if let count = spec.tickCount, tick >= count { return nil }
-        var t = base + Double(tick) * (spec.every ?? 0)
-        if case .timed(let events) = spec.kind { t = base + events[tick].at }
-        if let until = spec.until, t - Double(iteration) * (period ?? 0) >= until { return nil }
-        return t
+        let offset = spec.offset(tick: tick)
+        if let until = spec.until, StreamSpec.nanoseconds(start) + spec.offsetNanoseconds(tick: tick) >= StreamSpec.nanoseconds(until) { return nil }
+        return base + offset
     }
 
     /// Computes `nextTime` for the current tick, moving to the next loop iteration when needed.

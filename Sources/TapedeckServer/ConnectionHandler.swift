@@ -22,6 +22,8 @@ struct ConnectionHandler: Sendable {
     let query: String?
     let headers: [(name: String, value: String)]
     let tap: (any SimulatorTap)?
+    /// The client's close frame, seen at the socket (only with a tap).
+    let clientClose: ClientCloseObserver.Seen
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let logger = {
@@ -43,7 +45,7 @@ struct ConnectionHandler: Sendable {
         // History is read and the initial subscriptions made under the engine's lock, so an event
         // published meanwhile is either in the history or delivered live (never neither).
         let start = connection.withEngine { e in
-            let past = e.historyKey.map { hub.history.items(profile: connection.profileName, key: $0) } ?? []
+            let past = hub.history.items(profile: connection.profileName, keys: e.historyKeys)
             let actions = e.start(wallTime: clock.wallTime, history: past)
             enqueue(actions, logger: logger)
             return actions
@@ -96,6 +98,10 @@ struct ConnectionHandler: Sendable {
                             return actions
                         }
                         perform(actions, logger: logger)
+                        // After the engine has handled it, so that a timeline it starts finds the
+                        // subscription it made.
+                        hub.start.messageReceived()
+                        connection.start.messageReceived()
                     }
                 } catch {
                     logger.debug("read ended: \(error)")
@@ -124,13 +130,12 @@ struct ConnectionHandler: Sendable {
                     }
                 }
             }
-            // A private timeline, from the first subscription (or after the start grace).
+            // A private timeline, started by the same rule as the shared one, for this connection.
             if connection.ownsTimeline {
+                connection.start.connected()
                 group.addTask {
-                    let deadline = clock.elapsed + .milliseconds(Int64(configuration.startGrace * 1000))
-                    while !Task.isCancelled && !connection.markStartedIfSubscribed() && clock.elapsed < deadline {
-                        do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
-                    }
+                    await connection.start.wait(scheduler.startPolicy, grace: configuration.startGrace)
+                    guard !Task.isCancelled else { return }
                     await scheduler.run(for: connection)
                     // The connection outlives its timeline: only the reader or writer ends it.
                     await sleepUntilCancelled()
@@ -139,7 +144,18 @@ struct ConnectionHandler: Sendable {
             await group.next()
             group.cancelAll()
         }
-        let close = serverClose.value
+        var close = serverClose.value
+        if let tap, let client = clientClose.value {
+            await tap.frame(connection: connection.id, fromClient: true, .close(code: client.code, reason: client.reason))
+            if close == nil {
+                // The client closed first: the WebSocket layer answered 1000, or 1002 to a code
+                // that is not allowed on the wire.
+                let known: Set<Int> = [1000, 1001, 1002, 1003, 1005, 1007, 1008, 1009, 1010, 1011]
+                let answer = known.contains(client.code) || (3000...4999).contains(client.code) ? 1000 : 1002
+                await tap.frame(connection: connection.id, fromClient: false, .close(code: answer, reason: ""))
+                close = (answer, "")
+            }
+        }
         await tap?.closed(connection: connection.id, code: close?.0, reason: close?.1)
     }
 
@@ -181,6 +197,5 @@ struct ConnectionHandler: Sendable {
             case .clearHistory(let key): hub.history.clear(profile: connection.profileName, key: key)
             }
         }
-        if connection.wantsEvents { hub.noteSubscribed() }
     }
 }

@@ -13,9 +13,8 @@ final class Hub: Sendable {
         var connections: [Int: SimulatorConnection] = [:]
         var nextID = 0
         var shuttingDown = false
-        var subscribedWaiters: [CheckedContinuation<Void, Never>] = []
-        var anySubscribed = false
-        var firstConnection: Duration?
+        /// Connection slots held per limit key (`connection_limit`), reserved at the upgrade decision.
+        var slots: [String: Int] = [:]
     }
 
     let world: SimulatorWorld
@@ -27,11 +26,14 @@ final class Hub: Sendable {
     /// Per-profile event histories (profiles with a `history:` section).
     let history = HistoryStore()
     private let eventCount = Mutex(0)
+    /// When the shared timeline starts: told of every connection and client message.
+    let start: TimelineStart
 
     init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger) {
         self.world = world
         self.clock = clock
         self.logger = logger
+        self.start = TimelineStart(clock: clock)
         var logs: [String: ActivityLog] = [:]
         for (name, entry) in world.profiles {
             if let spec = entry.profile.activity { logs[name] = ActivityLog(capacity: spec.size) }
@@ -79,62 +81,57 @@ final class Hub: Sendable {
 
     /// Adds a connection; returns false when the server is shutting down.
     func add(_ c: SimulatorConnection) -> Bool {
-        state.withLock { s in
+        let added = state.withLock { s in
             guard !s.shuttingDown else { return false }
             s.connections[c.id] = c
-            if s.firstConnection == nil { s.firstConnection = clock.elapsed }
             return true
         }
+        if added { start.connected() }
+        return added
     }
 
     func remove(_ c: SimulatorConnection) {
         _ = state.withLock { $0.connections.removeValue(forKey: c.id) }
     }
 
-    /// Number of open connections whose `conn` value satisfies `predicate`.
-    func count(profile: String, where predicate: (SimulatorConnection) -> Bool) -> Int {
-        let all = state.withLock { Array($0.connections.values) }
-        return all.filter { $0.profileName == profile && predicate($0) }.count
-    }
-
     var connectionCount: Int { state.withLock { $0.connections.count } }
 
-    /// Called when a connection gains a subscription; wakes a shared timeline waiting for one.
-    func noteSubscribed() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.anySubscribed = true
-            let w = s.subscribedWaiters
-            s.subscribedWaiters = []
-            return w
-        }
-        for w in waiters { w.resume() }
-    }
-
-    /// Waits until some connection wants events, or `grace` seconds after the first connection.
-    func waitForStart(grace: Double) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForFirstSubscription() }
-            group.addTask {
-                while !Task.isCancelled {
-                    let first = self.state.withLock { $0.firstConnection }
-                    if let first, self.clock.elapsed - first >= .milliseconds(Int64(grace * 1000)) { return }
-                    do { try await Task.sleep(for: .milliseconds(20)) } catch { return }
-                }
-            }
-            await group.next()
-            group.cancelAll()
+    /// Reserves one of `max` connection slots for `key` atomically, at the upgrade decision, so
+    /// that upgrades decided together cannot exceed the limit. Returns the number held when full.
+    func reserveSlot(key: String, max: Int) -> Result<SlotReservation, SlotsFull> {
+        state.withLock { s in
+            let held = s.slots[key, default: 0]
+            guard held < max else { return .failure(SlotsFull(held: held)) }
+            s.slots[key] = held + 1
+            return .success(SlotReservation(hub: self, key: key))
         }
     }
 
-    /// Waits until some connection wants events.
-    func waitForFirstSubscription() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.anySubscribed || s.shuttingDown { return true }
-                s.subscribedWaiters.append(c)
-                return false
-            }
-            if now { c.resume() }
+    fileprivate func releaseSlot(key: String) {
+        state.withLock { s in
+            let held = s.slots[key, default: 0] - 1
+            s.slots[key] = held > 0 ? held : nil
+        }
+    }
+
+    struct SlotsFull: Error {
+        var held: Int
+    }
+
+    /// A reserved connection slot; released once (when the connection's socket closes).
+    final class SlotReservation: Sendable {
+        private let hub: Hub
+        private let key: String
+        private let released = Atomic(false)
+
+        fileprivate init(hub: Hub, key: String) {
+            self.hub = hub
+            self.key = key
+        }
+
+        func release() {
+            guard !released.exchange(true, ordering: .relaxed) else { return }
+            hub.releaseSlot(key: key)
         }
     }
 
@@ -200,13 +197,11 @@ final class Hub: Sendable {
 
     /// Closes every connection with `code` (1001 on shutdown) and refuses new ones.
     func closeAll(code: Int, reason: String) {
-        let (all, waiters) = state.withLock { s -> ([SimulatorConnection], [CheckedContinuation<Void, Never>]) in
+        let all = state.withLock { s -> [SimulatorConnection] in
             s.shuttingDown = true
-            let w = s.subscribedWaiters
-            s.subscribedWaiters = []
-            return (Array(s.connections.values), w)
+            return Array(s.connections.values)
         }
-        for w in waiters { w.resume() }
+        start.stop()
         for c in all { c.queue.pushControl(.close(code: code, reason: reason)) }
     }
 }

@@ -23,9 +23,15 @@ struct Scheduler: Sendable {
         })
     }
 
+    /// When timelines start: the command line's `--start`, else the first scenario's `start:`,
+    /// else at the first client message.
+    var startPolicy: StartPolicy {
+        configuration.start ?? world.scenarios.lazy.compactMap(\.startPolicy).first ?? .firstMessage
+    }
+
     /// Plays the shared timeline to every connection. Returns when it ends or is cancelled.
     func runShared() async {
-        if configuration.start == .firstSubscription { await hub.waitForStart(grace: configuration.startGrace) }
+        await hub.start.wait(startPolicy, grace: configuration.startGrace)
         await play(to: nil)
     }
 

@@ -1,3 +1,5 @@
+import TapedeckScenario
+
 /// Settings of a simulator server.
 public struct SimulatorConfiguration: Sendable {
     /// How fast scenario time runs.
@@ -26,18 +28,12 @@ public struct SimulatorConfiguration: Sendable {
     public enum TimelineMode: String, Sendable, CaseIterable {
         /// One world: every connection sees the same events at the same time.
         case shared
-        /// Each connection gets its own timeline, starting at its own first subscription.
+        /// Each connection gets its own timeline, started by the start rule for that connection alone.
         case perConnection = "per-connection"
     }
 
-    /// When the shared timeline starts.
-    public enum StartPolicy: String, Sendable, CaseIterable {
-        /// As soon as the server is ready.
-        case immediately
-        /// When the first client subscribes (or, for profiles without a subscribe message, connects);
-        /// at the latest `startGrace` seconds after the first connection.
-        case firstSubscription = "first-subscription"
-    }
+    /// When a timeline starts (see ``TapedeckScenario/StartPolicy``).
+    public typealias StartPolicy = TapedeckScenario.StartPolicy
 
     public var host: String
     /// 0 picks a free port.
@@ -47,20 +43,21 @@ public struct SimulatorConfiguration: Sendable {
     /// `nil` uses each scenario's own `loop`.
     public var loop: Bool?
     public var timeline: TimelineMode
-    public var start: StartPolicy
+    /// When timelines start; `nil` uses the scenario's `start:`, else `.firstMessage`.
+    public var start: StartPolicy?
     /// HS256 secret for JWTs (at least 32 bytes).
     public var jwtSecret: String
     /// Capacity of each connection's outbound queue, in messages.
     public var queueCapacity: Int
     /// Largest client message accepted, in bytes.
     public var maxMessageSize: Int
-    /// With `firstSubscription`, seconds after the first connection at which the timeline starts
-    /// anyway, for clients that never subscribe.
+    /// With `firstMessage`, seconds after the first connection at which the timeline starts
+    /// anyway, for clients that never send a message.
     public var startGrace: Double
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, speed: Speed? = nil, loop: Bool? = nil,
-        timeline: TimelineMode = .shared, start: StartPolicy = .firstSubscription,
+        timeline: TimelineMode = .shared, start: StartPolicy? = nil,
         jwtSecret: String = "tapedeck-development-secret-do-not-use-in-production", queueCapacity: Int = 1000,
         maxMessageSize: Int = 1 << 20, startGrace: Double = 2
     ) {

@@ -9,14 +9,16 @@ final class SimulatorConnection: Sendable {
     let profileName: String
     let queue: OutboundQueue
     private let engine: Mutex<ConnectionEngine>
-    /// Per-connection timeline, started at the first subscription (per-connection mode).
+    /// Per-connection timeline (per-connection mode), started by `start`.
     let ownsTimeline: Bool
-    private let started = Mutex(false)
+    /// When this connection's private timeline starts.
+    let start: TimelineStart
 
     init(
-        id: Int, profileName: String, engine: ConnectionEngine, queueCapacity: Int, ownsTimeline: Bool,
+        id: Int, profileName: String, engine: ConnectionEngine, queueCapacity: Int, ownsTimeline: Bool, clock: any SimulationClock,
         tagCapacity: Int? = nil, warning: OutboundQueue.Warning? = nil
     ) {
+        self.start = TimelineStart(clock: clock)
         self.id = id
         self.profileName = profileName
         self.engine = Mutex(engine)
@@ -29,16 +31,4 @@ final class SimulatorConnection: Sendable {
         engine.withLock { body(&$0) }
     }
 
-    /// Whether the client has asked for events (see `ConnectionEngine.wantsEvents`).
-    var wantsEvents: Bool { engine.withLock { $0.wantsEvents } }
-
-    /// True the first time it is called after the connection wants events.
-    func markStartedIfSubscribed() -> Bool {
-        guard wantsEvents else { return false }
-        return started.withLock { s in
-            if s { return false }
-            s = true
-            return true
-        }
-    }
 }

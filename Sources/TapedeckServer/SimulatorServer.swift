@@ -46,7 +46,21 @@ public struct SimulatorServer: Service {
         return out
     }
 
+    /// Runs the server until a graceful shutdown (or cancellation).
+    ///
+    /// Throws ``SimulatorServerError`` when it cannot listen (the port is in use, ...).
     public func run() async throws {
+        let group = ServiceGroup(configuration: .init(services: try await makeServices(), logger: logger))
+        try await group.run()
+    }
+
+    /// The server as services, in start order: the HTTP application, then the hub that plays the
+    /// timeline and owns the connections.
+    ///
+    /// Run them in one `ServiceGroup` (after, say, a recording writer): on graceful shutdown the
+    /// group stops them in reverse order, so the hub first closes every client with 1001 (going
+    /// away), then the application stops listening, then what was started before them ends.
+    public func makeServices() async throws -> [any Service] {
         let authenticator = try await Authenticator(secret: configuration.jwtSecret)
         let hub = Hub(world: world, clock: clock, logger: logger)
         let scheduler = Scheduler(hub: hub, world: world, configuration: configuration, clock: clock, logger: logger)
@@ -55,6 +69,7 @@ public struct SimulatorServer: Service {
         let configuration = self.configuration
         let clock = self.clock
         let logger = self.logger
+        let onReady = self.onReady
 
         let router = Router()
         router.get("/") { _, _ -> Response in
@@ -81,6 +96,7 @@ public struct SimulatorServer: Service {
         let upgrade = Upgrader(
             endpoints: endpoints, world: world, authenticator: authenticator, hub: hub, scheduler: scheduler,
             configuration: configuration, clock: clock, logger: logger, tap: tap)
+        let listening = ListeningFlag()
         let app = Application(
             router: router,
             server: .http1WebSocketUpgrade(
@@ -90,39 +106,15 @@ public struct SimulatorServer: Service {
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
+                listening.set()
                 let port = channel.localAddress?.port ?? configuration.port
                 await onReady(configuration.host, port)
             },
             logger: logger
         )
-        // The app runs in a group of its own, outside the caller's graceful-shutdown context, so
-        // that on shutdown we close clients with 1001 (going away) first: hummingbird-websocket
-        // would otherwise close them with 1000 as soon as the shutdown starts. (A nested
-        // ServiceGroup follows the enclosing one's graceful shutdown, so it is started detached, and
-        // awaited and cancelled here like a child.)
-        let inner = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                let detached = Task.detached { try await inner.run() }
-                try await withTaskCancellationHandler {
-                    try await detached.value
-                } onCancel: {
-                    detached.cancel()
-                }
-            }
-            group.addTask {
-                if configuration.timeline == .shared { await scheduler.runShared() }
-                while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
-            }
-            group.addTask {
-                try await gracefulShutdown()
-                logger.info("shutting down", metadata: ["connections": "\(hub.connectionCount)"])
-                hub.closeAll(code: 1001, reason: "server shutting down")
-                await hub.waitUntilEmpty(timeout: .seconds(3))
-                await inner.triggerGracefulShutdown()
-            }
-            defer { group.cancelAll() }
-            try await group.next()
-        }
+        return [
+            ListenerService(app: app, listening: listening, host: configuration.host, port: configuration.port),
+            HubService(hub: hub, scheduler: scheduler, configuration: configuration, logger: logger),
+        ]
     }
 }

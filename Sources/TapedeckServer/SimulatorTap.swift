@@ -9,10 +9,32 @@ public protocol SimulatorTap: Sendable {
     /// A frame was sent or received.
     func frame(connection: Int, fromClient: Bool, _ frame: TappedFrame) async
     /// The connection ended; `code` and `reason` are the server's close, when it sent one.
+    ///
+    /// A close the client sent (first, or in answer to the server's) comes before this as a
+    /// `.close` frame from the client.
     func closed(connection: Int, code: Int?, reason: String?) async
+    /// An upgrade was refused (401, 403, 404, 429, ...).
+    func refused(_ refusal: TappedRefusal) async
 }
 
-/// A connection as the tap sees it.
+extension SimulatorTap {
+    public func refused(_ refusal: TappedRefusal) async {}
+}
+
+/// A refused upgrade as the tap sees it.
+public struct TappedRefusal: Sendable {
+    public var path: String
+    public var query: String?
+    public var headers: [(name: String, value: String)]
+    public var peer: String
+    /// The profile that refused it; `nil` when no endpoint matched the path.
+    public var profile: String?
+    public var status: Int
+    public var body: [UInt8]
+    public var responseHeaders: [(name: String, value: String)]
+}
+
+/// A connection as the tap sees it. `peer` is `address:port` (`127.0.0.1:53211`, `[::1]:53211`).
 public struct TappedConnection: Sendable {
     public var id: Int
     public var path: String

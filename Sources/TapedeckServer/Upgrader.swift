@@ -25,16 +25,28 @@ struct Upgrader: Sendable {
     func decide(_ head: HTTPRequest, channel: any Channel) async -> ShouldUpgradeResult<Handler> {
         let uri = head.path ?? "/"
         var headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
+        // The first Host header became the authority; another one left in the fields means the
+        // request had two, which HTTP/1.1 answers with 400.
+        if head.authority != nil, head.headerFields.contains(where: { $0.name.canonicalName == "host" }) {
+            let peer = Self.describe(channel.remoteAddress)
+            let request = UpgradeRequest(uri: uri, headers: headers)
+            await refuse(
+                channel, status: 400, body: ["error": "Bad Request", "message": "more than one Host header"], request: request,
+                query: uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init), headers: headers, peer: peer, profile: nil)
+            logger.info("refused upgrade", metadata: ["path": "\(request.path)", "status": "400", "reason": "more than one Host header", "peer": "\(peer)"])
+            return .dontUpgrade
+        }
         // HTTP/1 `Host` arrives as the request's authority; profiles read it as `request.host`.
         if let authority = head.authority, !headers.contains(where: { $0.name.lowercased() == "host" }) {
             headers.append((name: "host", value: authority))
         }
         let request = UpgradeRequest(uri: uri, headers: headers)
-        let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
+        let peer = Self.describe(channel.remoteAddress)
+        let query = uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init)
         guard let names = endpoints[request.path] else {
             var body: Value = ["error": "Not Found", "message": .string("no WebSocket endpoint at \(request.path)")]
             body["endpoints"] = .array(endpoints.keys.map(Value.string))
-            await refuse(channel, status: 404, body: body)
+            await refuse(channel, status: 404, body: body, request: request, query: query, headers: headers, peer: peer, profile: nil)
             logger.info("refused upgrade", metadata: ["path": "\(request.path)", "status": "404", "peer": "\(peer)"])
             return .dontUpgrade
         }
@@ -45,7 +57,7 @@ struct Upgrader: Sendable {
             request, profile: profile, endpoint: endpoint, entities: entry.entities, settings: entry.settings, now: clock.wallTime)
         switch outcome {
         case .refused(let status, let body, let reason):
-            await refuse(channel, status: status, body: body, challenge: status == 401)
+            await refuse(channel, status: status, body: body, challenge: status == 401, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
             logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(status)", "reason": "\(reason)", "peer": "\(peer)"])
             return .dontUpgrade
         case .accepted(var conn):
@@ -53,15 +65,14 @@ struct Upgrader: Sendable {
                 var ctx = EvaluationContext(variables: ["conn": conn, "claims": conn["claims"] ?? .null, "request": request.value, "settings": entry.settings, "entities": entry.entities, "connections": 0])
                 let key = (try? limit.per.evaluate(in: &ctx).plainText) ?? "all"
                 let max = limit.maxSetting.flatMap { $0.value(settings: entry.settings, entities: entry.entities) }.map { Int($0) } ?? limit.max
-                let open = hub.count(profile: profile.name) { c in
-                    var cc = ctx
-                    cc.variables["conn"] = c.withEngine { $0.conn }
-                    return ((try? limit.per.evaluate(in: &cc).plainText) ?? "all") == key
-                }
-                if open >= max {
-                    ctx.variables["connections"] = .int(open)
+                // The slot is taken now, atomically, and held until the socket closes.
+                switch hub.reserveSlot(key: profile.name + "\u{0}" + key, max: max) {
+                case .success(let slot):
+                    channel.closeFuture.whenComplete { _ in slot.release() }
+                case .failure(let full):
+                    ctx.variables["connections"] = .int(full.held)
                     let body = (try? limit.refusal.body.evaluate(in: &ctx)) ?? .string("Too many connections")
-                    await refuse(channel, status: limit.refusal.status, body: body)
+                    await refuse(channel, status: limit.refusal.status, body: body, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
                     logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(limit.refusal.status)", "reason": "connection limit \(max) for \(key)"])
                     return .dontUpgrade
                 }
@@ -93,9 +104,13 @@ struct Upgrader: Sendable {
             }
             let connection = SimulatorConnection(
                 id: id, profileName: profile.name, engine: engine, queueCapacity: queueCapacity,
-                ownsTimeline: configuration.timeline == .perConnection, tagCapacity: tagCapacity, warning: warning)
+                ownsTimeline: configuration.timeline == .perConnection, clock: clock, tagCapacity: tagCapacity, warning: warning)
+            // With a tap, the client's close frame is watched for at the socket: the WebSocket
+            // layer answers it by itself.
+            let clientClose = ClientCloseObserver.Seen()
+            if tap != nil { try? await channel.pipeline.addHandler(ClientCloseObserver(seen: clientClose), position: .first).get() }
             let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: codec, configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path,
-                query: uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init), headers: headers, tap: tap)
+                query: query, headers: headers, tap: tap, clientClose: clientClose)
             return .upgrade([:]) { inbound, outbound, _ in
                 await handler.run(inbound: inbound, outbound: outbound)
             }
@@ -119,11 +134,26 @@ struct Upgrader: Sendable {
         return entries[0]
     }
 
-    func refuse(_ channel: any Channel, status: Int, body: Value, challenge: Bool = false) async {
+    func refuse(
+        _ channel: any Channel, status: Int, body: Value, challenge: Bool = false, request: UpgradeRequest, query: String?,
+        headers: [(name: String, value: String)], peer: String, profile: String?
+    ) async {
         let (bytes, type): ([UInt8], String) =
             if case .string(let s) = body { (Array((s + "\n").utf8), "text/plain; charset=utf-8") } else { (Array((body.jsonString + "\n").utf8), "application/json") }
-        let handler = UpgradeRefusalHandler(status: status, body: bytes, contentType: type, extraHeaders: challenge ? [("www-authenticate", "Bearer")] : [])
+        let extra = challenge ? [("www-authenticate", "Bearer")] : []
+        let handler = UpgradeRefusalHandler(status: status, body: bytes, contentType: type, extraHeaders: extra)
         try? await channel.pipeline.addHandler(handler).get()
+        await tap?.refused(
+            TappedRefusal(
+                path: request.path, query: query, headers: headers, peer: peer, profile: profile, status: status, body: bytes,
+                responseHeaders: [("content-type", type), ("content-length", String(bytes.count))] + extra.map { (name: $0.0, value: $0.1) }))
+    }
+
+    /// `127.0.0.1:53211` or `[::1]:53211`, as the recording proxy writes a peer.
+    static func describe(_ address: SocketAddress?) -> String {
+        guard let address else { return "?" }
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 }
 

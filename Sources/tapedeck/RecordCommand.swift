@@ -1,7 +1,8 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
+import UnixSignals
 import Synchronization
 import TapedeckCore
 import TapedeckRecording
@@ -105,52 +106,31 @@ struct RecordCommand: AsyncParsableCommand {
             try? FileManager.default.removeItem(atPath: out)
             throw error
         }
-        Self.emit("listening on \(address), recording \(upstreamURL) to \(out)")
 
-        let signals = RecordSignalWatcher()
+        // One group: the writer starts first and finishes last. SIGINT and SIGTERM shut it down
+        // gracefully; so does the session when it ends by itself (--max-frames, ...).
         let progress = RecordProgress(quiet: quiet)
-        let reason: String = await withTaskGroup(of: String?.self) { group in
-            group.addTask {
-                for await r in proxy.stopRequests {
-                    return r == .maxFramesReached ? "--max-frames reached" : "the recording failed"
-                }
-                return nil
-            }
-            group.addTask {
-                for await s in signals.stream { return "received \(s)" }
-                return nil
-            }
-            if let maxDuration {
-                group.addTask {
-                    try? await Task.sleep(for: maxDuration)
-                    return Task.isCancelled ? nil : "--max-duration reached"
-                }
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    progress.show(writer.statistics, active: proxy.activeConnections)
-                    try? await Task.sleep(for: .milliseconds(250))
-                }
-                return nil
-            }
-            var reason = "stopped"
-            while let r = await group.next() {
-                if let r {
-                    reason = r
-                    break
-                }
-            }
-            group.cancelAll()
-            return reason
-        }
-        signals.cancel()
-        await proxy.stop()
+        let writerService = RecordingWriterService(writer: writer)
+        let session = RecordSession(
+            proxy: proxy, writer: writer, maxDuration: maxDuration, progress: progress,
+            announcement: "listening on \(address), recording \(upstreamURL) to \(out)")
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: writerService), .init(service: session, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try? await group.run()
+        let reason = session.reason
         let stats: RecordingStatistics
-        do {
-            stats = try await writer.finish()
-        } catch {
+        switch writerService.statistics {
+        case .success(let s):
+            stats = s
+        case .failure(let error):
             progress.finish()
             FileHandle.standardError.write(Data("tapedeck record: \(error)\n".utf8))
+            throw ExitCode.failure
+        case nil:
+            progress.finish()
+            FileHandle.standardError.write(Data("tapedeck record: the recording was not finished\n".utf8))
             throw ExitCode.failure
         }
         progress.show(stats, active: 0, force: true)
@@ -205,30 +185,6 @@ final class RecordAckSink: Sendable {
     func write(_ batch: CommittedBatch) {
         let line = "batch \(batch.id) seq \(batch.firstSeq ?? 0)-\(batch.lastSeq ?? 0) frames \(batch.frameCount)\n"
         handle.write(Data(line.utf8))
-    }
-}
-
-/// SIGINT and SIGTERM as an async stream.
-final class RecordSignalWatcher: Sendable {
-    let stream: AsyncStream<String>
-    private let sources: Mutex<[any DispatchSourceSignal]>
-
-    init() {
-        let (stream, continuation) = AsyncStream<String>.makeStream()
-        self.stream = stream
-        var sources: [any DispatchSourceSignal] = []
-        for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(name) }
-            source.resume()
-            sources.append(source)
-        }
-        self.sources = Mutex(sources)
-    }
-
-    func cancel() {
-        sources.withLock { $0.forEach { $0.cancel() } }
     }
 }
 

@@ -19,7 +19,8 @@ struct ServeCommand: AsyncParsableCommand {
             With no scenario, serves the built-in demo: every built-in profile on one port, each at \
             its spec's path. Clients authenticate with a token from `tapedeck token`.
 
-            Time: by default one shared world timeline starts when the first client subscribes; \
+            Time: by default one shared world timeline starts when a client first sends a message, or \
+            2 s after the first connection if none does; \
             `--timeline per-connection` gives each connection its own. `--speed max` plays as fast \
             as clients read, without dropping events.
 
@@ -45,8 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Timeline mode: shared (one world for all connections) or per-connection.")
     var timeline: SimulatorConfiguration.TimelineMode = .shared
 
-    @Option(help: "When the shared timeline starts: first-subscription or immediately.")
-    var start: SimulatorConfiguration.StartPolicy = .firstSubscription
+    @Option(help: "When the timeline starts: first-message (a client's first message, or 2 s after the first connection), first-connection or immediately. Default: the scenario's 'start', else first-message.")
+    var start: SimulatorConfiguration.StartPolicy?
 
     @Option(help: "HS256 secret for JWTs, at least 32 bytes. Default: $TAPEDECK_JWT_SECRET, else the development secret.")
     var jwtSecret: String?
@@ -84,12 +85,22 @@ struct ServeCommand: AsyncParsableCommand {
         var loaded: [Scenario] = []
         var errors: [ScenarioError] = []
         for f in files {
+            if Self.isRecording(f) {
+                FileHandle.standardError.write(Data("""
+                    \(f) is a recording, not a scenario. To serve it to clients, run `tapedeck replay \(f)`; \
+                    to see what it holds, run `tapedeck inspect \(f)`.
+
+                    """.utf8))
+                throw ExitCode(2)
+            }
             do { loaded.append(try loader.load(file: f)) } catch { errors += error.errors }
         }
         let world: SimulatorWorld
         do throws(ScenarioErrors) {
             guard errors.isEmpty else { throw ScenarioErrors(errors) }
             world = try SimulatorWorld(scenarios: loaded)
+            let unmet = world.requirementErrors()
+            guard unmet.isEmpty else { throw ScenarioErrors(unmet) }
         } catch {
             for e in error.errors { FileHandle.standardError.write(Data("\(e)\n".utf8)) }
             throw ExitCode(2)
@@ -120,16 +131,52 @@ struct ServeCommand: AsyncParsableCommand {
                 lines.append("  ws://\(shownHost):\(port)\(path)  (\(profiles.joined(separator: ", ")))")
             }
             if let record { lines.append("recording every connection to \(record)") }
-            lines.append("speed \((configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1)).description), timeline \(configuration.timeline.rawValue), starts \(configuration.start == .immediately ? "now" : "at the first subscription"); Ctrl-C to stop")
+            lines.append("speed \((configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1)).description), timeline \(configuration.timeline.rawValue), starts \(Self.describe(configuration.start ?? world.scenarios.lazy.compactMap(\.startPolicy).first ?? .firstMessage)); Ctrl-C to stop")
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        if let recorder {
-            let stats = try await recorder.writer.finish()
-            FileHandle.standardOutput.write(Data("recorded \(stats.framesCommitted) frames in \(stats.connections) connections to \(record ?? "")\n".utf8))
+        // One group: the writer starts first and stops last; the server's hub stops first (clients
+        // get 1001), then its HTTP application.
+        let writerService = recorder.map { RecordingWriterService(writer: $0.writer) }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = writerService.map { [.init(service: $0)] } ?? []
+        services += try await server.makeServices().map { .init(service: $0) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch let error as SimulatorServerError {
+            FileHandle.standardError.write(Data("tapedeck serve: \(error)\n".utf8))
+            if let record, writerService?.statistics.flatMap({ try? $0.get() })?.connections == 0 {
+                try? FileManager.default.removeItem(atPath: record)
+            }
+            throw ExitCode.failure
         }
+        if let writerService, let record {
+            switch writerService.statistics {
+            case .success(let stats):
+                FileHandle.standardOutput.write(Data("recorded \(stats.framesCommitted) frames in \(stats.connections) connections to \(record)\n".utf8))
+            case .failure(let error):
+                FileHandle.standardError.write(Data("tapedeck serve: the recording failed: \(error)\n".utf8))
+                throw ExitCode.failure
+            case nil: break
+            }
+        }
+    }
+}
+
+extension ServeCommand {
+    static func describe(_ start: SimulatorConfiguration.StartPolicy) -> String {
+        switch start {
+        case .immediately: "now"
+        case .firstConnection: "at the first connection"
+        case .firstMessage: "at the first client message (or 2 s after the first connection)"
+        }
+    }
+
+    /// Whether `path` is a SQLite file (a recording) rather than a scenario.
+    static func isRecording(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 16)) ?? Data()
+        return head == Data("SQLite format 3\u{0}".utf8)
     }
 }
 

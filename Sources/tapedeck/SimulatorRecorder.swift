@@ -13,6 +13,8 @@ final class SimulatorRecorder: SimulatorTap {
     /// Each connection's profile codec, so that binary (protobuf) frames are stored with their decoded value.
     private let decoders = Mutex<[Int: ProfileFrameDecoder]>([:])
     private let profiles: [String: Profile]
+    /// The close each connection's client sent, for the connection's close columns.
+    private let clientCloses = Mutex<[Int: (code: Int, reason: String)]>([:])
 
     /// - Parameter profiles: the served profiles by name; a connection's frames decode through its profile's codec.
     init(writer: RecordingWriter, logger: Logger, profiles: [String: Profile] = [:]) {
@@ -45,6 +47,7 @@ final class SimulatorRecorder: SimulatorTap {
             }
         // JSON text is decoded by the writer; binary frames need the connection's profile codec.
         let decoded: Value? = opcode == .binary ? decoders.withLock({ $0[connection] })?.decode(binary: true, payload) : Optional<Value>.none
+        if fromClient, case .close(let code, let reason) = frame { clientCloses.withLock { $0[connection] = (code, reason) } }
         do {
             try await writer.append(
                 RecordedFrame(
@@ -58,10 +61,24 @@ final class SimulatorRecorder: SimulatorTap {
     func closed(connection: Int, code: Int?, reason: String?) async {
         guard let id = ids.withLock({ $0.removeValue(forKey: connection) }) else { return }
         decoders.withLock { $0[connection] = nil }
+        let client = clientCloses.withLock { $0.removeValue(forKey: connection) }
         do {
-            try await writer.endConnection(id, close: ConnectionClose(serverCode: code, serverReason: reason))
+            try await writer.endConnection(
+                id, close: ConnectionClose(clientCode: client?.code, clientReason: client?.reason, serverCode: code, serverReason: reason))
         } catch {
             logger.error("recording: cannot close connection \(connection): \(error)")
+        }
+    }
+
+    func refused(_ r: TappedRefusal) async {
+        let info = ConnectionInfo(
+            path: r.path, query: r.query, requestHeaders: r.headers.map { HeaderField($0.name, $0.value) }, upgradeStatus: r.status,
+            responseHeaders: r.responseHeaders.map { HeaderField($0.name, $0.value) }, responseBody: r.body, peer: r.peer)
+        do {
+            let id = try await writer.beginConnection(info)
+            try await writer.endConnection(id, close: ConnectionClose())
+        } catch {
+            logger.error("recording: cannot record a refused upgrade: \(error)")
         }
     }
 }

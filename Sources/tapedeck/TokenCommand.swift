@@ -10,8 +10,10 @@ struct TokenCommand: AsyncParsableCommand {
         abstract: "Mint a development JWT (HS256) that `tapedeck serve` accepts.",
         discussion: """
             Examples:
-              tapedeck token --user alice
+              tapedeck token --user alice               (tenant acme, the demo's tenant)
               tapedeck token --tenant t1 --user u1
+              tapedeck token --expires -1h              (already expired, for a test)
+              tapedeck token --claim exp=1700000000     (a claim given wins over --expires)
               tapedeck token --user bob --squads platform,payments --permissions incidents,alerts
               tapedeck token --user carol --claim 'roles=["admin"]' --expires 15m
             """
@@ -20,8 +22,8 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(name: [.long, .customLong("sub")], help: "The user (claims 'sub' and 'user_id').")
     var user = "dev-user"
 
-    @Option(help: "The tenant (claim 'tenant_id').")
-    var tenant: String?
+    @Option(help: "The tenant (claim 'tenant_id'); '' for none. Default: acme, the tenant of the built-in demo.")
+    var tenant = "acme"
 
     @Option(help: "Comma-separated squads the user may see (ops-control-center).")
     var squads: String?
@@ -35,7 +37,7 @@ struct TokenCommand: AsyncParsableCommand {
     @Option(name: .long, help: "An extra claim NAME=VALUE; VALUE is JSON if it parses, else a string. Repeatable.")
     var claim: [String] = []
 
-    @Option(help: "Lifetime, e.g. 30m, 24h; 'never' for no expiry.")
+    @Option(parsing: .unconditional, help: "Lifetime, e.g. 30m, 24h; negative (-1h) for a token that has already expired; 'never' for no expiry.")
     var expires = "24h"
 
     @Option(help: "HS256 secret, at least 32 bytes. Default: $TAPEDECK_JWT_SECRET, else the development secret.")
@@ -53,7 +55,7 @@ struct TokenCommand: AsyncParsableCommand {
 
     func run() async throws {
         var claims: Value = ["sub": .string(user), "user_id": .string(user)]
-        if let tenant { claims["tenant_id"] = .string(tenant) }
+        if !tenant.isEmpty { claims["tenant_id"] = .string(tenant) }
         func list(_ s: String) -> Value { .array(s.split(separator: ",").map { .string(String($0).trimmingCharacters(in: .whitespaces)) }) }
         if let squads { claims["squads"] = list(squads) }
         if let permissions { claims["permissions"] = list(permissions) }
@@ -69,8 +71,13 @@ struct TokenCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let lifetime = expires == "never" ? nil : DurationText.seconds(expires)
-        let token = try await authenticator.mint(claims: claims, expiresIn: lifetime, now: RealClock().wallTime)
+        // `iat` and `exp` are added unless given with --claim: a claim given is a claim minted.
+        let now = RealClock().wallTime
+        if claims["iat"] == nil { claims["iat"] = .int(Int(now)) }
+        if claims["exp"] == nil, expires != "never", let lifetime = DurationText.seconds(expires) {
+            claims["exp"] = .int(Int(now + lifetime))
+        }
+        let token = try await authenticator.mint(claims: claims, expiresIn: nil, now: now)
         if verbose { FileHandle.standardError.write(Data((claims.prettyJSONString + "\n").utf8)) }
         print(token)
     }

@@ -10,7 +10,8 @@ struct ValidateCommand: AsyncParsableCommand {
         commandName: "validate",
         abstract: "Check scenario and profile files; print every problem as file:line:col: message.",
         discussion: """
-            Exits with status 1 when any file has a problem. A file with an 'endpoints' key is checked as a profile. \
+            Exits with status 1 when any file has a problem (warnings alone do not fail). A file with an \
+            'endpoints' key is checked as a profile. Every problem of a file is reported in one run, each once. \
             A scenario's first 500 events are also rendered through its profile (envelope and codec), so a value \
             a protobuf schema rejects is reported with its field path.
             """
@@ -25,12 +26,12 @@ struct ValidateCommand: AsyncParsableCommand {
     func run() async throws {
         var failed = false
         for file in files {
-            let errors = Self.check(file)
-            if errors.isEmpty {
-                if !quiet { print("\(file): ok") }
-            } else {
+            let problems = Self.check(file)
+            for p in problems { print(p) }
+            if problems.contains(where: { !$0.isWarning }) {
                 failed = true
-                for e in errors { print(e) }
+            } else if problems.isEmpty, !quiet {
+                print("\(file): ok")
             }
         }
         if failed { throw ExitCode(1) }
@@ -44,13 +45,24 @@ struct ValidateCommand: AsyncParsableCommand {
             do { _ = try ProfileLoader().load(file: file) } catch { return error.errors }
             return []
         }
-        let errors = ScenarioLoader().validate(file: file)
-        if !errors.isEmpty { return errors }
+        // Everything in one run: the file's own problems, then what its valid streams and
+        // entities would do with their profile.
+        let (scenario, problems) = ScenarioLoader().loadReportingProblems(file: file)
+        let world: SimulatorWorld
         do {
-            let s = try ScenarioLoader().load(file: file)
-            return try SimulatorWorld(scenarios: [s]).renderErrors()
+            world = try SimulatorWorld(scenarios: [scenario])
         } catch {
-            return error.errors
+            return Self.sorted(problems.contains(where: { !$0.isWarning }) ? problems : problems + error.errors)
         }
+        return Self.sorted(problems + world.requirementErrors() + world.renderErrors())
+    }
+
+    /// In file order.
+    static func sorted(_ problems: [ScenarioError]) -> [ScenarioError] {
+        problems.enumerated().sorted { a, b in
+            let (x, y) = (a.element.location, b.element.location)
+            if x.file != y.file { return a.offset < b.offset }
+            return (x.line, x.column, a.offset) < (y.line, y.column, b.offset)
+        }.map(\.element)
     }
 }

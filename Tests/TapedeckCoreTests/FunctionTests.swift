@@ -58,8 +58,33 @@ struct FunctionTests {
         #expect(try eval("round(3.14159, 2)") == 3.14)
         #expect(try eval("round(2.5)") == 3)
         #expect(try eval("format('%05d|%-4s|%.2f|%x|%%', 42, 'ab', 3.14159, 255)") == "00042|ab  |3.14|ff|%")
+    }
+
+    /// Each row: a format, its argument, and what C's printf prints (glibc, checked with a C
+    /// program): every conversion and flag that `format` claims.
+    @Test(arguments: [
+        ("%d", "42", "42"), ("%5d", "42", "   42"), ("%-5d|", "42", "42   |"), ("%05d", "-42", "-0042"),
+        ("%+d", "7", "+7"), ("% d", "7", " 7"), ("%i", "-3", "-3"), ("%u", "42", "42"), ("%d", "3.99", "3"),
+        ("%x", "255", "ff"), ("%X", "255", "FF"), ("%#x", "255", "0xff"), ("%08x", "48879", "0000beef"),
+        ("%o", "8", "10"), ("%#o", "8", "010"), ("%x", "-1", "ffffffffffffffff"),
+        ("%f", "3.14159", "3.141590"), ("%.2f", "2.675", "2.67"), ("%.17f", "0.8", "0.80000000000000004"),
+        ("%.0f", "2.5", "2"), ("%.0f", "3.5", "4"), ("%10.3f|", "-1.5", "    -1.500|"), ("%-10.3f|", "1.5", "1.500     |"),
+        ("%+.1f", "0.05", "+0.1"), ("%F", "1.5", "1.500000"),
+        ("%e", "12345.678", "1.234568e+04"), ("%.3E", "0.00012345", "1.234E-04"),
+        ("%g", "0.0001", "0.0001"), ("%g", "0.00001", "1e-05"), ("%G", "1e20", "1E+20"), ("%#g", "1.0", "1.00000"),
+        ("%s", "'ab'", "ab"), ("%5s|", "'ab'", "   ab|"), ("%-5s|", "'ab'", "ab   |"), ("%.1s", "'ab'", "a"),
+        ("100%%", "0", "100%"),
+    ])
+    func formatPrintsWhatCPrintfPrints(format: String, argument: String, c: String) throws {
+        #expect(try eval("format('\(format)', \(argument))") == .string(c))
+    }
+
+    @Test func durationAlwaysHasFourUnits() throws {
         #expect(try eval("duration(691199)") == "7d 23h 59m 59s")
-        #expect(try eval("duration(59)") == "59s")
+        #expect(try eval("duration(7205)") == "0d 2h 0m 5s")
+        #expect(try eval("duration(59)") == "0d 0h 0m 59s")
+        #expect(try eval("duration(0)") == "0d 0h 0m 0s")
+        #expect(try eval("duration(-90)") == "-0d 0h 1m 30s")
     }
 
     @Test func timeIsISO8601() throws {

@@ -50,6 +50,30 @@ struct AuthenticatorTests {
         #expect(body["error"] == "Forbidden")
     }
 
+    @Test func aValidCredentialWinsOverAStaleOneWhicheverComesFirst() async throws {
+        let auth = try await Authenticator()
+        let valid = try await auth.mint(claims: ["sub": "alice"], expiresIn: 3600, now: now)
+        let stale = try await auth.mint(claims: ["sub": "old"], expiresIn: 60, now: now - 120)
+        // The profile lists the cookie first: a stale cookie must not hide a valid Bearer token.
+        for headers in [
+            [("Cookie", "session=\(stale)"), ("Authorization", "Bearer \(valid)")],
+            [("Cookie", "session=\(valid)"), ("Authorization", "Bearer \(stale)")],
+            [("Cookie", "session=garbage"), ("Authorization", "Bearer \(valid)")],
+        ] {
+            guard case .accepted(let conn) = try await outcome(headers, auth: auth) else {
+                Issue.record("expected acceptance with \(headers)")
+                continue
+            }
+            #expect(conn["user"] == "alice")
+        }
+        // Both stale: 401, for the first one's reason.
+        guard case .refused(401, _, let reason) = try await outcome([("Cookie", "session=\(stale)"), ("Authorization", "Bearer \(stale)")], auth: auth) else {
+            Issue.record("expected 401")
+            return
+        }
+        #expect(reason == "invalid or expired token")
+    }
+
     @Test func shortSecretsAreRejected() async {
         await #expect(throws: AuthenticatorError.self) { try await Authenticator(secret: "short") }
     }

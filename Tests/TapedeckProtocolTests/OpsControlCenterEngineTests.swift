@@ -35,6 +35,23 @@ struct OpsControlCenterEngineTests {
         #expect(send(&e, #"{"action":"ping"}"#) == [.send(["action": "pong", "timestamp": "2025-01-17T10:30:01.000Z"])])
     }
 
+    @Test func anInvalidSubscribeKeepsItsMessageID() {
+        var e = engine()
+        // Topics that are not strings fail inside the subscribe rule: still the message's id.
+        for json in [#"{"action":"subscribe","topics":[1,2],"id":"m-3"}"#, #"{"action":"subscribe","topics":{"a":1},"message_id":"m-4"}"#] {
+            let out = send(&e, json)
+            guard case .send(let reply) = out.first else {
+                Issue.record("no reply to \(json)")
+                continue
+            }
+            #expect(reply["data"]?["code"] == "INVALID_MESSAGE")
+            #expect(reply["data"]?["original_message_id"] == (json.contains("m-3") ? "m-3" : "m-4"))
+        }
+        // A frame that is not JSON has no id to keep.
+        guard case .send(let reply) = send(&e, "not json").first else { Issue.record("no reply"); return }
+        #expect(reply["data"]?["original_message_id"] == nil)
+    }
+
     @Test func beforeSubscribingEverythingPermittedArrives() {
         let e = engine()
         #expect(e.accepts(event: platformIncident, topic: "incidents"))

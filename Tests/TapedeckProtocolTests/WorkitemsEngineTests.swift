@@ -38,6 +38,23 @@ struct WorkitemsEngineTests {
         #expect(!e.accepts(event: event(project: "project-1"), topic: nil))
     }
 
+    @Test func anEventScopedOnlyBySprintOrWorkItemTakesThatEntitysTenant() {
+        var e = engine()
+        _ = reply(&e, ["subscribe": ["sprintIds": ["sprint-5"]]])
+        let sprintOnly: Value = ["scope": ["sprint": "sprint-5"], "payload": ["sprintUpdated": ["sprintId": "sprint-5"]]]
+        #expect(e.accepts(event: sprintOnly, topic: nil))
+        var acme = ConnectionEngine(
+            profile: profile, conn: ["tenant": "acme", "user": "u1"],
+            entities: ["work_items": ["task-1": ["tenant": "acme"]], "projects": [:], "sprints": [:]], settings: [:], now: 0)
+        _ = reply(&acme, ["subscribe": ["workItemIds": ["task-1"]]])
+        let itemOnly: Value = ["scope": ["work_item": "task-1"], "payload": ["userTyping": ["userId": "x"]]]
+        #expect(acme.accepts(event: itemOnly, topic: nil))
+        // Another tenant's subscriber of the same id still gets nothing.
+        var globex = engine(tenant: "globex")
+        _ = reply(&globex, ["subscribe": ["sprintIds": ["sprint-5"]]])
+        #expect(!globex.accepts(event: sprintOnly, topic: nil))
+    }
+
     @Test func anEmptySubscribeSubscribesToNothing() {
         var e = engine()
         #expect(reply(&e, ["subscribe": [:]])?["subscriptionConfirmed"] != nil)

@@ -46,6 +46,30 @@ struct RecordingProxyTests {
         return (frame.opcode, String(buffer: frame.unmaskedData))
     }
 
+    @Test("an upstream frame in the same read as the 101 reaches the client at once, 50 times in a row")
+    func frameCoalescedWithThe101IsRelayedAtOnce() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("coalesced.sqlite")
+        let (upstream, upstreamPort) = try await CoalescingUpstream.start()
+        let writer = try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "c"), configuration: RecordingConfiguration(batchSize: 4))
+        let proxy = RecordingProxy(
+            configuration: RecordingProxyConfiguration(upstream: try UpstreamURL(parsing: "ws://127.0.0.1:\(upstreamPort)/ws"), listenPort: 0),
+            writer: writer, logger: Logger(label: "test"))
+        let port = try #require(Int(try await proxy.start().split(separator: ":").last ?? ""))
+        var received = 0
+        for _ in 0..<50 {
+            // The client never sends a frame: the greeting must come by itself.
+            let text = try await RawWebSocketClient.firstText(port: port, uri: "/ws", timeout: .seconds(2))
+            if text == CoalescingUpstream.greeting { received += 1 }
+        }
+        await proxy.stop()
+        try await writer.finish()
+        try await upstream.close()
+        #expect(received == 50)
+        let frames = try RecordingReader(path: path).frames()
+        #expect(frames.filter { $0.frame.direction == .serverToClient && $0.frame.payload == Array(CoalescingUpstream.greeting.utf8) }.count == 50)
+    }
+
     @Test("relays and records text, binary, ping/pong, fragments and a close 4000 with its reason")
     func relaysEverything() async throws {
         let run = try await Self.start()

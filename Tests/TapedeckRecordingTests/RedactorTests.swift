@@ -83,4 +83,50 @@ struct RedactorTests {
         #expect(r.redactQuery("a=1&Token=x&key=y&b") == "a=1&Token=[REDACTED]&key=[REDACTED]&b")
         #expect(r.redactLogText("/ws?access_token=abc&x=1 HTTP/1.1") == "/ws?access_token=[REDACTED]&x=1 HTTP/1.1")
     }
+
+    @Test("one case-insensitive list of secret names for query parameters, headers, JSON keys and close reasons")
+    func oneListEverywhere() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("names.sqlite")
+        let writer = try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "n"))
+        let conn = try await writer.beginConnection(
+            ConnectionInfo(
+                path: "/ws", query: "Refresh_Token=Q1SECRET&sessionToken=Q2SECRET&page=2",
+                requestHeaders: [HeaderField("X-Token", "H1SECRET"), HeaderField("X-Refresh-Token", "H2SECRET"), HeaderField("Accept", "keep-me")]))
+        let payload = #"{"refresh_token":"P1SECRET","client_secret":"P2SECRET","id_token":"P3SECRET","authorization":"P4SECRET","#
+            + #""sessionToken":"P5SECRET","nested":[{"Password":"P6SECRET","name":"keep-me"}]}"#
+        try await writer.append(RecordedFrame(connection: conn, direction: .clientToServer, opcode: .text, payload: text(payload)))
+        let reason = "token=C1SECRET expired"
+        try await writer.append(RecordedFrame(connection: conn, direction: .clientToServer, opcode: .close, payload: [0x0F, 0xA0] + text(reason)))
+        try await writer.endConnection(conn, close: ConnectionClose(clientCode: 4000, clientReason: reason, serverCode: 4001, serverReason: "bad Bearer C2SECRET"))
+        try await writer.finish()
+
+        let bytes = try dir.allBytes()
+        for secret in ["Q1SECRET", "Q2SECRET", "H1SECRET", "H2SECRET", "P1SECRET", "P2SECRET", "P3SECRET", "P4SECRET", "P5SECRET", "P6SECRET", "C1SECRET", "C2SECRET"] {
+            #expect(!bytes.contains(secret), "\(secret) reached the file")
+        }
+        let reader = try RecordingReader(path: path)
+        let c = try #require(reader.connections().first)
+        #expect(c.info.query == "Refresh_Token=[REDACTED]&sessionToken=[REDACTED]&page=2")
+        #expect(c.info.requestHeaders[2] == HeaderField("Accept", "keep-me"))
+        #expect(c.close.clientReason == "token=[REDACTED] expired")
+        #expect(c.close.serverReason == "bad Bearer [REDACTED]")
+        let frames = try reader.frames()
+        #expect(frames[0].frame.decoded?["nested"] == [["Password": "[REDACTED]", "name": "keep-me"]])
+        #expect(frames[1].frame.payload == [0x0F, 0xA0] + text("token=[REDACTED] expired"))
+    }
+
+    @Test("names compare without case, '-', '_' or a leading 'x-'")
+    func names() {
+        let r = Redactor()
+        for name in ["TOKEN", "Refresh-Token", "refreshToken", "X-Api-Key", "apiKey", "CLIENT_SECRET", "Set-Cookie"] {
+            #expect(r.isSecret(name), "\(name)")
+        }
+        for name in ["name", "tokens_used", "Sec-WebSocket-Key", "monkey", "x"] {
+            #expect(!r.isSecret(name), "\(name)")
+        }
+        #expect(r.redactText(#"{"token":"abc","a":1}"#) == #"{"token":"[REDACTED]","a":1}"#)
+        #expect(r.redactText("token expired") == "token expired")
+        #expect(r.redactText("password: hunter2, retry") == "password: [REDACTED], retry")
+    }
 }

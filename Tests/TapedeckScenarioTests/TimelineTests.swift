@@ -85,6 +85,44 @@ struct TimelineTests {
         #expect(try Timeline(scenario: s).prefix(100).map(\.time) == [0, 0.25, 0.5, 0.75])
     }
 
+    /// A `for:` stream emits at start + k * every for every k with start <= t < start + for: the
+    /// boundary itself is never included, whatever the spacing.
+    @Test(arguments: [
+        ("every: 100ms", "1s", 10), ("every: 250ms", "1s", 4), ("every: 1s", "3s", 3), ("every: 300ms", "1s", 4),
+        ("every: 1s", "1s", 1), ("every: 1s", "1500ms", 2), ("rate: 200/s", "30s", 6000), ("rate: 3/s", "1s", 3),
+        ("rate: 7/s", "1s", 7), ("every: 10ms", "1m", 6000),
+    ])
+    func forExcludesItsEnd(spacing: String, length: String, events: Int) throws {
+        let s = try scenario("""
+            scenario: b
+            streams:
+              - name: s
+                \(spacing)
+                for: \(length)
+                event: { n: "{{ seq() }}" }
+            """)
+        let times = try Timeline(scenario: s).prefix(100_000).map(\.time)
+        #expect(times.count == events)
+        let end = DurationText.seconds(length)!
+        #expect(times.allSatisfy { $0 >= 0 && $0 < end })
+    }
+
+    @Test func tickTimesAreExactMultiplesOfTheSpacing() throws {
+        let s = try scenario("""
+            scenario: b
+            streams:
+              - name: s
+                every: 100ms
+                for: 100s
+                event: { n: "{{ seq() }}" }
+            """)
+        let times = try Timeline(scenario: s).prefix(100_000).map(\.time)
+        #expect(times.count == 1000)
+        #expect(times[999] == 99.9)
+        #expect(times[10] == 1)
+        #expect(times[300] == 30)
+    }
+
     @Test func loopRepeatsWithContinuingSequence() throws {
         let s = try scenario("""
             scenario: l
@@ -132,7 +170,7 @@ struct TimelineTests {
         #expect(e.map { $0.value["pct"] ?? .null }.prefix(4) == [0, 25, 50, 75])
         #expect(e[1].value["status"] == "uploading")
         #expect(e[3].value["status"] == "parsing")
-        #expect(e.last?.value == ["type": "job_complete", "status": "complete", "lines": 1000, "took": "10s"])
+        #expect(e.last?.value == ["type": "job_complete", "status": "complete", "lines": 1000, "took": "0d 0h 0m 10s"])
     }
 
     @Test func failedJobStopsEarlyAndCompletesAsFailed() throws {

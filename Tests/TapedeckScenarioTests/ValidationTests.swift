@@ -105,4 +105,27 @@ struct ValidationTests {
             #expect(m.contains("'after' names an unknown stream 'forevr'; did you mean 'forever'?"))
         }
     }
+
+    @Test func anUndefinedVarsNameIsAWarningAtTheReference() throws {
+        let text = """
+            scenario: v
+            vars: { squads: [a, b] }
+            streams:
+              - event: { squad: "{{ pick(vars.sqads) }}", ok: "{{ vars.squads[0] }}" }
+            """
+        // It loads (a warning does not stop it)...
+        let s = try ScenarioLoader().load(text: text, file: "v.yaml")
+        #expect(s.streams.count == 1)
+        // ...and validation points at the reference.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tapedeck-v-\(UUID().uuidString).yaml")
+        try text.write(to: dir, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let problems = ScenarioLoader().validate(file: dir.path)
+        #expect(problems.count == 1)
+        #expect(problems.first?.isWarning == true)
+        #expect(problems.first?.location.line == 4)
+        #expect(problems.first?.location.column == 30)
+        #expect(problems.first?.message == "'vars.sqads' is not defined in 'vars', so it reads null; did you mean 'vars.squads'?")
+        #expect(problems.first?.description.contains(": warning: 'vars.sqads'") == true)
+    }
 }

@@ -86,6 +86,58 @@ struct NeuralLogServerTests {
         }
     }
 
+    @Test func everyTenantClaimIsCheckedAgainstTheHostsTenant() async throws {
+        try await withSimulator(scenario: Self.scenario()) { port async throws in
+            let p = "/v1/logs/stream"
+            // `tenant` is accepted as the tenant claim, so it must match the Host's tenant too.
+            let globex = try await token(["sub": "u", "tenant": "globex"])
+            #expect(try await rawUpgrade(port: port, path: p + "?token=\(globex)", headers: ["Host": "api.acme.neurallog.com"]).status == 403)
+            let acme = try await token(["sub": "u", "tenant": "acme"])
+            #expect(try await rawUpgrade(port: port, path: p + "?token=\(acme)", headers: ["Host": "api.acme.neurallog.com"]).status == 101)
+            let mixed = try await token(["sub": "u", "tenant_id": "acme", "tenant": "globex"])
+            #expect(try await rawUpgrade(port: port, path: p + "?token=\(mixed)", headers: ["Host": "api.acme.neurallog.com"]).status == 403)
+        }
+    }
+
+    @Test func theHostHeaderIsCaseInsensitiveAndMustBeSingle() async throws {
+        try await withSimulator(scenario: Self.scenario()) { port async throws in
+            let p = "/v1/logs/stream"
+            let bare = try await token(["sub": "u"])
+            // Upper case is the same host: the tenant is globex, so globex's history.
+            let scoped = try await rawSession(port: port, path: p + "?token=\(bare)&history=true&follow=false", headers: ["Host": "API.GLOBEX.NEURALLOG.COM"])
+            #expect(scoped.messages.filter { $0["type"] == "log" }.map { $0["data"]?["id"] } == ["g1"])
+            // Two Host headers: 400, whatever they say.
+            let two = try await rawUpgrade(port: port, path: p + "?token=\(bare)", headers: ["Host": "api.acme.neurallog.com", "host": "api.globex.neurallog.com"])
+            #expect(two.status == 400)
+            let twoSame = try await rawUpgrade(port: port, path: "/v1/logs/stream?apiKey=key-acme", headers: ["Host": "127.0.0.1", "HOST": "127.0.0.1"])
+            #expect(twoSame.status == 400)
+        }
+    }
+
+    @Test func aLogWithoutATenantIsInEveryTenantsHistoryAsItIsLive() async throws {
+        let scenario = """
+            scenario: nt
+            profile: neurallog
+            entities:
+              api_keys:
+                key-acme: { sub: bot, tenant_id: acme }
+                key-globex: { sub: g, tenant_id: globex }
+              past_logs:
+                - { type: log, tenant_id: acme, data: { id: a1, level: INFO, message: one, source: api } }
+                - { type: log, data: { id: all-1, level: WARN, message: everyone, source: platform } }
+                - { type: log, tenant_id: globex, data: { id: g1, level: INFO, message: globex, source: api } }
+                - { type: log, tenant_id: acme, data: { id: a2, level: INFO, message: two, source: api } }
+            streams:
+              - { at: 1h, event: { type: log, data: { id: later } } }
+            """
+        try await withSimulator(scenario: scenario) { port async throws in
+            let acme = try await rawSession(port: port, path: "/v1/logs/stream?apiKey=key-acme&history=true&follow=false")
+            #expect(acme.messages.filter { $0["type"] == "log" }.map { $0["data"]?["id"] } == ["a1", "all-1", "a2"])
+            let globex = try await rawSession(port: port, path: "/v1/logs/stream?apiKey=key-globex&history=true&follow=false")
+            #expect(globex.messages.filter { $0["type"] == "log" }.map { $0["data"]?["id"] } == ["all-1", "g1"])
+        }
+    }
+
     @Test func streamStartThenLimitedMatchingHistoryThenStreamEndAndClose() async throws {
         try await withSimulator(scenario: Self.scenario()) { port async throws in
             let q = "query=\(Self.enc("level:ERROR"))&filter=\(Self.enc(#"{"source":"api-service"}"#))&history=true&limit=2&follow=false"
@@ -218,6 +270,21 @@ struct NeuralLogServerTests {
             #expect(values.map { $0["type"] } == ["rule_triggered", "action_executed", "system_notification"])
             #expect(values.first?["data"]?["ruleId"] == "rule-456")
             #expect(values.allSatisfy { $0.objectValue.map { Array($0.keys) } == ["type", "id", "data", "timestamp"] })
+        }
+    }
+
+    @Test func simultaneousUpgradesGetExactlyTheLimitOf101s() async throws {
+        try await withSimulator(scenario: Self.scenario(settings: "{ max_connections_per_tenant: 3 }")) { port async throws in
+            for _ in 0..<3 {
+                let statuses = try await simultaneousUpgrades(port: port, path: "/v1/logs/stream?apiKey=key-acme", count: 24)
+                #expect(statuses.filter { $0 == 101 }.count == 3, "\(statuses)")
+                #expect(statuses.filter { $0 == 429 }.count == 21, "\(statuses)")
+                // The slots come back when those sockets close.
+                for _ in 0..<200 {
+                    if try await rawUpgrade(port: port, path: "/v1/notifications?apiKey=key-acme", headers: [:]).status == 101 { break }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
         }
     }
 

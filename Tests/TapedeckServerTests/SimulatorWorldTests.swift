@@ -63,4 +63,58 @@ struct SimulatorWorldTests {
         #expect(errors.contains { $0.hasPrefix("bad.yaml:7:5: stream 'wrong-type'") && $0.contains("workItemCreated.workItem.storyPoints: expected") })
         #expect(errors.contains { $0.hasPrefix("bad.yaml:10:5: stream 'unknown-field'") && $0.hasSuffix("userTyping.colour: unknown field") })
     }
+
+    @Test func anEntityWithoutAFieldItsProfileRequiresIsReportedAtTheEntity() throws {
+        let scenario = try ScenarioLoader().load(text: """
+            scenario: typo
+            profile: jobs-live-tail
+            entities:
+              jobs:
+                job-ok: { tenant_id: acme }
+                job-typo: { tenant: acme }
+                job-open: { tenant_id: "*" }
+            streams:
+              - { event: { type: ping } }
+            """, file: "typo.yaml")
+        let errors = try SimulatorWorld(scenarios: [scenario]).requirementErrors()
+        #expect(errors.count == 1)
+        #expect(errors.first?.location == SourceLocation(file: "typo.yaml", line: 6, column: 5))
+        #expect(errors.first?.message.contains("jobs 'job-typo' has no 'tenant_id'") == true)
+        #expect(errors.first?.message.contains("is 'tenant' meant to be 'tenant_id'?") == true)
+    }
+
+    @Test func aJobIsOpenToEveryTenantOnlyWhenItSaysSo() throws {
+        let profile = try ProfileLoader().load("jobs-live-tail")
+        let entities: Value = ["jobs": ["job-open": ["tenant_id": "*"], "job-typo": ["tenant": "acme"]]]
+        var e = ConnectionEngine(profile: profile, conn: ["user": "u", "tenant": "globex", "claims": [:]], entities: entities, settings: [:], now: 0)
+        _ = e.start(wallTime: 0)
+        let open = #"{"type":"subscribe_job_progress","payload":{"job_id":"job-open"}}"#
+        #expect(e.receive(.message(try Value(json: open), raw: open), now: 1, wallTime: 1) == [])
+        let typo = #"{"type":"subscribe_job_progress","payload":{"job_id":"job-typo"}}"#
+        guard case .send(let reply) = e.receive(.message(try Value(json: typo), raw: typo), now: 2, wallTime: 2).first else {
+            Issue.record("a job without an owner was subscribed")
+            return
+        }
+        #expect(reply["payload"]?["code"] == "subscription_failed")
+    }
+
+    @Test func aProblemIsReportedOnceWithTheCountOfEventsItAffects() throws {
+        let scenario = try ScenarioLoader().load(text: """
+            scenario: noisy
+            profile: ops-control-center
+            streams:
+              - name: bad
+                every: 1s
+                count: 50
+                event: { type: incident, action: created, data: { severity: "{{ weighted({critical: 'x'}) }}" } }
+              - name: good
+                every: 1s
+                count: 50
+                event: { type: metric, action: updated, data: { value: 1 } }
+            """, file: "noisy.yaml")
+        let errors = try SimulatorWorld(scenarios: [scenario]).renderErrors()
+        #expect(errors.count == 1, "\(errors)")
+        #expect(errors.first?.message.hasPrefix("stream 'bad', event 1:") == true)
+        #expect(errors.first?.message.hasSuffix("(and 49 more of the events checked)") == true)
+    }
 }

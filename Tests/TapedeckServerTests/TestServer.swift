@@ -12,15 +12,15 @@ import TapedeckServer
 func withSimulator(
     scenario yaml: String, speed: SimulatorConfiguration.Speed? = .max, timeline: SimulatorConfiguration.TimelineMode = .perConnection,
     tap: (any SimulatorTap)? = nil,
-    start: SimulatorConfiguration.StartPolicy = .firstSubscription, extra: [String] = [],
+    start: SimulatorConfiguration.StartPolicy? = nil, extra: [String] = [], logger given: Logger? = nil,
     _ body: @escaping @Sendable (Int) async throws -> Void
 ) async throws {
     let scenario = try ScenarioLoader().load(text: yaml, file: "test.yaml")
     let others = try extra.enumerated().map { try ScenarioLoader().load(text: $0.element, file: "extra\($0.offset).yaml") }
     let world = try SimulatorWorld(scenarios: [scenario] + others)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
-    var logger = Logger(label: "test")
-    logger.logLevel = .warning
+    var logger = given ?? Logger(label: "test")
+    if given == nil { logger.logLevel = .warning }
     let server = SimulatorServer(
         world: world, configuration: .init(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline, start: start), logger: logger,
         tap: tap
@@ -33,7 +33,9 @@ func withSimulator(
         do {
             try await body(port)
         } catch {
+            // Stop cleanly even when the test failed, so that the failure is the only thing reported.
             await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
             throw error
         }
         await group.triggerGracefulShutdown()
@@ -131,4 +133,64 @@ func parseFrames(_ bytes: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])]? {
         i = j + length
     }
     return out
+}
+
+/// Opens `count` sockets, then sends all their upgrade requests at once, and returns each answer's
+/// status; the sockets stay open until every answer is in, so an accepted upgrade keeps its slot.
+func simultaneousUpgrades(port: Int, path: String, count: Int) async throws -> [Int] {
+    var channels: [NIOAsyncChannel<ByteBuffer, ByteBuffer>] = []
+    for _ in 0..<count {
+        channels.append(
+            try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                })
+    }
+    let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    let answered = Countdown(count)
+    let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        for channel in channels {
+            group.addTask {
+                // Every request waits at the gate, then all go together.
+                for await _ in gate { break }
+                return try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: request))
+                    var text = ""
+                    for try await chunk in inbound {
+                        text += String(buffer: chunk)
+                        if text.contains("\r\n") { break }
+                    }
+                    // Close only once every request has its answer.
+                    await answered.arriveAndWait()
+                    return Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+                }
+            }
+        }
+        for _ in channels { open.yield() }
+        open.finish()
+        var out: [Int] = []
+        for try await s in group { out.append(s) }
+        return out
+    }
+    return statuses
+}
+
+/// Waits until `count` tasks have arrived.
+actor Countdown {
+    private var remaining: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { remaining = count }
+
+    func arriveAndWait() async {
+        remaining -= 1
+        if remaining <= 0 {
+            for w in waiting { w.resume() }
+            waiting = []
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
 }

@@ -7,6 +7,7 @@ import re
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from contextlib import contextmanager
 
 import pytest
@@ -80,11 +81,25 @@ def run(coro, seconds=60):
     return asyncio.run(asyncio.wait_for(coro, seconds))
 
 
+def connect(url, headers=None, **kw):
+    """`websockets.connect`, where a `Host` in `headers` becomes the request's one Host header
+    (the URL names that host; the socket still goes to the URL's address). Passing it as an
+    additional header would send two Host headers, which the server rightly refuses with 400."""
+    headers = dict(headers or {})
+    host = headers.pop("Host", None)
+    if host is not None:
+        u = urllib.parse.urlsplit(url)
+        kw.setdefault("host", u.hostname)
+        kw.setdefault("port", u.port)
+        url = urllib.parse.urlunsplit((u.scheme, f"{host}:{u.port}", u.path, u.query, ""))
+    return websockets.connect(url, additional_headers=headers, **kw)
+
+
 def status(url, headers=None):
     """The HTTP status of a WebSocket upgrade to `url`: 101 when it succeeds."""
     async def go():
         try:
-            async with websockets.connect(url, additional_headers=headers or {}):
+            async with connect(url, headers):
                 return 101
         except websockets.exceptions.InvalidStatus as e:
             return e.response.status_code

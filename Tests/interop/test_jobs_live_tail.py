@@ -25,7 +25,7 @@ def test_missing_or_invalid_token_is_401():
     with serve(QUICK) as host:
         assert status(f"ws://{host}/api/v1/ws") == 401
         assert status(f"ws://{host}/api/v1/ws?token=not.a.jwt") == 401
-        assert status(f"ws://{host}/api/v1/ws?token={token('--user', 'ana')}") == 401  # no tenant_id
+        assert status(f"ws://{host}/api/v1/ws?token={token('--user', 'ana', '--tenant', '')}") == 401  # no tenant_id
         assert status(f"ws://{host}/api/v1/ws?token={token('--user', 'ana', '--tenant', 't1')}") == 101
 
 

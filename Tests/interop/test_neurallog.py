@@ -43,7 +43,7 @@ def test_token_or_api_key_and_tenant_from_host():
         assert status(base + "?apiKey=nope") == 401
         assert status(base + "?apiKey=key-acme") == 101
         assert status(f"ws://{host}/v1/notifications?token={token('--tenant', 'acme')}") == 101
-        bare = token("--user", "u")
+        bare = token("--user", "u", "--tenant", "")
         assert status(base + f"?token={bare}") == 403
         assert status(base + f"?token={bare}", {"Host": "api.acme.neurallog.com"}) == 101
         assert status(base + f"?token={token('--tenant', 'globex')}", {"Host": "api.acme.neurallog.com"}) == 403

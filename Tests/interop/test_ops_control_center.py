@@ -123,3 +123,30 @@ def test_sigterm_closes_clients_with_1001(binary):
 
         assert run(go()) == 1001
         assert proc.wait(timeout=10) == 0
+
+
+def test_a_client_that_only_pings_receives_events(binary):
+    """Subscribing is optional: a ping is a first message, and the timeline starts with it."""
+    with serve(STORM, "--speed", "10") as (host, _):
+        jwt = token("--user", "qa")
+
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers={"Authorization": f"Bearer {jwt}"}) as ws:
+                await ws.send(json.dumps({"action": "ping"}))
+                while True:
+                    m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if m.get("type") in ("incident", "metric", "alert"):
+                        return m["type"]
+
+        assert run(go(), 20) in ("incident", "metric", "alert")
+
+
+def test_a_silent_client_receives_events_after_the_grace(binary):
+    with serve(STORM, "--speed", "10") as (host, _):
+        jwt = token("--user", "qa")
+
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers={"Authorization": f"Bearer {jwt}"}) as ws:
+                return json.loads(await asyncio.wait_for(ws.recv(), 10))["type"]
+
+        assert run(go(), 20) in ("incident", "metric", "alert")

@@ -75,7 +75,7 @@ def test_auth_subscribe_relates_to_and_pong(binary):
 
         assert status(url) == 401
         assert status(url, {"Authorization": "Bearer nope"}) == 401
-        assert status(url, {"Authorization": "Bearer " + token("--user", "no-tenant")}) == 401
+        assert status(url, {"Authorization": "Bearer " + token("--user", "no-tenant", "--tenant", "")}) == 401
 
         async def go():
             async with websockets.connect(url, additional_headers=headers("acme", "user-1")) as ws:
@@ -186,3 +186,37 @@ def test_activity_returns_exactly_what_was_missed(binary):
             pytest.fail("expected 401")
         except urllib.error.HTTPError as e:
             assert e.code == 401
+
+
+def test_a_late_subscribe_still_sees_the_first_event(binary):
+    """Connect, wait a second, subscribe: the timeline starts at that first message, so the
+    scenario's first event (sprintStarted at t=0) arrives; four fresh servers in a row."""
+    for _ in range(4):
+        with serve(SCENARIO) as (host, _):
+            async def go():
+                async with websockets.connect(f"ws://{host}/ws", additional_headers=headers("acme", "user-1")) as ws:
+                    await asyncio.sleep(1)
+                    await ws.send(frame(messageId="sub-1", subscribe={"projectIds": ["project-1"], "sprintIds": ["sprint-5"]}))
+                    return await collect(ws, quiet=1.5, limit=5)
+            kinds = [m.WhichOneof("payload") for m in run(go())]
+            assert kinds[:2] == ["subscription_confirmed", "sprint_started"], kinds
+
+
+def test_the_demo_loops_so_a_late_client_still_sees_traffic(binary):
+    """The demo's sprint day lasts 13 s of scenario time; at 10x it is over in 1.3 s, yet a client
+    that arrives 3 s after the first one still receives events."""
+    with serve("--speed", "10") as (host, _):
+        async def client():
+            async with websockets.connect(f"ws://{host}/ws", additional_headers=headers("acme", "user-1")) as ws:
+                await ws.send(frame(messageId="s", subscribe={"projectIds": ["project-1"], "sprintIds": ["sprint-5"]}))
+                return await collect(ws, quiet=2, limit=3)
+
+        async def go():
+            first = asyncio.create_task(client())
+            await asyncio.sleep(3)
+            late = await client()
+            return await first, late
+
+        first, late = run(go())
+        assert len(first) >= 2
+        assert len(late) >= 2, [m.WhichOneof("payload") for m in late]

@@ -1,0 +1,140 @@
+"""The command line as a user meets it: starting on a busy port, stopping cleanly, `token`, and a
+recording given to `serve` by mistake."""
+import base64
+import json
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+
+import websockets
+
+from conftest import BIN, ROOT, run, serve, status, tapedeck, token
+
+
+def claims_of(jwt):
+    payload = jwt.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_serve_on_a_port_in_use_exits_at_once_naming_the_address():
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        started = time.time()
+        p = subprocess.run([BIN, "serve", "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert time.time() - started < 15
+        assert p.returncode == 1
+        assert f"127.0.0.1:{port}" in p.stderr
+        assert "in use" in p.stderr
+
+
+def test_a_clean_stop_logs_no_error_and_closes_clients_with_1001():
+    jwt = token("--user", "qa")
+    with serve() as (host, proc):
+        async def client():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers={"Authorization": f"Bearer {jwt}"}) as ws:
+                await ws.send(json.dumps({"action": "subscribe", "topics": ["incidents"]}))
+                await ws.recv()
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    while True:
+                        await ws.recv()
+                except websockets.ConnectionClosed as e:
+                    return e.rcvd.code if e.rcvd else None
+        assert run(client()) == 1001
+        assert proc.wait(timeout=15) == 0
+        proc.log.seek(0)
+        log = proc.log.read()
+        assert not re.search(r"\b(error|critical)\b", log), log
+
+
+def test_record_stops_cleanly_on_sigterm(tmp_path):
+    out = tmp_path / "r.sqlite"
+    with serve() as (host, _):
+        rec = subprocess.Popen([BIN, "record", "--upstream", f"ws://{host}/api/ws", "--listen", "127.0.0.1:0",
+                                "--out", str(out), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = rec.stdout.readline()
+        assert line.startswith("listening on "), line
+        rec.send_signal(signal.SIGTERM)
+        stdout, stderr = rec.communicate(timeout=30)
+        assert rec.returncode == 0, stderr
+        assert "received SIGINT or SIGTERM" in stdout
+        assert "error" not in stderr.lower()
+    db = sqlite3.connect(out)
+    assert db.execute("SELECT finished_at_ns IS NOT NULL FROM recording").fetchone()[0] == 1
+
+
+def test_token_honours_a_claim_given_for_exp():
+    p = tapedeck("token", "--claim", "exp=1700000000", "--verbose")
+    assert p.returncode == 0, p.stderr
+    assert claims_of(p.stdout.strip())["exp"] == 1700000000
+    assert json.loads(p.stderr)["exp"] == 1700000000
+
+
+def test_token_with_a_negative_lifetime_is_already_expired():
+    p = tapedeck("token", "--expires", "-1h")
+    assert p.returncode == 0, p.stderr
+    c = claims_of(p.stdout.strip())
+    assert c["exp"] < time.time() - 3000
+    with serve() as (host, _):
+        assert status(f"ws://{host}/api/ws", {"Authorization": f"Bearer {p.stdout.strip()}"}) == 401
+
+
+def test_the_default_token_opens_every_demo_endpoint():
+    jwt = token()
+    with serve() as (host, _):
+        assert status(f"ws://{host}/api/ws", {"Authorization": f"Bearer {jwt}"}) == 101
+        assert status(f"ws://{host}/api/v1/ws?token={jwt}") == 101
+        assert status(f"ws://{host}/v1/logs/stream?token={jwt}") == 101
+        assert status(f"ws://{host}/ws", {"Authorization": f"Bearer {jwt}"}) == 101
+
+
+def test_serving_a_recording_says_what_to_run_instead():
+    rec = f"{ROOT}/recordings/" + next(n for n in __import__("os").listdir(f"{ROOT}/recordings") if n.endswith(".sqlite"))
+    p = tapedeck("serve", rec)
+    assert p.returncode == 2
+    assert "is a recording" in p.stderr
+    assert "tapedeck replay" in p.stderr and "tapedeck inspect" in p.stderr
+    assert "UTF-8" not in p.stderr
+
+
+def test_the_readme_tour_lists_every_command_and_cites_no_missing_file():
+    help_text = tapedeck("--help").stdout
+    commands = re.findall(r"^  ([a-z]+) ", help_text.split("SUBCOMMANDS:")[1], re.M)
+    assert len(commands) >= 9
+    readme = open(f"{ROOT}/README.md").read()
+    tour = readme.split("## A tour of the CLI")[1].split("\n## ")[0]
+    for c in commands:
+        assert re.search(rf"^  {c} ", tour, re.M), f"`{c}` is missing from the README's CLI tour"
+    assert "specs/" not in readme
+
+
+def test_validate_reports_every_problem_of_a_file_in_one_run_each_once(tmp_path):
+    f = tmp_path / "many.yaml"
+    f.write_text("""scenario: many
+profile: jobs-live-tail
+vars: { levels: [a] }
+entities:
+  jobs:
+    job-1: { tenant: acme }
+streams:
+  - name: typo
+    evry: 1s
+    event: { type: ping }
+  - name: bad
+    every: 1s
+    count: 500
+    event: { type: job_progress, tenant_id: acme, payload: { job_id: job-1, status: "{{ weighted({a: 'x'}) }}", level: "{{ vars.levls }}" } }
+""")
+    p = tapedeck("validate", str(f))
+    assert p.returncode == 1
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == 4, p.stdout
+    assert ":6:5: jobs 'job-1' has no 'tenant_id'" in lines[0]
+    assert ":9:5: unknown key 'evry'" in lines[1]
+    assert "stream 'bad', event 1: weighted()" in lines[2] and "more of the events checked)" in lines[2]
+    assert ": warning: 'vars.levls' is not defined" in lines[3]
