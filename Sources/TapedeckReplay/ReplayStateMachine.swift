@@ -126,15 +126,41 @@ public struct ReplayStateMachine: Sendable {
             let difference = ReplayDifference(path: "$", expected: "no message (the recording has none here)", actual: message.preview)
             return mismatch(step: nil, expected: nil, actual: message, difference, now: now)
         }
-        if let difference = difference(expected: expected, actual: message) {
-            return mismatch(step: target, expected: expected, actual: message, difference, now: now)
+        guard let difference = difference(expected: expected, actual: message) else {
+            return matched(target, offset: offset, message, now: now)
         }
-        consumed[target] = true
-        if target == next {
+        // Messages of one burst (no frame of ours between them) may arrive in another order.
+        for later in burst(after: target) {
+            guard case .peer(let candidate, let laterOffset) = script.steps[later], candidate.opcode != .close else { continue }
+            if self.difference(expected: candidate, actual: message) == nil {
+                return matched(later, offset: laterOffset, message, now: now)
+            }
+        }
+        return mismatch(step: target, expected: expected, actual: message, difference, now: now)
+    }
+
+    private mutating func matched(_ step: Int, offset: Int64, _ message: ScriptMessage, now: Duration) -> [ReplayAction] {
+        consumed[step] = true
+        if step == next {
             anchor = (offset, now)
             blockedSince = nil
         }
-        return [.report(.matched(step: target, message))] + advance(now: now)
+        return [.report(.matched(step: step, message))] + advance(now: now)
+    }
+
+    /// The unconsumed awaited peer steps after `index` up to the next frame of ours.
+    private func burst(after index: Int) -> [Int] {
+        var out: [Int] = []
+        var i = index + 1
+        while i < script.steps.count {
+            switch script.steps[i] {
+            case .own: return out
+            case .peer(let m, _):
+                if !consumed[i] && isAwaited(m) { out.append(i) }
+            }
+            i += 1
+        }
+        return out
     }
 
     /// The peer's socket closed (with or without a close handshake).
