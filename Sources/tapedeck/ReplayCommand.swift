@@ -192,7 +192,7 @@ struct ReplayCommand: AsyncParsableCommand {
                         name: URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent, upstream: targetURL.description,
                         scenario: loaded.recording.metadata.scenario, profile: loaded.recording.metadata.profile,
                         tags: ["replay-as-client"]),
-                    configuration: RecordingConfiguration(overwrite: force))
+                    configuration: RecordingConfiguration(overwrite: force, decoder: decoder))
             }
             client = try ReplayClient(
                 recording: loaded, configuration: configuration, matcher: matcher, decoder: decoder, logger: logger, writer: writer)
