@@ -42,6 +42,7 @@ final class ReplayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             server.logger.info("\(peer) \(path): replaying connection \(c.id): upgrade refused with \(status)")
+            server.count { $0.refusals += 1 }
             var headers = HTTPHeaders()
             for field in c.info.responseHeaders {
                 switch field.name.lowercased() {
@@ -53,11 +54,13 @@ final class ReplayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.add(name: "Connection", value: "close")
             write(context: context, status: HTTPResponseStatus(statusCode: status), headers: headers, body: c.info.responseBody)
         case .exhausted(let p, let count):
+            server.count { $0.turnedAway += 1 }
             server.logger.warning("\(peer) \(p): refused with 410, all \(count) recorded connection(s) on this path were replayed")
             respond(
                 context: context, status: .gone,
                 text: "tapedeck replay: all \(count) recorded connection(s) on \(p) have been replayed (start with --loop to serve them again)\n")
         case .unknownPath(let p, let known):
+            server.count { $0.turnedAway += 1 }
             server.logger.warning("\(peer) \(p): refused with 404, nothing was recorded on this path")
             respond(
                 context: context, status: .notFound,

@@ -160,6 +160,9 @@ struct ReplayCommand: AsyncParsableCommand {
         } catch {
             Self.fail("\(error)")
         }
+        let s = server.statistics
+        FileHandle.standardOutput.write(
+            Data("stopped: replayed \(s.replayed) connection(s) (\(s.completed) completed), \(s.refusals) recorded refusal(s), \(s.turnedAway) request(s) turned away\n".utf8))
     }
 
     private func runClient(
