@@ -54,7 +54,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Start over when every recorded connection of a path has been served.")
     var loop = false
 
-    @Option(help: "A JSON path to ignore when matching messages (repeatable), e.g. '$.data.id' or '$..timestamp'.")
+    @Option(help: "A rule added to the profile's diff preset when matching messages (repeatable): a JSON path ('$.data.id', '$..timestamp'), a named value pattern (uuid, iso-time) or re:REGEX.")
     var ignore: [String] = []
 
     @Option(help: "Profile whose codec and volatile fields apply. Default: the recording's profile.")
