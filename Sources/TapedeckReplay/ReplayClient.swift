@@ -118,6 +118,11 @@ public final class ReplayClient: Service, Sendable {
         let request = requests[connection.id] ?? (connection.info.path, [])
         let label = "connection \(connection.id) \(connection.info.path)"
         var result = ReplayClientResult(connection: connection.id, path: connection.info.path, outcome: .completed)
+        guard connection.info.upgradeStatus != nil else {
+            // Nothing answered when it was recorded (an unreachable upstream): nothing to compare with.
+            logger.notice("\(label): skipped, the recording has no upgrade answer (\(connection.info.error ?? "no answer"))")
+            return .done(result)
+        }
         var headers = HTTPHeaders()
         var key: [UInt8] = []
         for _ in 0..<16 { key.append(UInt8.random(in: 0...255)) }

@@ -36,7 +36,15 @@ final class ReplayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         let peer = ReplayServer.describe(context.channel.remoteAddress)
         switch slot.get() {
         case .connection(let c):
-            guard let status = c.info.upgradeStatus, status != 101 else {
+            guard let status = c.info.upgradeStatus else {
+                // The recording has no answer: the upstream was unreachable or failed.
+                server.count { $0.refusals += 1 }
+                respond(
+                    context: context, status: .badGateway,
+                    text: "tapedeck replay: connection \(c.id) got no upgrade answer when recorded: \(c.info.error ?? "no answer")\n")
+                return
+            }
+            guard status != 101 else {
                 // Assigned but the upgrade failed (a bad handshake): NIO's upgrader has answered already.
                 respond(context: context, status: .badRequest, text: "tapedeck replay: invalid WebSocket upgrade request\n")
                 return
