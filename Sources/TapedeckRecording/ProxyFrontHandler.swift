@@ -183,7 +183,9 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             try up.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
             try up.addHandler(upstreamRelay)
             _ = up.removeHandler(name: "http-encoder")
-            _ = up.removeHandler(name: "http-decoder")
+            // Frames that came in the same read as the 101 are forwarded when the decoder leaves, outside
+            // any read burst: flush them to the client then, or they wait for the next read.
+            up.removeHandler(name: "http-decoder").assumeIsolated().whenComplete { _ in session.readComplete(from: .upstream) }
         } catch {
             proxy.logger.error("could not set up the upstream relay: \(error)")
             session.closeBoth()

@@ -199,9 +199,7 @@ def test_round_trip_record_replay_record_diff(tmp_path):
 
     async def upstream(ws):
         # Speaks first, pushes JSON and binary frames, answers the client, closes with 4001.
-        # (The short pause keeps the welcome out of the TCP segment of the 101: when both arrive together,
-        # `tapedeck record` currently holds the client's next frame until its next keepalive ping.)
-        await asyncio.sleep(0.05)
+        # The welcome goes out at once, often in the same TCP segment as the 101.
         await ws.send(json.dumps({"type": "welcome", "session": str(uuid.uuid4()), "timestamp": time.time()}))
         try:
             async for message in ws:
