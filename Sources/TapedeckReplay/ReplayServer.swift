@@ -49,7 +49,7 @@ public final class ReplayServer: Service, Sendable {
     let onListening: (@Sendable (String, Int) -> Void)?
     private let state: Mutex<ReplayServerState>
     private let reportsContinuation: AsyncStream<ReplaySessionReport>.Continuation
-    /// Yields a report each time a served connection ends.
+    /// Yields a report each time a served connection ends (the latest 256 are kept for a slow reader).
     public let reports: AsyncStream<ReplaySessionReport>
 
     /// - Parameters:
@@ -71,7 +71,7 @@ public final class ReplayServer: Service, Sendable {
         let assigner = try ConnectionAssigner(
             connections: recording.connections, pinned: configuration.pinned, loop: configuration.loop)
         self.state = Mutex(ReplayServerState(assigner: assigner))
-        (reports, reportsContinuation) = AsyncStream.makeStream()
+        (reports, reportsContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(256))
     }
 
     /// What the server has done so far.
