@@ -87,11 +87,12 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
+    /// Bad options exit with status 2, like every other error of this command (not ArgumentParser's 64).
     func validate() throws {
-        if ReplaySpeed(speed) == nil { throw ValidationError("--speed must be a number from 0.1 to 1000, or 'max' (got '\(speed)')") }
-        if port < 0 || port > 65535 { throw ValidationError("--port must be 0 to 65535") }
-        if asClient && target == nil { throw ValidationError("--as-client needs --target ws://HOST:PORT") }
-        if !asClient && (target != nil || out != nil) { throw ValidationError("--target and --out go with --as-client") }
+        if ReplaySpeed(speed) == nil { Self.fail("--speed must be a number from 0.1 to 1000, or 'max' (got '\(speed)')") }
+        if port < 0 || port > 65535 { Self.fail("--port must be 0 to 65535") }
+        if asClient && target == nil { Self.fail("--as-client needs --target ws://HOST:PORT") }
+        if !asClient && (target != nil || out != nil) { Self.fail("--target and --out go with --as-client") }
     }
 
     func run() async throws {
