@@ -17,7 +17,7 @@ import websockets
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import BIN, ROOT, run, tapedeck
+from conftest import BIN, ROOT, run, serve, tapedeck, token
 
 MS = 1_000_000
 
@@ -251,3 +251,22 @@ def test_round_trip_record_replay_record_diff(tmp_path):
 
     p = tapedeck("diff", str(first), str(second))
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_serve_record_stores_decoded_protobuf(tmp_path):
+    """`serve --record` fills `decoded` for binary protobuf frames through the profile's codec; the
+    client side comes from replaying the sample recording as a client."""
+    import sqlite3
+    out = tmp_path / "served.sqlite"
+    sample = "recordings/workitems-protobuf-sprint-day.sqlite"
+    with serve("scenarios/workitems-protobuf/sprint-day.yaml", "--speed", "10", "--record", str(out)) as (host, _):
+        p = tapedeck("replay", sample, "--as-client", "--target", f"ws://{host}", "--speed", "10", "--timeout", "2s",
+                     "--header", "Authorization: Bearer " + token("--tenant", "acme", "--user", "user-1"))
+        assert p.returncode in (0, 1), p.stdout + p.stderr
+    db = sqlite3.connect(out)
+    rows = db.execute("SELECT direction, decoded FROM frames WHERE opcode = 'binary'").fetchall()
+    db.close()
+    assert rows, "no binary frames recorded"
+    assert all(decoded is not None for _, decoded in rows)
+    client = [json.loads(d) for direction, d in rows if direction == "c2s"]
+    assert client[0]["subscribe"]["sprintIds"] == ["sprint-5"]
