@@ -15,9 +15,10 @@ struct ConnectionComparer {
     let decoder: MessageDecoder
     let options: DiffOptions
 
-    /// Keys and message numbers of one side, per direction.
+    /// Keys, content hashes and message numbers of one side, per direction.
     struct Keys {
         var tokens: [FrameDirection: [Int32]] = [.clientToServer: [], .serverToClient: []]
+        var hashes: [FrameDirection: [Int]] = [.clientToServer: [], .serverToClient: []]
         var numbers: [FrameDirection: [Int32]] = [.clientToServer: [], .serverToClient: []]
         var count = 0
     }
@@ -36,18 +37,22 @@ struct ConnectionComparer {
     }
 
     /// The key of a message: the rules' key of its decoded value, else its opcode.
-    func keyName(_ m: RecordedMessage) -> String {
+    func keyName(_ m: RecordedMessage, _ body: MessageBody) -> String {
         if m.opcode == .ping || m.opcode == .pong { return m.opcode.rawValue }
-        if case .value(let v) = m.body(decoder), let k = rules.key(of: v) { return k }
+        if case .value(let v) = body, let k = rules.key(of: v) { return k }
         return m.opcode.rawValue
     }
 
     func readKeys(_ reader: RecordingReader, _ id: ConnectionID, _ interner: inout Interner) throws -> Keys {
         var keys = Keys()
         var cursor = MessageCursor(reader: reader, connection: id)
+        let hasher = ContentHash(rules: rules)
         while let m = try cursor.next() {
             keys.count += 1
-            keys.tokens[m.direction, default: []].append(interner.id(keyName(m)))
+            let body = m.body(decoder)
+            let token = interner.id(keyName(m, body))
+            keys.tokens[m.direction, default: []].append(token)
+            keys.hashes[m.direction, default: []].append(hasher.hash(body, key: token))
             keys.numbers[m.direction, default: []].append(Int32(truncatingIfNeeded: keys.count))
         }
         return keys
@@ -93,7 +98,8 @@ struct ConnectionComparer {
         for direction in [FrameDirection.clientToServer, .serverToClient] {
             let tokensE = keysE.tokens[direction] ?? []
             let tokensA = keysA.tokens[direction] ?? []
-            let alignment = SequenceAlignment.align(tokensE, tokensA, maxEdits: options.maxAlignmentEdits)
+            let alignment = SequenceAlignment.align(
+                coarse: tokensE, tokensA, fine: keysE.hashes[direction] ?? [], keysA.hashes[direction] ?? [], maxEdits: options.maxAlignmentEdits)
             fellBack = fellBack || alignment.fellBack
             var cursorE = MessageCursor(reader: expectedReader, connection: e.id, direction: direction)
             var cursorA = MessageCursor(reader: actualReader, connection: a.id, direction: direction)

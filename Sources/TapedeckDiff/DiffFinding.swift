@@ -92,7 +92,7 @@ public struct DiffFinding: Sendable, Hashable, CustomStringConvertible {
         switch (expectedIndex, actualIndex) {
         case let (e?, a?): parts.append(e == a ? "message \(e)" : "message \(e)↔\(a)")
         case let (e?, nil): parts.append("message \(e)")
-        case let (nil, a?): parts.append("message \(a) (new)")
+        case let (nil, a?): parts.append("actual message \(a)")
         default: parts.append("connection")
         }
         var tags: [String] = []

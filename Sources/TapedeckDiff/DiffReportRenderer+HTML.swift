@@ -14,7 +14,11 @@ extension DiffReportRenderer {
         h += "<title>tapedeck diff: \(xml(diff.expected.name)) vs \(xml(diff.actual.name))</title>\n<style>\(css)</style></head><body>\n"
         h += "<header class=\"\(diff.isEqual ? "equal" : "different")\">"
         h += "<h1><span class=\"mark\">\(diff.isEqual ? "✓" : "✗")</span> \(verdict)</h1>"
-        h += "<p class=\"headline\">\(xml(headline(diff)))</p>"
+        let differing = diff.connections.filter { !$0.isEqual }.count
+        let summary = diff.isEqual
+            ? "\(diff.connections.count) connection\(plural(diff.connections.count)), \(diff.expected.messages) ↔ \(diff.actual.messages) messages, no difference. Exit status 0."
+            : "\(diff.differenceCount) difference\(plural(diff.differenceCount)) in \(differing) of \(diff.connections.count) connection\(plural(diff.connections.count)). Exit status 1."
+        h += "<p class=\"headline\">\(xml(summary))</p>"
         h += "<div class=\"sides\">"
         h += "<div><span class=\"tag exp\">expected</span> \(xml(sideLine(diff.expected)))</div>"
         h += "<div><span class=\"tag act\">actual</span> \(xml(sideLine(diff.actual)))</div></div>"
@@ -23,7 +27,8 @@ extension DiffReportRenderer {
         h += "</p>"
         for note in diff.notes { h += "<p class=\"note\">\(xml(note))</p>" }
         h += "<p class=\"legend\"><span class=\"sw same\"></span>same <span class=\"sw changed\"></span>changed "
-        h += "<span class=\"sw removed\"></span>only in expected <span class=\"sw added\"></span>only in actual</p>"
+        h += "<span class=\"sw removed\"></span>only in expected <span class=\"sw added\"></span>only in actual "
+        h += "<span class=\"ign\">dimmed</span>: ignored by the rules</p>"
         h += "</header>\n<main>\n"
 
         // Overview.
@@ -50,7 +55,8 @@ extension DiffReportRenderer {
             if !c.rows.isEmpty {
                 h += "<h3>Messages side by side</h3>"
                 h += "<table class=\"side\"><thead><tr><th class=\"n\">#</th><th class=\"t\">time</th><th class=\"k\">message</th><th>expected</th><th class=\"n\">#</th><th class=\"t\">time</th><th>actual</th></tr></thead><tbody>"
-                for r in c.rows { h += rowHTML(r) }
+                let ignoredKeys = ignoredKeyNames(diff.rules)
+                for r in c.rows { h += rowHTML(r, ignoredKeys: ignoredKeys) }
                 h += "</tbody></table>"
                 if c.omittedRows > 0 { h += "<p class=\"more\">\(c.omittedRows) more message row\(plural(c.omittedRows)) not shown (equal rows after the first \(c.rows.count)).</p>" }
             }
@@ -76,14 +82,10 @@ extension DiffReportRenderer {
         return s
     }
 
-    static func rowHTML(_ r: AlignedRow) -> String {
+    static func rowHTML(_ r: AlignedRow, ignoredKeys: [String] = []) -> String {
         let arrow = r.direction == .clientToServer ? "→ c2s" : "← s2c"
-        var expectedText = r.expected.map { xml($0.text) } ?? ""
-        var actualText = r.actual.map { xml($0.text) } ?? ""
-        if r.status == .changed {
-            expectedText = highlight(r.expected?.text ?? "", r.differences, side: .expected)
-            actualText = highlight(r.actual?.text ?? "", r.differences, side: .actual)
-        }
+        let expectedText = highlight(r.expected?.text ?? "", r.differences, side: .expected, ignoredKeys: ignoredKeys)
+        let actualText = highlight(r.actual?.text ?? "", r.differences, side: .actual, ignoredKeys: ignoredKeys)
         var s = "<tr class=\"\(r.status.rawValue)\">"
         s += "<td class=\"n\">\(r.expected.map { "\($0.index)" } ?? "")</td><td class=\"t\">\(r.expected.map { ms($0.offsetNanos) } ?? "")</td>"
         s += "<td class=\"k\"><span class=\"dir\">\(arrow)</span> \(xml(r.key ?? ""))</td>"
@@ -107,8 +109,9 @@ extension DiffReportRenderer {
 
     enum Side { case expected, actual }
 
-    /// Escapes `text` and marks the first occurrence of each changed member (`"key":value`) in it.
-    static func highlight(_ text: String, _ diffs: [ValueDifference], side: Side) -> String {
+    /// Escapes `text`, marks the first occurrence of each changed member (`"key":value`) in it, and dims
+    /// members whose name an ignored path ends with (`$.timestamp`, `$..updated_at`).
+    static func highlight(_ text: String, _ diffs: [ValueDifference], side: Side, ignoredKeys: [String] = []) -> String {
         var marks: [(Range<String.Index>, String)] = []
         for d in diffs {
             guard let value = side == .expected ? d.expected : d.actual else { continue }
@@ -122,16 +125,39 @@ extension DiffReportRenderer {
         if marks.isEmpty, diffs.contains(where: { $0.path.components.isEmpty }) {
             return "<mark class=\"\(side == .expected ? "del" : "ins")\">\(xml(text))</mark>"
         }
+        if !ignoredKeys.isEmpty, let regex = ignoredMemberRegex(ignoredKeys) {
+            let ns = NSRange(text.startIndex..<text.endIndex, in: text)
+            for m in regex.matches(in: text, range: ns) {
+                guard let range = Range(m.range, in: text), !marks.contains(where: { $0.0.overlaps(range) }) else { continue }
+                marks.append((range, "ign"))
+            }
+        }
         marks.sort { $0.0.lowerBound < $1.0.lowerBound }
         var out = ""
         var at = text.startIndex
         for (range, cls) in marks {
             out += xml(String(text[at..<range.lowerBound]))
-            out += "<mark class=\"\(cls)\">\(xml(String(text[range])))</mark>"
+            out += cls == "ign" ? "<span class=\"ign\">\(xml(String(text[range])))</span>" : "<mark class=\"\(cls)\">\(xml(String(text[range])))</mark>"
             at = range.upperBound
         }
         out += xml(String(text[at...]))
         return out
+    }
+
+    /// The member names the rules' ignored paths end with.
+    static func ignoredKeyNames(_ rules: DiffRules) -> [String] {
+        rules.ignoredPaths.compactMap { path in
+            let d = path.description
+            guard let dot = d.lastIndex(of: "."), !d.hasSuffix("]") else { return nil }
+            let name = String(d[d.index(after: dot)...])
+            return name.isEmpty || name == "*" ? nil : name
+        }
+    }
+
+    /// Matches `"name":value` for scalar values of the given member names.
+    static func ignoredMemberRegex(_ names: [String]) -> NSRegularExpression? {
+        let alternatives = names.map { NSRegularExpression.escapedPattern(for: Value.string($0).jsonString) }.joined(separator: "|")
+        return try? NSRegularExpression(pattern: "(?:\(alternatives)):(?:\"(?:[^\"\\\\]|\\\\.)*\"|-?[0-9][0-9.eE+-]*|true|false|null)")
     }
 
     static func ms(_ nanos: Int64) -> String {
@@ -207,7 +233,7 @@ extension DiffReportRenderer {
         tr.same td.p code{color:#52606d}tr.changed td{background:#fff6e0}tr.changed td.k{box-shadow:inset 4px 0 var(--changed)}
         tr.removed td{background:#fdecec}tr.removed td.k{box-shadow:inset 4px 0 var(--removed)}tr.added td{background:#e8f7ec}tr.added td.k{box-shadow:inset 4px 0 var(--added)}
         tr.changes td{background:#fffbf0;border-bottom:1px solid #f3e3b5}tr.changes ul{margin:0;padding-left:18px}
-        mark.del{background:#f8b4b4;color:#5c0f0f;border-radius:2px}mark.ins{background:#a8e6b8;color:#0b3d17;border-radius:2px}.none{color:#b8c2cc}
+        span.ign,.legend .ign{color:#9aa5b1}.legend .ign{margin-left:12px}tr td.p span.ign{opacity:.75}mark.del{background:#f8b4b4;color:#5c0f0f;border-radius:2px}mark.ins{background:#a8e6b8;color:#0b3d17;border-radius:2px}.none{color:#b8c2cc}
         footer{padding:0 28px 20px;color:var(--muted);font-size:12px}
         """
 }

@@ -61,6 +61,7 @@ public struct RecordingComparator: Sendable {
     }
 
     private func open(_ path: String) throws(DiffError) -> RecordingReader {
+        guard FileManager.default.fileExists(atPath: path) else { throw .unreadable("\(path): no such file") }
         do {
             return try RecordingReader(path: path)
         } catch {

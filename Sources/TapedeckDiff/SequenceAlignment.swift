@@ -20,6 +20,46 @@ struct SequenceAlignment: Sendable, Equatable {
     var fellBack = false
 
     static func align(_ a: [Int32], _ b: [Int32], maxEdits: Int = 3000) -> SequenceAlignment {
+        align(a[...], b[...], maxEdits: maxEdits)
+    }
+
+    /// Two-level alignment: first on `fine` tokens (a message's key and its content under the rules), so
+    /// that messages equal under the rules anchor the alignment even among many messages of one key;
+    /// then each gap between anchors is aligned on the `coarse` keys, pairing changed messages of the
+    /// same key. Without anchors (the fine alignment needs too many edits) it aligns on keys alone.
+    static func align(coarse a: [Int32], _ b: [Int32], fine fa: [Int], _ fb: [Int], maxEdits: Int = 3000) -> SequenceAlignment {
+        let fine = align(fa[...], fb[...], maxEdits: maxEdits)
+        if fine.fellBack { return align(a[...], b[...], maxEdits: maxEdits) }
+        var builder = Builder()
+        var fellBack = false
+        var i = 0, j = 0, gapA = 0, gapB = 0
+        func flush() {
+            guard gapA > 0 || gapB > 0 else { return }
+            let sub = align(a[i..<(i + gapA)], b[j..<(j + gapB)], maxEdits: maxEdits)
+            for r in sub.runs { builder.add(r) }
+            fellBack = fellBack || sub.fellBack
+            i += gapA
+            j += gapB
+            gapA = 0
+            gapB = 0
+        }
+        for run in fine.runs {
+            switch run {
+            case .match(let n):
+                flush()
+                builder.add(.match(n))
+                i += n
+                j += n
+            case .delete(let n): gapA += n
+            case .insert(let n): gapB += n
+            }
+        }
+        flush()
+        return SequenceAlignment(runs: builder.runs, fellBack: fellBack)
+    }
+
+    static func align<T: Equatable>(_ a: ArraySlice<T>, _ b: ArraySlice<T>, maxEdits: Int) -> SequenceAlignment {
+        let a = Array(a), b = Array(b)
         var builder = Builder()
         var prefix = 0
         while prefix < a.count, prefix < b.count, a[prefix] == b[prefix] { prefix += 1 }
@@ -57,7 +97,7 @@ struct SequenceAlignment: Sendable, Equatable {
     }
 
     /// Pairs by position: equal keys match, different ones are a deletion and an insertion.
-    static func positional(_ a: [Int32], _ b: [Int32]) -> [Run] {
+    static func positional<T: Equatable>(_ a: [T], _ b: [T]) -> [Run] {
         var builder = Builder()
         for i in 0..<min(a.count, b.count) {
             if a[i] == b[i] {
@@ -74,7 +114,7 @@ struct SequenceAlignment: Sendable, Equatable {
 
     /// Myers' greedy forward search with a trace of the frontier for each edit count, then a backtrack.
     /// `nil` when more than `maxEdits` edits are needed.
-    static func myers(_ a: [Int32], _ b: [Int32], maxEdits: Int) -> [Run]? {
+    static func myers<T: Equatable>(_ a: [T], _ b: [T], maxEdits: Int) -> [Run]? {
         let n = a.count, m = b.count
         let limit = min(n + m, maxEdits)
         let offset = limit + 1

@@ -86,13 +86,7 @@ public enum RecordingJSONL {
 
     /// Rebuilds a recording at `path` from export lines.
     public static func importLines(_ lines: some Sequence<String>, to path: String, overwrite: Bool = false) throws {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: path) {
-            guard overwrite else { throw RecordingError.alreadyExists(path) }
-            for suffix in ["", "-wal", "-shm"] where fm.fileExists(atPath: path + suffix) {
-                try fm.removeItem(atPath: path + suffix)
-            }
-        }
+        try RecordingFile.prepareForWriting(path, overwrite: overwrite)
         var config = Configuration()
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
         let database = try DatabaseQueue(path: path, configuration: config)

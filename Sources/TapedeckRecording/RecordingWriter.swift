@@ -33,13 +33,7 @@ public final class RecordingWriter: Sendable {
     public static func open(
         path: String, metadata: RecordingMetadata, configuration: RecordingConfiguration = RecordingConfiguration()
     ) async throws -> RecordingWriter {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: path) {
-            guard configuration.overwrite else { throw RecordingError.alreadyExists(path) }
-            for suffix in ["", "-wal", "-shm"] where fm.fileExists(atPath: path + suffix) {
-                try fm.removeItem(atPath: path + suffix)
-            }
-        }
+        try RecordingFile.prepareForWriting(path, overwrite: configuration.overwrite)
         var config = Configuration()
         let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
@@ -178,6 +172,9 @@ public final class RecordingWriter: Sendable {
         try state.withLock { s in
             try s.checkUsable()
             guard s.knownConnections.contains(id.rawValue) else { throw RecordingError.unknownConnection(id.rawValue) }
+            // A message left unfinished by the close is stored as far as it got, now: held back, its
+            // fragments would count against the queue until shutdown and stall every connection.
+            s.releaseFragments(of: id.rawValue)
             s.ops.append(.end(id.rawValue, close, stamp))
         }
         wake.yield()
@@ -534,6 +531,16 @@ struct WriterState: ~Copyable {
                 readyFrames += held.count
             } else {
                 fragments[key] = held
+            }
+        }
+    }
+
+    /// Queues the unfinished messages of a connection (both directions) as they are.
+    mutating func releaseFragments(of connection: Int64) {
+        for direction in FrameDirection.allCases {
+            if let held = fragments.removeValue(forKey: FragmentKey(connection: connection, direction: direction)) {
+                ops.append(.message(held))
+                readyFrames += held.count
             }
         }
     }

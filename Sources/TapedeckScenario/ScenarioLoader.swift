@@ -17,7 +17,8 @@ public struct ScenarioLoader: Sendable {
         "scenario", "description", "profile", "seed", "speed", "loop", "start", "vars", "include", "entities",
         "settings", "streams", "tests",
     ]
-    static let streamKeys = ["name", "profile", "at", "after", "every", "rate", "count", "for", "until", "jitter", "event", "job"]
+    static let streamKeys = ["name", "profile", "at", "after", "every", "rate", "count", "for", "until", "jitter", "event", "job", "events"]
+    static let timedEventKeys = ["at", "event"]
     static let jobKeys = ["id", "total_lines", "duration", "steps", "outcome", "fail_at", "statuses", "progress", "complete", "vars"]
     /// Root names that stream templates can read.
     public static let eventNames: Set<String> = ["vars", "entities", "stream", "t", "iteration"]
@@ -204,6 +205,13 @@ public struct ScenarioLoader: Sendable {
         if keys["every"] == nil, keys["rate"] == nil, st.count != nil || st.duration != nil, keys["job"] == nil {
             r.error("'count' and 'for' need 'every' or 'rate' to space the events", at: keys["count"] ?? keys["for"]!)
         }
+        if let list = keys["events"] {
+            for other in ["event", "job", "every", "rate", "count", "for"] {
+                if let n = keys[other] { r.error("a stream with 'events' (a list of timed events) cannot also have '\(other)'", at: n) }
+            }
+            if let events = readTimedEvents(list, reader: r) { st.kind = .timed(events) }
+            return r.errors.count == errorsBefore ? st : nil
+        }
         switch (keys["event"], keys["job"]) {
         case (let e?, nil):
             if let t = r.template(e, names: Self.eventNames) { st.kind = .events(t) }
@@ -212,9 +220,38 @@ public struct ScenarioLoader: Sendable {
         case (_?, let j?):
             r.error("a stream has either 'event' or 'job', not both", at: j)
         case (nil, nil):
-            r.error("stream '\(name)' needs an 'event' (a template) or a 'job'", at: node)
+            r.error("stream '\(name)' needs an 'event' (a template), 'events' (a list of timed events) or a 'job'", at: node)
         }
         return r.errors.count == errorsBefore ? st : nil
+    }
+
+    /// `events:`: a non-empty list of `{at: <offset from the stream's start>, event: <template>}`,
+    /// in time order.
+    func readTimedEvents(_ node: Node, reader r: NodeReader) -> [TimedEvent]? {
+        guard case .sequence(let seq) = node else {
+            r.error("expected 'events' to be a list of {at, event}, found \(r.describe(node))", at: node)
+            return nil
+        }
+        guard !seq.isEmpty else {
+            r.error("'events' is empty; give at least one {at, event}", at: node)
+            return nil
+        }
+        var out: [TimedEvent] = []
+        var previous = 0.0
+        for (i, item) in seq.enumerated() {
+            guard let pairs = r.mapping(item, what: "an item of 'events'", allowed: Self.timedEventKeys) else { continue }
+            let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            guard let atNode = keys["at"] else { r.error("event \(i + 1) of 'events' needs 'at' (its offset from the stream's start)", at: item); continue }
+            guard let eventNode = keys["event"] else { r.error("event \(i + 1) of 'events' needs 'event' (a template)", at: item); continue }
+            guard let at = r.duration(atNode, what: "'at'") else { continue }
+            if at < previous {
+                r.error("event \(i + 1) of 'events' is at \(DurationText.format(at)), before the previous one (\(DurationText.format(previous))); list events in time order", at: atNode)
+                continue
+            }
+            previous = at
+            if let t = r.template(eventNode, names: Self.eventNames) { out.append(TimedEvent(at: at, template: t)) }
+        }
+        return out.count == seq.count ? out : nil
     }
 
     func readJob(_ node: Node, reader r: NodeReader) -> JobRun? {

@@ -31,6 +31,9 @@ public struct StreamSpec: Sendable {
         case events(Template)
         /// A job run: progress events while it runs, then one completion event.
         case jobRun(JobRun)
+        /// An explicit list of events, each at its own offset from the stream's start (`events:`),
+        /// as `tapedeck scenario from-recording` writes them.
+        case timed([TimedEvent])
     }
 
     public init(
@@ -53,6 +56,7 @@ public struct StreamSpec: Sendable {
 
     /// The number of ticks, or `nil` when the stream never ends.
     public var tickCount: Int? {
+        if case .timed(let events) = kind { return events.count }
         guard let every, every > 0 else {
             if case .jobRun(let job) = kind { return job.steps + 1 }
             return 1
@@ -65,6 +69,7 @@ public struct StreamSpec: Sendable {
     /// The nominal end of the stream relative to its own start, ignoring jitter; `nil` when it never ends.
     public var nominalLength: Double? {
         if case .jobRun(let job) = kind { return job.duration }
+        if case .timed(let events) = kind { return events.last?.at ?? 0 }
         guard let every, every > 0 else { return 0 }
         if let duration { return count.map { min(duration, Double($0 - 1) * every) } ?? duration }
         if let count { return Double(max(0, count - 1)) * every }
@@ -107,5 +112,18 @@ public struct JobRun: Sendable {
         self.progress = progress
         self.complete = complete
         self.extra = extra
+    }
+}
+
+/// One event of an `events:` list: its offset from the stream's start and its template.
+public struct TimedEvent: Sendable {
+    /// Seconds from the stream's start (never before the previous event's).
+    public var at: Double
+    /// What the event looks like.
+    public var template: Template
+
+    public init(at: Double, template: Template) {
+        self.at = at
+        self.template = template
     }
 }

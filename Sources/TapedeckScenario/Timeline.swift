@@ -140,7 +140,8 @@ struct StreamCursor: Sendable {
             return base + Double(tick) * job.duration / Double(job.steps)
         }
         if let count = spec.tickCount, tick >= count { return nil }
-        let t = base + Double(tick) * (spec.every ?? 0)
+        var t = base + Double(tick) * (spec.every ?? 0)
+        if case .timed(let events) = spec.kind { t = base + events[tick].at }
         if let until = spec.until, t - Double(iteration) * (period ?? 0) >= until { return nil }
         return t
     }
@@ -179,6 +180,8 @@ struct StreamCursor: Sendable {
                 value = try template.evaluate(in: &context)
             case .jobRun(let job):
                 value = try jobEvent(job, time: time)
+            case .timed(let events):
+                value = try events[tick].template.evaluate(in: &context)
             }
             return TimelineEvent(time: time, stream: spec.name, profile: profile, sequence: sequence, value: value)
         } catch {

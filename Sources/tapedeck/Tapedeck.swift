@@ -14,9 +14,9 @@ struct Tapedeck: AsyncParsableCommand {
             """,
         version: TapedeckVersion.current,
         subcommands: [
-            ServeCommand.self, RecordCommand.self, ReplayCommand.self, InspectCommand.self, ExportCommand.self, ImportCommand.self,
+            ServeCommand.self, RecordCommand.self, ReplayCommand.self, DiffCommand.self, ScenarioCommand.self,
+            InspectCommand.self, ExportCommand.self, ImportCommand.self,
             ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self,
-            DiffCommand.self,
         ]
     )
 }

@@ -182,6 +182,22 @@ func events(_ n: Int, insertAt: Int? = nil, change: (Int, String)? = nil, stamp:
         #expect(found.last?.expected?.stringValue?.hasPrefix("<binary 3 bytes: 000102") == true)
     }
 
+    @Test func binaryFramesDecodeThroughTheProfilesProtobufCodec() async throws {
+        let s = try Scratch()
+        // A WorkItemUpdated frame of the workitems-protobuf sample recording, and the same with status "blocked".
+        let before = try #require(Data(base64Encoded: "CiRmMDM4ZjFlYS0zYmQ5LTQ0MGMtYTY0MS04Mjc1ZDRlYzFhMjAQi97ehaA0+gF5ClIKBnRhc2stMRADGhNBZGQgcGF5bWVudCByZXRyaWVzKgtpbl9wcm9ncmVzczoJcHJvamVjdC0xQghzcHJpbnQtNZABkuzehaA0mgEGdXNlci0yEhsKBnN0YXR1cxIEdG9kbxoLaW5fcHJvZ3Jlc3MaBnVzZXItMg=="))
+        let after = try #require(Data(base64Encoded: "CiRmMDM4ZjFlYS0zYmQ5LTQ0MGMtYTY0MS04Mjc1ZDRlYzFhMjAQi97ehaA0+gF1Ck4KBnRhc2stMRADGhNBZGQgcGF5bWVudCByZXRyaWVzKgdibG9ja2VkOglwcm9qZWN0LTFCCHNwcmludC01kAGS7N6FoDSaAQZ1c2VyLTISGwoGc3RhdHVzEgR0b2RvGgtpbl9wcm9ncmVzcxoGdXNlci0y"))
+        func frame(_ d: Data) -> Msg { Msg(direction: .serverToClient, payload: [UInt8](d), atMs: 5, opcode: .binary) }
+        let a = try await s.record("a.sqlite", profile: "workitems-protobuf", [Conn(messages: [frame(before)])])
+        let b = try await s.record("b.sqlite", profile: "workitems-protobuf", [Conn(messages: [frame(after)])])
+        let diff = try compare(a, b)
+        let f = try #require(diff.connections.first?.findings.first)
+        #expect(diff.differenceCount == 1)
+        #expect(f.messageKey == "workItemUpdated")
+        #expect(f.path?.description == "$.workItemUpdated.workItem.status")
+        #expect(f.expected == "in_progress" && f.actual == "blocked")
+    }
+
     @Test func unreadableFilesAndBadRulesAreErrors() async throws {
         let s = try Scratch()
         let a = try await s.record("a.sqlite", [Conn(messages: events(1))])

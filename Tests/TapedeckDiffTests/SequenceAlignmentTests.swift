@@ -72,3 +72,17 @@ import Testing
         #expect(TimingSummary.format(nanos: 850_000) == "850µs")
     }
 }
+
+@Suite struct TwoLevelAlignmentTests {
+    @Test func anInsertionAmongMessagesOfOneKeyLandsWhereTheContentSaysAndAChangeStaysAPair() {
+        // Five messages of one key; the actual side changes the second and inserts one after the third.
+        let keys: [Int32] = [7, 7, 7, 7, 7]
+        let keysB: [Int32] = [7, 7, 7, 7, 7, 7]
+        let fine = [1, 2, 3, 5, 6]
+        let fineB = [1, 20, 3, 4, 5, 6]
+        let result = SequenceAlignment.align(coarse: keys, keysB, fine: fine, fineB)
+        #expect(result.runs == [.match(3), .insert(1), .match(2)])
+        // Keys alone put the insertion at the end of the run of equal keys.
+        #expect(SequenceAlignment.align(keys, keysB).runs == [.match(5), .insert(1)])
+    }
+}

@@ -138,6 +138,57 @@ struct RecordingWriterTests {
         #expect(try RecordingReader(path: path).recording().metadata.name == "y")
     }
 
+    @Test("--force replaces only a recording: a directory or another file is an error and is left as it was")
+    func overwriteOnlyRecordings() async throws {
+        let dir = try TemporaryDirectory()
+        var force = RecordingConfiguration()
+        force.overwrite = true
+        // A directory with a file inside: the old code removed it recursively.
+        let folder = dir.path("out")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: folder + "/notes.txt"))
+        await #expect(throws: RecordingError.self) {
+            try await RecordingWriter.open(path: folder, metadata: RecordingMetadata(name: "x"), configuration: force)
+        }
+        #expect(try String(contentsOfFile: folder + "/notes.txt", encoding: .utf8) == "keep me")
+        #expect(throws: RecordingError.self) { try RecordingJSONL.importLines([], to: folder, overwrite: true) }
+        #expect(FileManager.default.fileExists(atPath: folder + "/notes.txt"))
+
+        // A file that is not a recording is kept too.
+        let notes = dir.path("notes.sqlite")
+        try Data("not sqlite".utf8).write(to: URL(fileURLWithPath: notes))
+        await #expect(throws: RecordingError.self) {
+            try await RecordingWriter.open(path: notes, metadata: RecordingMetadata(name: "x"), configuration: force)
+        }
+        #expect(try String(contentsOfFile: notes, encoding: .utf8) == "not sqlite")
+    }
+
+    @Test("a message left unfinished by a close is committed with its connection and does not stall the queue", .timeLimit(.minutes(1)))
+    func abandonedFragmentsAreReleased() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("fragments.sqlite")
+        let commits = CommitLog()
+        let writer = try await RecordingWriter.open(
+            path: path, metadata: RecordingMetadata(name: "fragments"),
+            configuration: RecordingConfiguration(
+                batchSize: 4, flushInterval: .milliseconds(5), queueCapacity: 8, onCommit: commits.callback))
+        // More abandoned fragments than the queue holds: before the fix, append suspended for good here.
+        for i in 0..<20 {
+            let conn = try await writer.beginConnection(ConnectionInfo(path: "/ws"))
+            try await writer.append(
+                RecordedFrame(connection: conn, direction: .serverToClient, opcode: .text, fin: false, payload: text("part-\(i)")))
+            try await writer.endConnection(conn, close: ConnectionClose(serverCode: 1009))
+        }
+        let conn = try await writer.beginConnection(ConnectionInfo(path: "/ws"))
+        try await writer.append(RecordedFrame(connection: conn, direction: .serverToClient, opcode: .text, payload: text("whole")))
+        // Committed while the writer is still open, not only at shutdown.
+        _ = await commits.waitForFrames(21)
+        let frames = try RecordingReader(path: path).frames()
+        #expect(frames.count == 21)
+        #expect(frames.filter { !$0.frame.fin }.count == 20)
+        try await writer.finish()
+    }
+
     @Test("appending after finish throws instead of dropping the frame")
     func appendAfterFinish() async throws {
         let dir = try TemporaryDirectory()
