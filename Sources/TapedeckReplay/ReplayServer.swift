@@ -171,7 +171,14 @@ public final class ReplayServer: Service, Sendable {
                 headers.add(name: field.name, value: field.value)
             }
         }
-        if let subprotocol = c.info.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+        if let subprotocol = c.info.subprotocol {
+            let offered = head.headers[canonicalForm: "sec-websocket-protocol"].map(\.trimmed)
+            if !offered.contains(subprotocol) {
+                logger.warning(
+                    "\(path): the client offers no subprotocol '\(subprotocol)' (offered: \(offered.isEmpty ? "none" : offered.joined(separator: ", "))); selecting it as recorded, which a strict client refuses")
+            }
+            headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
+        }
         return headers
     }
 
