@@ -187,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "TapedeckReplayTests",
             dependencies: [
-                "TapedeckReplay", "TapedeckRecording", "TapedeckCore", "TapedeckDiff",
+                "TapedeckReplay", "TapedeckRecording", "TapedeckCore", "TapedeckDiff", "TapedeckProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

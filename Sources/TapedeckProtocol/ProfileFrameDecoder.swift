@@ -43,6 +43,11 @@ public struct ProfileFrameDecoder: Sendable {
         return try? Value(jsonBytes: bytes)
     }
 
+    /// Encodes a value as a binary frame through the protobuf codec (`nil` without one, or when it does not fit).
+    public func encode(_ value: Value) -> [UInt8]? {
+        try? protobuf?.encode(value)
+    }
+
     private static func protobufCodec(_ spec: CodecSpec) -> ProtobufCodec? {
         guard case .protobuf(let descriptor, let message) = spec else { return nil }
         return try? ProtobufCodec(pool: DescriptorPool(contentsOf: descriptor), messageType: message)

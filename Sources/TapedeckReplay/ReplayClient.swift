@@ -9,29 +9,6 @@ import NIOPosix
 import NIOWebSocket
 import Synchronization
 
-/// Settings of a `ReplayClient`.
-public struct ReplayClientConfiguration: Sendable {
-    /// The live server, e.g. `ws://127.0.0.1:8080` (its path is not used: each connection uses its recorded path).
-    public var target: UpstreamURL
-    /// Mode and speed; `peerTimeout` bounds the wait for each awaited server message.
-    public var replay: ReplayConfiguration
-    /// Values for redacted secrets.
-    public var secrets: ReplaySecrets
-    /// Largest frame accepted from the server.
-    public var maxFrameSize: Int
-
-    public init(
-        target: UpstreamURL, replay: ReplayConfiguration = ReplayConfiguration(peerTimeout: .seconds(10)),
-        secrets: ReplaySecrets = .none, maxFrameSize: Int = 16 << 20
-    ) {
-        self.target = target
-        self.replay = replay
-        self.secrets = secrets
-        self.maxFrameSize = maxFrameSize
-    }
-}
-
-
 /// How one recorded connection went when replayed as a client.
 public struct ReplayClientResult: Sendable, Hashable {
     public var connection: ConnectionID
@@ -141,6 +118,11 @@ public final class ReplayClient: Service, Sendable {
         let request = requests[connection.id] ?? (connection.info.path, [])
         let label = "connection \(connection.id) \(connection.info.path)"
         var result = ReplayClientResult(connection: connection.id, path: connection.info.path, outcome: .completed)
+        guard connection.info.upgradeStatus != nil else {
+            // Nothing answered when it was recorded (an unreachable upstream): nothing to compare with.
+            logger.notice("\(label): skipped, the recording has no upgrade answer (\(connection.info.error ?? "no answer"))")
+            return .done(result)
+        }
         var headers = HTTPHeaders()
         var key: [UInt8] = []
         for _ in 0..<16 { key.append(UInt8.random(in: 0...255)) }

@@ -36,12 +36,21 @@ final class ReplayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         let peer = ReplayServer.describe(context.channel.remoteAddress)
         switch slot.get() {
         case .connection(let c):
-            guard let status = c.info.upgradeStatus, status != 101 else {
+            guard let status = c.info.upgradeStatus else {
+                // The recording has no answer: the upstream was unreachable or failed.
+                server.count { $0.refusals += 1 }
+                respond(
+                    context: context, status: .badGateway,
+                    text: "tapedeck replay: connection \(c.id) got no upgrade answer when recorded: \(c.info.error ?? "no answer")\n")
+                return
+            }
+            guard status != 101 else {
                 // Assigned but the upgrade failed (a bad handshake): NIO's upgrader has answered already.
                 respond(context: context, status: .badRequest, text: "tapedeck replay: invalid WebSocket upgrade request\n")
                 return
             }
             server.logger.info("\(peer) \(path): replaying connection \(c.id): upgrade refused with \(status)")
+            server.count { $0.refusals += 1 }
             var headers = HTTPHeaders()
             for field in c.info.responseHeaders {
                 switch field.name.lowercased() {
@@ -53,11 +62,13 @@ final class ReplayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.add(name: "Connection", value: "close")
             write(context: context, status: HTTPResponseStatus(statusCode: status), headers: headers, body: c.info.responseBody)
         case .exhausted(let p, let count):
+            server.count { $0.turnedAway += 1 }
             server.logger.warning("\(peer) \(p): refused with 410, all \(count) recorded connection(s) on this path were replayed")
             respond(
                 context: context, status: .gone,
                 text: "tapedeck replay: all \(count) recorded connection(s) on \(p) have been replayed (start with --loop to serve them again)\n")
         case .unknownPath(let p, let known):
+            server.count { $0.turnedAway += 1 }
             server.logger.warning("\(peer) \(p): refused with 404, nothing was recorded on this path")
             respond(
                 context: context, status: .notFound,

@@ -20,6 +20,18 @@ public struct ReplaySessionReport: Sendable, Hashable {
     public var messagesReceived: Int
 }
 
+/// Counters of a `ReplayServer`, for the summary on exit.
+public struct ReplayServerStatistics: Sendable, Hashable {
+    /// Upgraded connections whose replay has ended.
+    public var replayed = 0
+    /// Of those, the ones that exchanged every recorded frame.
+    public var completed = 0
+    /// Upgrades answered with a recorded refusal (401, 403, ...).
+    public var refusals = 0
+    /// Requests refused because the path's recorded connections were used up, or were never recorded.
+    public var turnedAway = 0
+}
+
 /// Serves a recording back to live WebSocket clients (`tapedeck replay`).
 ///
 /// Each client that connects to a recorded path gets the next recorded connection on that path: its
@@ -37,7 +49,7 @@ public final class ReplayServer: Service, Sendable {
     let onListening: (@Sendable (String, Int) -> Void)?
     private let state: Mutex<ReplayServerState>
     private let reportsContinuation: AsyncStream<ReplaySessionReport>.Continuation
-    /// Yields a report each time a served connection ends.
+    /// Yields a report each time a served connection ends (the latest 256 are kept for a slow reader).
     public let reports: AsyncStream<ReplaySessionReport>
 
     /// - Parameters:
@@ -59,7 +71,14 @@ public final class ReplayServer: Service, Sendable {
         let assigner = try ConnectionAssigner(
             connections: recording.connections, pinned: configuration.pinned, loop: configuration.loop)
         self.state = Mutex(ReplayServerState(assigner: assigner))
-        (reports, reportsContinuation) = AsyncStream.makeStream()
+        (reports, reportsContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(256))
+    }
+
+    /// What the server has done so far.
+    public var statistics: ReplayServerStatistics { state.withLock { $0.statistics } }
+
+    func count(_ update: @Sendable (inout ReplayServerStatistics) -> Void) {
+        state.withLock { update(&$0.statistics) }
     }
 
     /// The recorded paths this server answers.
@@ -152,7 +171,14 @@ public final class ReplayServer: Service, Sendable {
                 headers.add(name: field.name, value: field.value)
             }
         }
-        if let subprotocol = c.info.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+        if let subprotocol = c.info.subprotocol {
+            let offered = head.headers[canonicalForm: "sec-websocket-protocol"].map(\.trimmed)
+            if !offered.contains(subprotocol) {
+                logger.warning(
+                    "\(path): the client offers no subprotocol '\(subprotocol)' (offered: \(offered.isEmpty ? "none" : offered.joined(separator: ", "))); selecting it as recorded, which a strict client refuses")
+            }
+            headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
+        }
         return headers
     }
 
@@ -196,6 +222,10 @@ public final class ReplayServer: Service, Sendable {
             logger.info(
                 "\(label): \(ReplayLog.describe(outcome)) (\(report.framesSent) frames sent, \(report.messagesReceived) received, \(ReplayLog.seconds(clock.elapsed - started)))"
             )
+            self.count {
+                $0.replayed += 1
+                if outcome == .completed { $0.completed += 1 }
+            }
             self.sessionEnded(id)
             self.reportsContinuation.yield(report)
         }
@@ -227,6 +257,7 @@ struct ReplayServerState: ~Copyable {
     var nextSession = 0
     var stopping = false
     var drained: [CheckedContinuation<Void, Never>] = []
+    var statistics = ReplayServerStatistics()
 }
 
 /// The connection assigned to one client's upgrade request, shared by the upgrader and the HTTP handler.

@@ -124,17 +124,43 @@ public struct ReplayStateMachine: Sendable {
         }
         guard let target = firstAwaited(), case .peer(let expected, let offset) = script.steps[target], expected.opcode != .close else {
             let difference = ReplayDifference(path: "$", expected: "no message (the recording has none here)", actual: message.preview)
-            return mismatch(step: nil, expected: nil, actual: message, difference, now: now)
+            return mismatch(step: nil, expected: nil, actual: withDecoded(message), difference, now: now)
         }
-        if let difference = difference(expected: expected, actual: message) {
-            return mismatch(step: target, expected: expected, actual: message, difference, now: now)
+        guard let difference = difference(expected: expected, actual: message) else {
+            return matched(target, offset: offset, message, now: now)
         }
-        consumed[target] = true
-        if target == next {
+        // Messages of one burst (no frame of ours between them) may arrive in another order.
+        for later in burst(after: target) {
+            guard case .peer(let candidate, let laterOffset) = script.steps[later], candidate.opcode != .close else { continue }
+            if self.difference(expected: candidate, actual: message) == nil {
+                return matched(later, offset: laterOffset, message, now: now)
+            }
+        }
+        return mismatch(step: target, expected: withDecoded(expected), actual: withDecoded(message), difference, now: now)
+    }
+
+    private mutating func matched(_ step: Int, offset: Int64, _ message: ScriptMessage, now: Duration) -> [ReplayAction] {
+        consumed[step] = true
+        if step == next {
             anchor = (offset, now)
             blockedSince = nil
         }
-        return [.report(.matched(step: target, message))] + advance(now: now)
+        return [.report(.matched(step: step, message))] + advance(now: now)
+    }
+
+    /// The unconsumed awaited peer steps after `index` up to the next frame of ours.
+    private func burst(after index: Int) -> [Int] {
+        var out: [Int] = []
+        var i = index + 1
+        while i < script.steps.count {
+            switch script.steps[i] {
+            case .own: return out
+            case .peer(let m, _):
+                if !consumed[i] && isAwaited(m) { out.append(i) }
+            }
+            i += 1
+        }
+        return out
     }
 
     /// The peer's socket closed (with or without a close handshake).
@@ -191,8 +217,9 @@ public struct ReplayStateMachine: Sendable {
                         // The peer never answered our close: the exchange itself is complete.
                         actions.append(.finish(.completed))
                     } else {
-                        actions.append(.report(.timedOut(step: next, expected: message, after: timeout)))
-                        actions.append(.finish(.deviated("no \(message.opcode.rawValue) message matching \(message.preview) within \(timeout)")))
+                        let shown = withDecoded(message)
+                        actions.append(.report(.timedOut(step: next, expected: shown, after: timeout)))
+                        actions.append(.finish(.deviated("no \(message.opcode.rawValue) message matching \(shown.preview) within \(timeout)")))
                     }
                     return actions
                 }
@@ -292,6 +319,14 @@ public struct ReplayStateMachine: Sendable {
             return actions
         }
         return actions + advance(now: now)
+    }
+
+    /// The message with its decoded value filled in (for readable diagnostics of binary messages).
+    func withDecoded(_ message: ScriptMessage) -> ScriptMessage {
+        guard message.decoded == nil, message.opcode == .text || message.opcode == .binary else { return message }
+        var m = message
+        m.decoded = decoder(message.opcode, message.payload)
+        return m
     }
 
     /// The first difference between a recorded and a live message, or `nil` when they match.

@@ -5,6 +5,7 @@ import ServiceLifecycle
 import UnixSignals
 import Synchronization
 import TapedeckCore
+import TapedeckProtocol
 import TapedeckRecording
 
 /// `tapedeck record`: a transparent WebSocket proxy that records every connection into a SQLite file.
@@ -85,6 +86,11 @@ struct RecordCommand: AsyncParsableCommand {
         var configuration = RecordingConfiguration(
             batchSize: batchSize, flushInterval: .milliseconds(flushInterval), durability: durabilityMode,
             overwrite: force, redaction: redactor)
+        // With a profile whose frames are binary (protobuf), `decoded` is filled through its codec.
+        let profileDecoder = ProfileFrameDecoder(profiles: profile)
+        if profileDecoder.decodesBinary {
+            configuration.decoder = { opcode, bytes in profileDecoder.decode(binary: opcode == .binary, bytes) }
+        }
         if let ackLog {
             let sink = try RecordAckSink(path: ackLog)
             configuration.onCommit = { @Sendable batch in sink.write(batch) }

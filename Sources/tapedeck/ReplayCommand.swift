@@ -54,7 +54,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Start over when every recorded connection of a path has been served.")
     var loop = false
 
-    @Option(help: "A JSON path to ignore when matching messages (repeatable), e.g. '$.data.id' or '$..timestamp'.")
+    @Option(help: "A rule added to the profile's diff preset when matching messages (repeatable): a JSON path ('$.data.id', '$..timestamp'), a named value pattern (uuid, iso-time) or re:REGEX.")
     var ignore: [String] = []
 
     @Option(help: "Profile whose codec and volatile fields apply. Default: the recording's profile.")
@@ -87,11 +87,12 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
+    /// Bad options exit with status 2, like every other error of this command (not ArgumentParser's 64).
     func validate() throws {
-        if ReplaySpeed(speed) == nil { throw ValidationError("--speed must be a number from 0.1 to 1000, or 'max' (got '\(speed)')") }
-        if port < 0 || port > 65535 { throw ValidationError("--port must be 0 to 65535") }
-        if asClient && target == nil { throw ValidationError("--as-client needs --target ws://HOST:PORT") }
-        if !asClient && (target != nil || out != nil) { throw ValidationError("--target and --out go with --as-client") }
+        if ReplaySpeed(speed) == nil { Self.fail("--speed must be a number from 0.1 to 1000, or 'max' (got '\(speed)')") }
+        if port < 0 || port > 65535 { Self.fail("--port must be 0 to 65535") }
+        if asClient && target == nil { Self.fail("--as-client needs --target ws://HOST:PORT") }
+        if !asClient && (target != nil || out != nil) { Self.fail("--target and --out go with --as-client") }
     }
 
     func run() async throws {
@@ -160,6 +161,9 @@ struct ReplayCommand: AsyncParsableCommand {
         } catch {
             Self.fail("\(error)")
         }
+        let s = server.statistics
+        FileHandle.standardOutput.write(
+            Data("stopped: replayed \(s.replayed) connection(s) (\(s.completed) completed), \(s.refusals) recorded refusal(s), \(s.turnedAway) request(s) turned away\n".utf8))
     }
 
     private func runClient(
@@ -192,7 +196,7 @@ struct ReplayCommand: AsyncParsableCommand {
                         name: URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent, upstream: targetURL.description,
                         scenario: loaded.recording.metadata.scenario, profile: loaded.recording.metadata.profile,
                         tags: ["replay-as-client"]),
-                    configuration: RecordingConfiguration(overwrite: force))
+                    configuration: RecordingConfiguration(overwrite: force, decoder: decoder))
             }
             client = try ReplayClient(
                 recording: loaded, configuration: configuration, matcher: matcher, decoder: decoder, logger: logger, writer: writer)

@@ -161,4 +161,14 @@ struct ReplayServerTests {
         if case .deviated = report.outcome {} else { Issue.record("expected a deviation, got \(report.outcome)") }
         await run.server.stop()
     }
+
+    @Test("timed: server frames follow recorded time only; the client's messages are not awaited")
+    func timed() async throws {
+        let run = try await Self.serve([Self.conversation], replay: ReplayConfiguration(mode: .timed, speed: .max))
+        let client = try await TestClient.connect(port: run.port, uri: "/ws")
+        let frames = await Self.frames(client, count: 3)
+        #expect(frames.map { String(buffer: $0.unmaskedData) }.prefix(2) == [#"{"type":"hello"}"#, #"{"type":"subscribed","topic":"jobs"}"#])
+        #expect(frames.last?.opcode == .connectionClose)
+        await run.server.stop()
+    }
 }

@@ -130,6 +130,23 @@ struct ReplayStateMachineTests {
         #expect(m.deadlineReached(now: .seconds(2) + .milliseconds(10)).sentTexts == [#"{"type":"ok"}"#])
     }
 
+    @Test("reactive: messages of one burst may arrive in another order")
+    func burstOrder() {
+        var tape = Tape()
+        tape.client("subscribe", at: 0)
+        tape.client("ping", at: 1)
+        tape.server(#"{"type":"confirmed"}"#, at: 10)
+        tape.server(#"{"type":"pong"}"#, at: 11)
+        tape.client("more", at: 20)
+        var m = ReplayStateMachine(
+            script: tape.script(side: .clientToServer), configuration: ReplayConfiguration(speed: .max), matcher: matcher)
+        #expect(m.start(now: .zero).sentTexts == ["subscribe", "ping"])
+        var a = m.received(message(#"{"type":"pong"}"#), now: .zero)
+        #expect(a.mismatch == nil && a.sentTexts.isEmpty)
+        a = m.received(message(#"{"type":"confirmed"}"#), now: .zero)
+        #expect(a.sentTexts == ["more"])
+    }
+
     @Test("reactive with --on-mismatch close: closes with 1008")
     func mismatchCloses() {
         var tape = Tape()

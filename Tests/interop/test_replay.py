@@ -17,7 +17,7 @@ import websockets
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import BIN, ROOT, run, tapedeck
+from conftest import BIN, ROOT, run, serve, tapedeck, token
 
 MS = 1_000_000
 
@@ -181,3 +181,92 @@ def test_as_client_against_its_own_replay(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "2 of 2 connection(s) completed" in p.stdout
     assert out.exists()
+
+
+def test_round_trip_record_replay_record_diff(tmp_path):
+    """A Python upstream is recorded through `tapedeck record`; the recording is replayed with
+    `tapedeck replay` to the same Python client, whose session is recorded again through the proxy;
+    `tapedeck diff` of the two recordings exits 0."""
+    import os
+    import sys
+    import uuid
+    from websockets.asyncio.server import serve as ws_serve
+    sys.path.insert(0, os.path.dirname(__file__))
+    from test_recorder_support import start_recorder, stop_recorder
+
+    first = tmp_path / "first.sqlite"
+    second = tmp_path / "second.sqlite"
+
+    async def upstream(ws):
+        # Speaks first, pushes JSON and binary frames, answers the client, closes with 4001.
+        # The welcome goes out at once, often in the same TCP segment as the 101.
+        await ws.send(json.dumps({"type": "welcome", "session": str(uuid.uuid4()), "timestamp": time.time()}))
+        try:
+            async for message in ws:
+                request = json.loads(message)
+                if request["type"] == "subscribe":
+                    await ws.send(json.dumps({"type": "event", "topic": request["topic"], "n": 1}))
+                    await ws.send(bytes([7, 0, 255, 1]))
+                    await ws.send(json.dumps({"type": "event", "topic": request["topic"], "n": 2}))
+                elif request["type"] == "bye":
+                    await ws.close(4001, "done")
+        except ConnectionClosed:
+            pass
+
+    async def client(address):
+        got = []
+        async with connect(f"ws://{address}/ws", compression=None) as ws:
+            got.append(json.loads(await ws.recv())["type"])
+            await ws.send(json.dumps({"type": "subscribe", "topic": "jobs"}))
+            got.append(json.loads(await ws.recv())["n"])
+            got.append(await ws.recv())
+            got.append(json.loads(await ws.recv())["n"])
+            await ws.send(json.dumps({"type": "bye"}))
+            try:
+                await ws.recv()
+            except ConnectionClosed as e:
+                got.append(e.rcvd.code)
+        return got
+
+    async def record_first():
+        async with ws_serve(upstream, "127.0.0.1", 0, compression=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            proc, address = await start_recorder(f"ws://127.0.0.1:{port}/ws", first)
+            try:
+                return await client(address)
+            finally:
+                await stop_recorder(proc)
+
+    expected = ["welcome", 1, bytes([7, 0, 255, 1]), 2, 4001]
+    assert run(record_first()) == expected
+
+    with replay(str(first), "--speed", "max") as (host, proc):
+        async def record_second():
+            rec, address = await start_recorder(f"ws://{host}/ws", second)
+            try:
+                return await client(address)
+            finally:
+                await stop_recorder(rec)
+        assert run(record_second()) == expected
+
+    p = tapedeck("diff", str(first), str(second))
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_serve_record_stores_decoded_protobuf(tmp_path):
+    """`serve --record` fills `decoded` for binary protobuf frames through the profile's codec; the
+    client side comes from replaying the sample recording as a client."""
+    import sqlite3
+    out = tmp_path / "served.sqlite"
+    sample = "recordings/workitems-protobuf-sprint-day.sqlite"
+    with serve("scenarios/workitems-protobuf/sprint-day.yaml", "--speed", "10", "--record", str(out)) as (host, _):
+        p = tapedeck("replay", sample, "--as-client", "--target", f"ws://{host}", "--speed", "10", "--timeout", "2s",
+                     "--header", "Authorization: Bearer " + token("--tenant", "acme", "--user", "user-1"))
+        assert p.returncode in (0, 1), p.stdout + p.stderr
+    db = sqlite3.connect(out)
+    rows = db.execute("SELECT direction, decoded FROM frames WHERE opcode = 'binary'").fetchall()
+    db.close()
+    assert rows, "no binary frames recorded"
+    assert all(decoded is not None for _, decoded in rows)
+    client = [json.loads(d) for direction, d in rows if direction == "c2s"]
+    assert client[0]["subscribe"]["sprintIds"] == ["sprint-5"]
