@@ -112,7 +112,7 @@ struct ScenarioGeneratorTests {
     @Test func repliesHeartbeatsAndErrorsOfTheProfileAreNotEvents() async throws {
         let path = try await record(profile: "neurallog", [(opened: 0, frames: [
             .server(0.001, ["type": "stream_start", "id": "msg-1", "data": ["query": "", "filter": [:], "follow": true], "timestamp": "2026-01-01T00:00:00.001Z"]),
-            .server(0.3, ["type": "heartbeat", "id": "hb-1-1", "data": [:], "timestamp": "2026-01-01T00:00:00.300Z"]),
+            .server(0.3, ["type": "heartbeat", "id": "hb-1-1", "timestamp": "2026-01-01T00:00:00.300Z"]),
             .client(0.31, ["type": "heartbeat_ack", "id": "hb-1-1"]),
             .client(0.32, ["type": "command", "id": "c1", "data": ["action": "explode"]]),
             .server(0.33, ["type": "error", "id": "err-7", "data": ["code": "unknown_command", "message": "Unknown command action: explode", "details": ["command_id": "c1"]], "timestamp": "2026-01-01T00:00:00.330Z"]),
