@@ -20,6 +20,8 @@ struct ConnectionComparer {
         var tokens: [FrameDirection: [Int32]] = [.clientToServer: [], .serverToClient: []]
         var hashes: [FrameDirection: [Int]] = [.clientToServer: [], .serverToClient: []]
         var numbers: [FrameDirection: [Int32]] = [.clientToServer: [], .serverToClient: []]
+        /// Capture times (recording offsets), for pairing moved messages.
+        var offsets: [FrameDirection: [Int64]] = [.clientToServer: [], .serverToClient: []]
         var count = 0
     }
 
@@ -54,6 +56,7 @@ struct ConnectionComparer {
             keys.tokens[m.direction, default: []].append(token)
             keys.hashes[m.direction, default: []].append(hasher.hash(body, key: token))
             keys.numbers[m.direction, default: []].append(Int32(truncatingIfNeeded: keys.count))
+            keys.offsets[m.direction, default: []].append(m.offsetNanos)
         }
         return keys
     }
@@ -101,6 +104,9 @@ struct ConnectionComparer {
             let alignment = SequenceAlignment.align(
                 coarse: tokensE, tokensA, fine: keysE.hashes[direction] ?? [], keysA.hashes[direction] ?? [], maxEdits: options.maxAlignmentEdits)
             fellBack = fellBack || alignment.fellBack
+            let moved = movedMessages(alignment, keysE, keysA, direction, openE: openE, openA: openA)
+            // A moved message whose other half is still ahead in the stream waits here for it.
+            var waitingE: [Int: (RecordedMessage, Int)] = [:], waitingA: [Int: (RecordedMessage, Int)] = [:]
             var cursorE = MessageCursor(reader: expectedReader, connection: e.id, direction: direction)
             var cursorA = MessageCursor(reader: actualReader, connection: a.id, direction: direction)
             var i = 0, j = 0
@@ -148,6 +154,14 @@ struct ConnectionComparer {
                         let key = interner.names[Int(tokensE[i])]
                         let ne = number(keysE, i)
                         i += 1
+                        if let j = moved.actualFor[i - 1] {
+                            if let (ma, na) = waitingA.removeValue(forKey: j) {
+                                addMoved(me, ne, ma, na, key, direction, openE: openE, openA: openA, into: &local)
+                            } else {
+                                waitingE[i - 1] = (me, ne)
+                            }
+                            continue
+                        }
                         local.add(DiffFinding(kind: .messageRemoved, direction: direction, expectedIndex: ne, messageKey: key, expected: me.body(decoder).displayValue))
                         local.add(.removed, AlignedRow(status: .removed, direction: direction, key: key, expected: preview(me, ne, openE), actual: nil, differences: []))
                     }
@@ -157,6 +171,14 @@ struct ConnectionComparer {
                         let key = interner.names[Int(tokensA[j])]
                         let na = number(keysA, j)
                         j += 1
+                        if let i = moved.expectedFor[j - 1] {
+                            if let (me, ne) = waitingE.removeValue(forKey: i) {
+                                addMoved(me, ne, ma, na, key, direction, openE: openE, openA: openA, into: &local)
+                            } else {
+                                waitingA[j - 1] = (ma, na)
+                            }
+                            continue
+                        }
                         local.add(DiffFinding(kind: .messageAdded, direction: direction, actualIndex: na, messageKey: key, actual: ma.body(decoder).displayValue))
                         local.add(.added, AlignedRow(status: .added, direction: direction, key: key, expected: nil, actual: preview(ma, na, openA), differences: []))
                     }
@@ -184,6 +206,36 @@ struct ConnectionComparer {
             matchedMessages: c.matched, timing: TimingSummary(c.drift, overTolerance: c.overTolerance), rows: c.rows,
             omittedRows: c.omittedRows, expectedDurationNanos: Self.duration(e), actualDurationNanos: Self.duration(a))
         return (diff, fellBack)
+    }
+
+    /// The unpaired messages of one direction that are the same message on both sides.
+    func movedMessages(
+        _ alignment: SequenceAlignment, _ keysE: Keys, _ keysA: Keys, _ direction: FrameDirection, openE: Int64, openA: Int64
+    ) -> MovedMessages {
+        let (removed, added) = MovedMessages.unpairedPositions(alignment.runs)
+        let hashesE = keysE.hashes[direction] ?? [], hashesA = keysA.hashes[direction] ?? []
+        let offsetsE = keysE.offsets[direction] ?? [], offsetsA = keysA.offsets[direction] ?? []
+        return MovedMessages(
+            removed: removed.map { .init(position: $0, hash: hashesE[$0], offsetNanos: offsetsE[$0] - openE) },
+            added: added.map { .init(position: $0, hash: hashesA[$0], offsetNanos: offsetsA[$0] - openA) })
+    }
+
+    /// One message that changed places: no difference within the reorder window, one beyond it.
+    func addMoved(
+        _ me: RecordedMessage, _ ne: Int, _ ma: RecordedMessage, _ na: Int, _ key: String, _ direction: FrameDirection,
+        openE: Int64, openA: Int64, into local: inout Collector
+    ) {
+        let timeE = me.offsetNanos - openE, timeA = ma.offsetNanos - openA
+        let beyond = abs(timeA - timeE) > options.reorderWindowNanos
+        local.matched += 1
+        if beyond {
+            local.add(DiffFinding(
+                kind: .messageMoved, direction: direction, expectedIndex: ne, actualIndex: na, messageKey: key,
+                detail: "at \(TimingSummary.format(nanos: timeE)) -> \(TimingSummary.format(nanos: timeA)), beyond the reorder window of \(TimingSummary.format(nanos: options.reorderWindowNanos))"))
+        }
+        local.add(beyond ? .changed : .same, AlignedRow(
+            status: beyond ? .changed : .same, direction: direction, key: key,
+            expected: preview(me, ne, openE), actual: preview(ma, na, openA), differences: []))
     }
 
     /// A connection only one side has: one finding, and its messages counted.

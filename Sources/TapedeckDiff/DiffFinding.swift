@@ -14,6 +14,8 @@ public struct DiffFinding: Sendable, Hashable, CustomStringConvertible {
         case closeReason = "close_reason"
         case messageRemoved = "message_removed"
         case messageAdded = "message_added"
+        /// The same message (under the rules) on both sides, but in another place in the order.
+        case messageMoved = "message_moved"
         case opcodeChanged = "opcode_changed"
         case valueChanged = "value_changed"
         case fieldAdded = "field_added"
@@ -32,6 +34,7 @@ public struct DiffFinding: Sendable, Hashable, CustomStringConvertible {
             case .closeReason: "close reason"
             case .messageRemoved: "message removed"
             case .messageAdded: "message added"
+            case .messageMoved: "message moved"
             case .opcodeChanged: "opcode changed"
             case .valueChanged: "changed"
             case .fieldAdded: "field added"

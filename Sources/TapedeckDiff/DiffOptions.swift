@@ -14,6 +14,10 @@ public struct DiffOptions: Sendable {
     public var match: ConnectionMatch
     /// A gap between matched messages that drifts by more than this counts as a difference.
     public var timingToleranceNanos: Int64?
+    /// A message found on both sides in a different order counts as a difference only when its time
+    /// since the connection opened moved by more than this (replies and events that race each other
+    /// arrive in either order).
+    public var reorderWindowNanos: Int64
     /// At most this many findings are listed per connection (all are counted).
     public var maxFindingsPerConnection: Int
     /// At most this many aligned rows are kept per connection for side-by-side reports.
@@ -24,6 +28,7 @@ public struct DiffOptions: Sendable {
     public init(
         ignore: [String] = [], rulesFiles: [String] = [], discoverRulesFiles: Bool = true, useProfilePreset: Bool = true,
         profile: String? = nil, match: ConnectionMatch = .pathAndOrder, timingToleranceNanos: Int64? = nil,
+        reorderWindowNanos: Int64 = 100_000_000,
         maxFindingsPerConnection: Int = 100, maxRowsPerConnection: Int = 200, maxAlignmentEdits: Int = 3000
     ) {
         self.ignore = ignore
@@ -33,6 +38,7 @@ public struct DiffOptions: Sendable {
         self.profile = profile
         self.match = match
         self.timingToleranceNanos = timingToleranceNanos
+        self.reorderWindowNanos = max(0, reorderWindowNanos)
         self.maxFindingsPerConnection = max(0, maxFindingsPerConnection)
         self.maxRowsPerConnection = max(0, maxRowsPerConnection)
         self.maxAlignmentEdits = max(1, maxAlignmentEdits)

@@ -48,6 +48,9 @@ struct DiffCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Count a gap between paired messages that drifts by more than this as a difference (e.g. 50ms, 1s). Without it, timing is reported only.", valueName: "duration"))
     var timingTolerance: String?
 
+    @Option(help: ArgumentHelp("A message found on both sides in a different order is a difference only when it moved by more than this in time (default 100ms; 0 counts every reordering). Replies and events that race arrive in either order.", valueName: "duration"))
+    var reorderWindow: String = "100ms"
+
     @Option(help: ArgumentHelp("Report format: text, json, junit (one test case per connection) or html (a self-contained page).", valueName: "format"))
     var format: String = "text"
 
@@ -81,10 +84,13 @@ struct DiffCommand: AsyncParsableCommand {
             }
             tolerance = Int64(seconds * 1e9)
         }
+        guard let window = DurationText.seconds(reorderWindow), window >= 0, window < 1e6 else {
+            throw .badOption("--reorder-window '\(reorderWindow)': expected a duration such as 100ms or 0")
+        }
         let options = DiffOptions(
             ignore: ignore, rulesFiles: rules, useProfilePreset: !noPreset, profile: profile,
             match: try match.map { text throws(DiffError) in try ConnectionMatch(parsing: text) } ?? .pathAndOrder,
-            timingToleranceNanos: tolerance, maxFindingsPerConnection: maxDifferences)
+            timingToleranceNanos: tolerance, reorderWindowNanos: Int64(window * 1e9), maxFindingsPerConnection: maxDifferences)
         let diff = try RecordingComparator(options: options).compare(expected: expected, actual: actual)
         let useColor = color ?? (output == nil && isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
         let report = DiffReportRenderer.render(diff, format: format, color: useColor && format == .text)

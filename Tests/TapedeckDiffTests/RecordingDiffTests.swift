@@ -111,6 +111,39 @@ func events(_ n: Int, insertAt: Int? = nil, change: (Int, String)? = nil, stamp:
         #expect(diff.connections.first?.matchedMessages == 31)
     }
 
+    @Test func aReplyRacingAnEventIsNoDifferenceWithinTheReorderWindow() async throws {
+        let s = try Scratch()
+        // The pong and the event are a millisecond apart: they came in the other order the second time.
+        let a = try await s.record("a.sqlite", [Conn(messages: [
+            .c(#"{"type":"ping"}"#, 0), .s(#"{"type":"event","n":1}"#, 1), .s(#"{"type":"pong"}"#, 2), .s(#"{"type":"event","n":2}"#, 50),
+        ])])
+        let b = try await s.record("b.sqlite", [Conn(messages: [
+            .c(#"{"type":"ping"}"#, 0), .s(#"{"type":"pong"}"#, 1), .s(#"{"type":"event","n":1}"#, 2), .s(#"{"type":"event","n":2}"#, 50),
+        ])])
+        let diff = try compare(a, b)
+        #expect(diff.isEqual, "\(diff.connections.first?.findings ?? [])")
+        #expect(diff.connections.first?.matchedMessages == 4)
+
+        // With no window, the same reordering is one moved message, not a removal and an addition.
+        let strict = try compare(a, b, DiffOptions(reorderWindowNanos: 0))
+        #expect(strict.differenceCount == 1)
+        let f = try #require(strict.connections.first?.findings.first)
+        #expect(f.kind == .messageMoved)
+        #expect(f.messageKey == "pong" || f.messageKey == "event")
+    }
+
+    @Test func aMessageMovedFarIsOneMovedMessage() async throws {
+        let s = try Scratch()
+        let a = try await s.record("a.sqlite", [Conn(messages: [.s(#"{"type":"alert"}"#, 0)] + events(5))])
+        let b = try await s.record("b.sqlite", [Conn(messages: events(5) + [.s(#"{"type":"alert"}"#, 500)])])
+        let diff = try compare(a, b)
+        #expect(diff.differenceCount == 1)
+        let f = try #require(diff.connections.first?.findings.first)
+        #expect(f.kind == .messageMoved)
+        #expect(f.messageKey == "alert")
+        #expect(f.description.contains("message moved"))
+    }
+
     @Test func ignoreRulesFromTheCommandLineAndARulesFileApply() async throws {
         let s = try Scratch()
         let a = try await s.record("a.sqlite", [Conn(messages: events(5, stamp: "2026-01-01T00:00:00Z"))])
