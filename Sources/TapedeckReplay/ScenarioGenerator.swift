@@ -53,11 +53,9 @@ public struct ScenarioGenerator: Sendable {
         } catch {
             throw ScenarioGeneratorError.unreadable(path, "\(error)")
         }
-        let decoder: MessageDecoder
-        do {
-            decoder = try MessageDecoder(codec: profile?.codec ?? .json)
-        } catch {
-            throw ScenarioGeneratorError.codec(profile?.name ?? "", "\(error)")
+        let decoder = profile.map(ProfileFrameDecoder.init(profile:)) ?? ProfileFrameDecoder(profiles: nil)
+        if let profile, case .protobuf(let descriptor, _) = profile.codec, !decoder.decodesBinary {
+            throw ScenarioGeneratorError.codec(profile.name, "the descriptor set \(descriptor) does not load")
         }
         let classifier = MessageClassifier(profile: profile, base: base)
 
@@ -86,7 +84,7 @@ public struct ScenarioGenerator: Sendable {
                         return
                     }
                     guard let message = assembler.add(frame) else { return }
-                    messages.append((offset, frame.decoded ?? decoder.decode(message)))
+                    messages.append((offset, frame.decoded ?? decoder.decode(binary: message.opcode == .binary, message.payload)))
                 }
             } catch {
                 throw ScenarioGeneratorError.unreadable(path, "\(error)")

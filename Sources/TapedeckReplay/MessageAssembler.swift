@@ -1,6 +1,4 @@
 import TapedeckCore
-import TapedeckProtocol
-import TapedeckProtobuf
 import TapedeckRecording
 
 /// One whole message (fragments joined) as recorded.
@@ -29,28 +27,6 @@ struct MessageAssembler: Sendable {
             return nil
         default:
             return nil
-        }
-    }
-}
-
-/// Decodes recorded messages with a profile's codec: JSON text, or binary protobuf through the
-/// profile's descriptor set (used when the recording has no `decoded` value).
-struct MessageDecoder: Sendable {
-    private let protobuf: ProtobufCodec?
-
-    init(codec: CodecSpec) throws {
-        switch codec {
-        case .json: protobuf = nil
-        case .protobuf(let descriptor, let message):
-            protobuf = try ProtobufCodec(pool: DescriptorPool(contentsOf: descriptor), messageType: message)
-        }
-    }
-
-    func decode(_ message: AssembledMessage) -> Value? {
-        switch (message.opcode, protobuf) {
-        case (.binary, let codec?): return try? codec.decode(message.payload)
-        case (.text, _): return try? Value(json: String(decoding: message.payload, as: UTF8.self))
-        default: return nil
         }
     }
 }
