@@ -1,0 +1,109 @@
+import Testing
+import TapedeckScenario
+
+/// The `tests:` section: steps are read with their locations, mistakes are reported where they are.
+@Suite("Scenario tests section")
+struct TestsSectionTests {
+    static let header = """
+        scenario: t
+        profile: ops-control-center
+        streams:
+          - name: s
+            every: 1s
+            event: { type: incident }
+        tests:
+
+        """
+
+    func errors(_ tests: String) -> [String] {
+        do {
+            _ = try ScenarioLoader().load(text: Self.header + tests, file: "t.yaml")
+            return []
+        } catch {
+            return error.errors.map { "\($0.location.line):\($0.location.column): \($0.message)" }
+        }
+    }
+
+    @Test func stepsAreReadInOrderWithTheirLines() throws {
+        let s = try ScenarioLoader().load(
+            text: Self.header + """
+                  - name: ping
+                    connect: { path: /api/ws, headers: { Authorization: "Bearer {{ token(sub: 'qa') }}" } }
+                    steps:
+                      - send: { action: ping }
+                      - expect: { action: pong }
+                        within: 2s
+                        capture: { at: $.timestamp }
+                      - expect_none: { action: pong, timestamp: "{{ at }}" }
+                        as: main
+                        during: 1m
+                      - expect_close: 1001
+                      - connect: /api/ws
+                        as: bob
+                      - expect_status: 401
+                        as: bob
+                        body: { error: Unauthorized }
+                """, file: "t.yaml")
+        let test = try #require(s.tests.first)
+        #expect(test.name == "ping")
+        #expect(test.location.line == 8)
+        #expect(test.steps.map(\.keyword) == ["connect", "send", "expect", "expect_none", "expect_close", "connect", "expect_status"])
+        #expect(test.steps.map(\.location.line) == [9, 11, 12, 15, 18, 19, 21])
+        #expect(test.steps.map(\.connection) == ["main", "main", "main", "main", "main", "bob", "bob"])
+        guard case .expect(_, let within, let captures) = test.steps[2].kind else { Issue.record("not an expect"); return }
+        #expect(within == 2)
+        #expect(captures.map(\.name) == ["at"])
+        guard case .expectNone(_, let during) = test.steps[3].kind else { Issue.record("not an expect_none"); return }
+        #expect(during == 60)
+        guard case .expectClose(let code, _) = test.steps[4].kind else { Issue.record("not an expect_close"); return }
+        #expect(code == 1001)
+    }
+
+    @Test func unknownStepKeyIsReportedWithASuggestion() {
+        #expect(
+            errors("""
+                  - name: a
+                    steps:
+                      - expct: { action: pong }
+                """) == ["10:9: unknown key 'expct' in a test step; did you mean 'expect'?"])
+    }
+
+    @Test func aModifierThatDoesNotApplyIsReported() {
+        #expect(
+            errors("""
+                  - name: a
+                    steps:
+                      - send: { action: ping }
+                        within: 1s
+                """) == ["11:9: 'within' does not apply to 'send'; it takes: as"])
+    }
+
+    @Test func aCaptureIsOnlyKnownAfterItsStep() {
+        #expect(
+            errors("""
+                  - name: a
+                    steps:
+                      - send: { id: "{{ corr }}" }
+                      - expect: { id: { exists: true } }
+                        capture: { corr: $.id }
+                      - send: { id: "{{ corr }}" }
+                """) == ["10:25: unknown name 'corr'; names here are: entities, settings, vars"])
+    }
+
+    @Test func missingPartsAreNamed() {
+        #expect(
+            errors("""
+                  - name: a
+                    steps:
+                      - expect_count: { type: incident }
+                      - expect_close: soon
+                      - connect: { headers: {} }
+                  - steps: []
+                """) == [
+                    "10:9: 'expect_count' needs 'count': a number, or a comparison such as {gte: 2}",
+                    "11:23: expected the close code of 'expect_close' to be an integer, found 'soon'",
+                    "12:18: missing key 'path' in 'connect' (the WebSocket path, such as /ws)",
+                    "13:5: missing key 'name' in a test",
+                ])
+    }
+}
