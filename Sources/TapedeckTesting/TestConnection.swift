@@ -29,7 +29,12 @@ final class TestConnection: Sendable {
         var failure: String?
     }
 
-    private let state = Mutex(State())
+    /// The state, shared with the task that reads the socket.
+    private final class Box: Sendable {
+        let mutex = Mutex(State())
+    }
+
+    private let box: Box
     private let outbound: AsyncStream<ByteBuffer>.Continuation
     private let task: Task<Void, Never>
     private let activity: Activity
@@ -63,7 +68,8 @@ final class TestConnection: Sendable {
         self.outbound = outbound
         self.activity = activity
         self.decodeBinary = decodeBinary
-        let state = self.state
+        let box = Box()
+        self.box = box
         let reader = FrameReader()
         task = Task {
             do {
@@ -77,12 +83,12 @@ final class TestConnection: Sendable {
                             var reader = reader
                             for try await chunk in inbound {
                                 for event in reader.feed(Array(chunk.readableBytesView)) {
-                                    TestConnection.handle(event, state: state, outbound: outbound, activity: activity, decodeBinary: decodeBinary)
+                                    TestConnection.handle(event, box: box, outbound: outbound, activity: activity, decodeBinary: decodeBinary)
                                 }
                                 if reader.finished { break }
                             }
                             if let head = reader.pendingRefusal() {
-                                TestConnection.handle(head, state: state, outbound: outbound, activity: activity, decodeBinary: decodeBinary)
+                                TestConnection.handle(head, box: box, outbound: outbound, activity: activity, decodeBinary: decodeBinary)
                             }
                         }
                         try await group.next()
@@ -90,9 +96,9 @@ final class TestConnection: Sendable {
                     }
                 }
             } catch {
-                state.withLock { if $0.failure == nil && !$0.closed { $0.failure = "\(error)" } }
+                box.mutex.withLock { if $0.failure == nil && !$0.closed { $0.failure = "\(error)" } }
             }
-            let waiter = state.withLock { s -> CheckedContinuation<Upgrade, any Error>? in
+            let waiter = box.mutex.withLock { s -> CheckedContinuation<Upgrade, any Error>? in
                 s.closed = true
                 defer { s.upgradeWaiter = nil }
                 return s.upgrade == nil ? s.upgradeWaiter : nil
@@ -105,7 +111,7 @@ final class TestConnection: Sendable {
 
     private func upgraded() async throws -> TestConnection {
         _ = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Upgrade, any Error>) in
-            let now = state.withLock { s -> Result<Upgrade, any Error>? in
+            let now = box.mutex.withLock { s -> Result<Upgrade, any Error>? in
                 if let u = s.upgrade { return .success(u) }
                 if s.closed { return .failure(TestConnectionError(message: s.failure ?? "the server closed the connection without answering the upgrade")) }
                 s.upgradeWaiter = c
@@ -117,12 +123,12 @@ final class TestConnection: Sendable {
     }
 
     private static func handle(
-        _ event: FrameReader.Event, state: Mutex<State>, outbound: AsyncStream<ByteBuffer>.Continuation, activity: Activity,
+        _ event: FrameReader.Event, box: Box, outbound: AsyncStream<ByteBuffer>.Continuation, activity: Activity,
         decodeBinary: @Sendable ([UInt8]) -> Value
     ) {
         switch event {
         case .head(let status, let body):
-            let waiter = state.withLock { s -> CheckedContinuation<Upgrade, any Error>? in
+            let waiter = box.mutex.withLock { s -> CheckedContinuation<Upgrade, any Error>? in
                 s.upgrade = Upgrade(status: status, body: body)
                 defer { s.upgradeWaiter = nil }
                 return s.upgradeWaiter
@@ -130,14 +136,14 @@ final class TestConnection: Sendable {
             waiter?.resume(returning: Upgrade(status: status, body: body))
         case .text(let text):
             let value = (try? Value(json: text)) ?? .string(text)
-            state.withLock { $0.inbox.append(ReceivedMessage(value: value, text: text)) }
+            box.mutex.withLock { $0.inbox.append(ReceivedMessage(value: value, text: text)) }
         case .binary(let bytes):
             let value = decodeBinary(bytes)
-            state.withLock { $0.inbox.append(ReceivedMessage(value: value, text: nil)) }
+            box.mutex.withLock { $0.inbox.append(ReceivedMessage(value: value, text: nil)) }
         case .ping(let payload):
             outbound.yield(FrameReader.frame(opcode: 0xA, payload: payload))
         case .close(let code):
-            let echo = state.withLock { s -> Bool in
+            let echo = box.mutex.withLock { s -> Bool in
                 defer { if s.closeCode == nil { s.closeCode = code ?? 1005 } }
                 return s.closeCode == nil
             }
@@ -152,19 +158,19 @@ final class TestConnection: Sendable {
     }
 
     /// The server's answer to the upgrade request.
-    var upgrade: Upgrade { state.withLock { $0.upgrade ?? Upgrade(status: 0, body: "") } }
+    var upgrade: Upgrade { box.mutex.withLock { $0.upgrade ?? Upgrade(status: 0, body: "") } }
 
     /// Messages received and not yet consumed, oldest first.
-    var inbox: [ReceivedMessage] { state.withLock { $0.inbox } }
+    var inbox: [ReceivedMessage] { box.mutex.withLock { $0.inbox } }
 
     /// Removes the message at `index` from the inbox.
-    func consume(at index: Int) { state.withLock { if $0.inbox.indices.contains(index) { $0.inbox.remove(at: index) } } }
+    func consume(at index: Int) { box.mutex.withLock { if $0.inbox.indices.contains(index) { $0.inbox.remove(at: index) } } }
 
     /// The close code the server sent (1005 for none), once it closed; `nil` while open.
-    var closeCode: Int? { state.withLock { $0.closeCode } }
+    var closeCode: Int? { box.mutex.withLock { $0.closeCode } }
 
     /// Whether the TCP connection has ended.
-    var isClosed: Bool { state.withLock { $0.closed } }
+    var isClosed: Bool { box.mutex.withLock { $0.closed } }
 
     /// Sends a text message.
     func send(text: String) { outbound.yield(FrameReader.frame(opcode: 0x1, payload: Array(text.utf8))) }
@@ -174,7 +180,7 @@ final class TestConnection: Sendable {
 
     /// Starts the closing handshake with `code`.
     func close(code: Int) {
-        let first = state.withLock { s -> Bool in
+        let first = box.mutex.withLock { s -> Bool in
             defer { if s.closeCode == nil { s.closeCode = code } }
             return s.closeCode == nil
         }

@@ -58,7 +58,6 @@ public struct TestRunner: Sendable {
                 out.append(path)
                 continue
             }
-            let base = URL(fileURLWithPath: path)
             let found = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
                 .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
                 .map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
@@ -66,7 +65,6 @@ public struct TestRunner: Sendable {
                     guard let text = try? String(contentsOf: URL(fileURLWithPath: file), encoding: .utf8) else { return false }
                     return text.split(separator: "\n").contains { $0.hasPrefix("tests:") }
                 }
-            _ = base
             out += found.sorted()
         }
         return out
@@ -110,7 +108,7 @@ public struct TestRunner: Sendable {
         }
         let decode: @Sendable ([UInt8]) -> Value = { bytes in
             if let codec, let v = try? codec.decode(bytes) { return v }
-            return .string(Base64.encode(bytes))
+            return .string(Data(bytes).base64EncodedString())
         }
         let encode: (@Sendable (Value) -> [UInt8]?)? = codec.map { c in { try? c.encode($0) } }
         for test in scenario.tests {
@@ -131,8 +129,10 @@ public struct TestRunner: Sendable {
                     failure = await script.run()
                     scenarioSeconds = Self.seconds(time.now)
                 } else {
-                    (failure, scenarioSeconds) = try await inProcess(
+                    let outcome = try await inProcess(
                         test: test, scenario: scenario, world: world, authenticator: authenticator, decode: decode, encode: encode)
+                    failure = outcome.failure
+                    scenarioSeconds = outcome.scenarioSeconds
                 }
             } catch {
                 failure = TestFailure(location: test.location, step: "start", message: "cannot start the simulator: \(error)")
@@ -149,13 +149,13 @@ public struct TestRunner: Sendable {
     private func inProcess(
         test: ScenarioTest, scenario: Scenario, world: SimulatorWorld, authenticator: Authenticator,
         decode: @escaping @Sendable ([UInt8]) -> Value, encode: (@Sendable (Value) -> [UInt8]?)?
-    ) async throws -> (TestFailure?, Double) {
+    ) async throws -> (failure: TestFailure?, scenarioSeconds: Double) {
         let clock = scenario.epoch.map { ManualClock(wallOrigin: $0) } ?? ManualClock()
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let server = SimulatorServer(
             world: world, configuration: .init(host: "127.0.0.1", port: 0, jwtSecret: configuration.jwtSecret), clock: clock, logger: logger
         ) { _, port in continuation.yield(port) }
-        let group = ServiceGroup(configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [], logger: logger))
+        let group = ServiceGroup(services: [server], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 try await group.run()

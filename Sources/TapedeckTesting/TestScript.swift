@@ -270,7 +270,7 @@ struct TestScript {
                     claims[k] = v
                 }
             }
-            if claims["sub"] == nil { claims["sub"] = claims["user_id"] ?? "tapedeck-test" }
+            if claims["sub"] == nil { claims["sub"] = claims["user_id"] ?? .string("tapedeck-test") }
             if claims["user_id"] == nil { claims["user_id"] = claims["sub"] }
             minted[placeholder] = try await authenticator.mint(claims: claims, expiresIn: lifetime, now: time.wallTime)
         }
