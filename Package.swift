@@ -154,6 +154,7 @@ let package = Package(
             dependencies: [
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckProtobuf", "TapedeckServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

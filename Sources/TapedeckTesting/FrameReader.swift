@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// Parses what a server sends to a client: the HTTP answer to the upgrade, then WebSocket frames

@@ -1,3 +1,4 @@
+import OrderedCollections
 import TapedeckCore
 
 /// Where a message differs from a pattern: one entry per path whose value does not match.

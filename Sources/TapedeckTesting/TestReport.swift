@@ -1,3 +1,4 @@
+import TapedeckScenario
 import Foundation
 
 /// The results of a whole run: text lines, the summary, the exit code and JUnit XML.

@@ -110,7 +110,12 @@ public struct TestRunner: Sendable {
             if let codec, let v = try? codec.decode(bytes) { return v }
             return .string(Data(bytes).base64EncodedString())
         }
-        let encode: (@Sendable (Value) -> [UInt8]?)? = codec.map { c in { try? c.encode($0) } }
+        var encode: (@Sendable (Value) -> [UInt8]?)?
+        if let codec {
+            encode = { value in
+                do { return try codec.encode(value) } catch { return nil }
+            }
+        }
         for test in scenario.tests {
             if let filter = configuration.filter, !filter.isEmpty, !test.name.localizedCaseInsensitiveContains(filter) { continue }
             if let reason = test.skip {
