@@ -113,10 +113,13 @@ extension ScenarioLoader {
     }
 
     func readStep(_ node: Node, names: inout Set<String>, reader r: NodeReader) -> TestStep? {
+        let errorsBefore = r.errors.count
         guard let pairs = r.mapping(node, what: "a test step", allowed: Self.stepKinds + Self.stepModifiers) else { return nil }
-        let kinds = pairs.filter { Self.stepKinds.contains($0.key) }
+        var kinds = pairs.filter { Self.stepKinds.contains($0.key) }
+        // `capture` is a step of its own, or a modifier of `expect`.
+        if kinds.count > 1 { kinds.removeAll { $0.key == "capture" } }
         guard let main = kinds.first else {
-            r.error("a test step needs one of: \(Self.stepKinds.joined(separator: ", "))", at: node)
+            if r.errors.count == errorsBefore { r.error("a test step needs one of: \(Self.stepKinds.joined(separator: ", "))", at: node) }
             return nil
         }
         if kinds.count > 1 {
