@@ -176,6 +176,7 @@ public struct TestRunner: Sendable {
                 test: test, scenario: scenario, endpoint: .init(host: "127.0.0.1", port: port), time: time, authenticator: authenticator,
                 decodeBinary: decode, encodeBinary: encode)
             let failure = await script.run()
+            let elapsed = clock.elapsed
             await group.triggerGracefulShutdown()
             // Timers still asleep on the manual clock end with the shutdown; move time so none waits.
             let stopper = Task {
@@ -186,7 +187,7 @@ public struct TestRunner: Sendable {
             }
             defer { stopper.cancel() }
             try await tasks.waitForAll()
-            return (failure, Self.seconds(clock.elapsed))
+            return (failure, Self.seconds(elapsed))
         }
     }
 

@@ -107,6 +107,7 @@ struct TestScript {
             } else {
                 socket.send(text: value.jsonString)
             }
+            await time.settleAfterAction(activity: activity)
         case .expect(let template, let within, let captures):
             let pattern = try evaluate(template, step)
             let socket = try socket(for: step)
@@ -224,6 +225,7 @@ struct TestScript {
                 activity: activity, decodeBinary: decodeBinary)
             connections[step.connection]?.socket = socket
             connections[step.connection]?.lastMatched = nil
+            if socket.upgrade.status == 101 { await time.settleAfterAction(activity: activity) }
         } catch {
             throw fail(step, "cannot connect to \(endpoint.host):\(endpoint.port)\(path): \(error)")
         }

@@ -12,6 +12,9 @@ protocol TestTime: Sendable {
     func pass(until deadline: Duration, activity: Activity) async
     /// Gives in-flight messages a moment to land, without moving scenario time.
     func settle(activity: Activity) async
+    /// After the client acted (connected, sent): gives the server's answer time to arrive before
+    /// time moves on.
+    func settleAfterAction(activity: Activity) async
 }
 
 /// Real time, for a server started elsewhere (`--target`).
@@ -32,6 +35,8 @@ struct RealTestTime: TestTime {
     func settle(activity: Activity) async {
         await ManualTestTime.quiet(activity: activity, window: .milliseconds(20), cap: .milliseconds(200))
     }
+
+    func settleAfterAction(activity: Activity) async {}
 }
 
 /// Scenario time on a `ManualClock` shared with an in-process simulator: passing time jumps to
@@ -46,7 +51,10 @@ struct ManualTestTime: TestTime {
 
     func pass(until deadline: Duration, activity: Activity) async {
         let version = activity.version
-        await settle(activity: activity)
+        // While no server task sleeps on the clock, a server task may still poll it in real time
+        // (a start grace): let a little real time pass with each step then.
+        let idle = clock.nextDeadline == nil
+        await Self.quiet(activity: activity, window: idle ? .milliseconds(2) : .microseconds(400), cap: .milliseconds(100))
         if activity.version != version { return }
         let now = clock.elapsed
         guard now < deadline else { return }
@@ -64,6 +72,10 @@ struct ManualTestTime: TestTime {
 
     func settle(activity: Activity) async {
         await Self.quiet(activity: activity, window: .microseconds(400), cap: .milliseconds(100))
+    }
+
+    func settleAfterAction(activity: Activity) async {
+        await Self.quiet(activity: activity, window: .milliseconds(3), cap: .milliseconds(200))
     }
 
     /// Waits until no activity happened for `window` (real time), at most `cap`.
