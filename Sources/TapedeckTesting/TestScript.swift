@@ -121,7 +121,7 @@ struct TestScript {
                     return
                 }
                 if socket.isClosed || time.now >= deadline {
-                    await time.settle(activity: activity)
+                    await time.settleBeforeVerdict(activity: activity)
                     if socket.inbox.contains(where: { Pattern(pattern).matches($0.value) }) { continue }
                     let why = socket.isClosed ? "the connection closed (code \(socket.closeCode ?? 1006)) before" : "no"
                     throw fail(
@@ -141,7 +141,7 @@ struct TestScript {
                         ["pattern: \(PatternMismatch.show(pattern))", "arrived: \(PatternMismatch.show(message.value))"])
                 }
                 if time.now >= deadline {
-                    await time.settle(activity: activity)
+                    await time.settleBeforeVerdict(activity: activity)
                     if socket.inbox.contains(where: { Pattern(pattern).matches($0.value) }) { continue }
                     return
                 }
@@ -152,7 +152,7 @@ struct TestScript {
             let socket = try socket(for: step)
             let deadline = time.now + .seconds(during)
             while time.now < deadline { await time.pass(until: deadline, activity: activity) }
-            await time.settle(activity: activity)
+            await time.settleBeforeVerdict(activity: activity)
             let inbox = socket.inbox
             let matching = inbox.indices.filter { Pattern(pattern).matches(inbox[$0].value) }
             for index in matching.reversed() { socket.consume(at: index) }
@@ -166,7 +166,7 @@ struct TestScript {
             let deadline = time.now + .seconds(within)
             while !socket.isClosed && socket.closeCode == nil {
                 if time.now >= deadline {
-                    await time.settle(activity: activity)
+                    await time.settleBeforeVerdict(activity: activity)
                     if socket.isClosed || socket.closeCode != nil { break }
                     throw fail(
                         step, "the connection is still open after \(DurationText.format(within))",

@@ -15,6 +15,9 @@ protocol TestTime: Sendable {
     /// After the client acted (connected, sent): gives the server's answer time to arrive before
     /// time moves on.
     func settleAfterAction(activity: Activity) async
+    /// Before a step fails (or an `expect_none` passes): waits until nothing has arrived for a
+    /// while, so a reply still in flight is not missed.
+    func settleBeforeVerdict(activity: Activity) async
 }
 
 /// Real time, for a server started elsewhere (`--target`).
@@ -37,6 +40,10 @@ struct RealTestTime: TestTime {
     }
 
     func settleAfterAction(activity: Activity) async {}
+
+    func settleBeforeVerdict(activity: Activity) async {
+        await ManualTestTime.quiet(activity: activity, window: .milliseconds(20), cap: .milliseconds(200))
+    }
 }
 
 /// Scenario time on a `ManualClock` shared with an in-process simulator: passing time jumps to
@@ -76,6 +83,10 @@ struct ManualTestTime: TestTime {
 
     func settleAfterAction(activity: Activity) async {
         await Self.quiet(activity: activity, window: .milliseconds(3), cap: .milliseconds(200))
+    }
+
+    func settleBeforeVerdict(activity: Activity) async {
+        await Self.quiet(activity: activity, window: .milliseconds(30), cap: .seconds(1))
     }
 
     /// Waits until no activity happened for `window` (real time), at most `cap`.
