@@ -5,10 +5,11 @@ extension ScenarioLoader {
     static let testKeys = ["name", "connect", "steps", "skip"]
     static let stepKinds = [
         "connect", "send", "expect", "expect_count", "expect_none", "expect_close", "expect_status", "wait", "disconnect",
-        "reconnect", "capture",
+        "reconnect", "capture", "http",
     ]
-    static let stepModifiers = ["as", "within", "during", "count", "capture", "body", "code"]
+    static let stepModifiers = ["as", "within", "during", "count", "capture", "body", "code", "status", "response"]
     static let connectKeys = ["path", "query", "headers", "cookie", "subprotocols"]
+    static let httpKeys = ["method", "path", "query", "headers", "cookie", "body"]
     /// Root names that test templates can read, besides the values captured by earlier steps.
     public static let testNames: Set<String> = ["vars", "entities", "settings"]
     /// How long `expect` and `expect_close` wait when the step gives no `within`.
@@ -98,6 +99,24 @@ extension ScenarioLoader {
         return c
     }
 
+    func readHTTP(_ node: Node, names: Set<String>, reader r: NodeReader) -> TestStep.HTTPRequest? {
+        guard let pairs = r.mapping(node, what: "'http'", allowed: Self.httpKeys) else { return nil }
+        let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        var request = TestStep.HTTPRequest(target: TestStep.Connect(path: .constant(.string("/"))))
+        if let n = keys["method"], let m = r.string(n, what: "'method'") {
+            let method = m.uppercased()
+            if ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(method) { request.method = method } else {
+                r.error("expected 'method' to be GET, POST, PUT, PATCH, DELETE or HEAD, found '\(m)'", at: n)
+            }
+        }
+        let target = pairs.filter { $0.key != "method" && $0.key != "body" }.map { ($0.keyNode, $0.value) }
+        guard let connect = readConnect(Node.mapping(Node.Mapping(target, .implicit, .any, node.mark)), names: names, reader: r)
+        else { return nil }
+        request.target = connect
+        if let n = keys["body"] { request.body = r.template(n, names: names) }
+        return request
+    }
+
     func readCaptures(_ node: Node, reader r: NodeReader) -> [(name: String, path: JSONPath)]? {
         guard let pairs = r.mapping(node, what: "'capture' (names to JSON paths such as $.id)") else { return nil }
         var out: [(name: String, path: JSONPath)] = []
@@ -130,7 +149,7 @@ extension ScenarioLoader {
         let allowedModifiers: [String: [String]] = [
             "connect": ["as"], "send": ["as"], "expect": ["as", "within", "capture"], "expect_count": ["as", "during", "count"],
             "expect_none": ["as", "during"], "expect_close": ["as", "within"], "expect_status": ["as", "body"], "wait": [],
-            "disconnect": ["as", "code"], "reconnect": ["as"], "capture": ["as"],
+            "disconnect": ["as", "code"], "reconnect": ["as"], "capture": ["as"], "http": ["status", "response", "capture"],
         ]
         for (key, keyNode, _) in pairs where Self.stepModifiers.contains(key) && !(allowedModifiers[main.key] ?? []).contains(key) {
             let allowed = allowedModifiers[main.key] ?? []
@@ -187,6 +206,13 @@ extension ScenarioLoader {
             kind = .disconnect(code: code)
         case "reconnect":
             kind = .reconnect
+        case "http":
+            guard let request = readHTTP(value, names: names, reader: r) else { return nil }
+            let status = keys["status"].flatMap { r.integer($0, what: "'status' (an HTTP status)", minimum: 100) }
+            let response = keys["response"].flatMap { r.template($0, names: names) }
+            let captures = keys["capture"].flatMap { readCaptures($0, reader: r) } ?? []
+            names.formUnion(captures.map(\.name))
+            kind = .http(request, status: status, response: response, capture: captures)
         default:  // capture
             guard let captures = readCaptures(value, reader: r) else { return nil }
             names.formUnion(captures.map(\.name))

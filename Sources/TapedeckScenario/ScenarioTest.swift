@@ -41,6 +41,21 @@ public struct TestStep: Sendable {
         }
     }
 
+    /// An HTTP request the `http` step makes (a REST call beside the socket).
+    public struct HTTPRequest: Sendable {
+        public var method: String
+        /// Path, query, headers and cookie, as for a connection.
+        public var target: Connect
+        /// The JSON body, if any.
+        public var body: Template?
+
+        public init(method: String = "GET", target: Connect, body: Template? = nil) {
+            self.method = method
+            self.target = target
+            self.body = body
+        }
+    }
+
     /// What the step does.
     public enum Kind: Sendable {
         /// Opens the connection (its upgrade may be refused: check that with `expectStatus`).
@@ -65,6 +80,8 @@ public struct TestStep: Sendable {
         case reconnect
         /// Binds values from the message the last `expect` on this connection matched.
         case capture([(name: String, path: JSONPath)])
+        /// Makes an HTTP request; checks its status (any 2xx when `nil`) and its JSON body against a pattern.
+        case http(HTTPRequest, status: Int?, response: Template?, capture: [(name: String, path: JSONPath)])
     }
 
     public var kind: Kind
@@ -92,6 +109,7 @@ public struct TestStep: Sendable {
         case .disconnect: "disconnect"
         case .reconnect: "reconnect"
         case .capture: "capture"
+        case .http: "http"
         }
     }
 }

@@ -185,6 +185,34 @@ struct TestScript {
             let socket = try socket(for: step, allowRefused: true)
             socket.close(code: code)
             await time.settle(activity: activity)
+        case .http(let request, let status, let response, let captures):
+            let (uri, headers) = try await requestTarget(request.target, step)
+            var body: String?
+            if let b = request.body { body = Self.text(try await resolveTokens(try evaluate(b, step))) }
+            let answer: HTTPExchange.Answer
+            do {
+                answer = try await HTTPExchange.perform(
+                    host: endpoint.host, port: endpoint.port, method: request.method, uri: uri, headers: headers, body: body)
+            } catch {
+                throw fail(step, "\(request.method) \(uri) failed: \(error)")
+            }
+            let value = (try? Value(json: answer.body)) ?? .string(answer.body)
+            if let status, answer.status != status {
+                throw fail(step, "\(request.method) \(uri) answered \(answer.status), expected \(status)", ["body: \(PatternMismatch.show(value))"])
+            }
+            if status == nil, !(200..<300).contains(answer.status) {
+                throw fail(step, "\(request.method) \(uri) answered \(answer.status)", ["body: \(PatternMismatch.show(value))"])
+            }
+            if let response {
+                let pattern = try evaluate(response, step)
+                if !Pattern(pattern).matches(value) {
+                    throw fail(
+                        step, "the answer to \(request.method) \(uri) does not match",
+                        ["expected: \(PatternMismatch.show(pattern))", "arrived:  \(PatternMismatch.show(value))"]
+                            + PatternMismatch.find(pattern: pattern, in: value).prefix(6).map { "  \($0)" })
+                }
+            }
+            try bind(captures, from: value, step)
         case .capture(let captures):
             guard let last = connections[step.connection]?.lastMatched else {
                 throw fail(step, "nothing to capture from: no 'expect' on connection '\(step.connection)' has matched yet")
@@ -206,9 +234,10 @@ struct TestScript {
         return socket
     }
 
-    private mutating func open(_ step: TestStep) async throws {
-        guard let spec = connections[step.connection]?.spec else { return }
-        var path = try await resolveTokens(try evaluate(spec.path, step)).stringValue ?? ""
+    /// The request URI (path and query) and headers of a connection or an HTTP request.
+    private func requestTarget(_ spec: TestStep.Connect, _ step: TestStep) async throws -> (uri: String, headers: [(String, String)]) {
+        var path = Self.text(try await resolveTokens(try evaluate(spec.path, step)))
+        if !path.hasPrefix("/") { path = "/" + path }
         var headers: [(String, String)] = []
         if let q = spec.query, case .object(let params) = try await resolveTokens(try evaluate(q, step)) {
             let query = params.map { "\(Self.percentEncode($0.key))=\(Self.percentEncode(Self.text($0.value)))" }.joined(separator: "&")
@@ -218,10 +247,16 @@ struct TestScript {
             for (k, v) in fields { headers.append((k, Self.text(v))) }
         }
         if let c = spec.cookie { headers.append(("Cookie", Self.text(try await resolveTokens(try evaluate(c, step))))) }
+        return (path, headers)
+    }
+
+    private mutating func open(_ step: TestStep) async throws {
+        guard let spec = connections[step.connection]?.spec else { return }
+        var (path, headers) = try await requestTarget(spec, step)
         if !spec.subprotocols.isEmpty { headers.append(("Sec-WebSocket-Protocol", spec.subprotocols.joined(separator: ", "))) }
         do {
             let socket = try await TestConnection.open(
-                host: endpoint.host, port: endpoint.port, uri: path.hasPrefix("/") ? path : "/" + path, headers: headers,
+                host: endpoint.host, port: endpoint.port, uri: path, headers: headers,
                 activity: activity, decodeBinary: decodeBinary)
             connections[step.connection]?.socket = socket
             connections[step.connection]?.lastMatched = nil

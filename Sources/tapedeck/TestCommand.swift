@@ -74,10 +74,15 @@ struct TestCommand: AsyncParsableCommand {
                 group.addTask { (index, await runner.run(file: files[index])) }
             }
             for _ in 0..<min(jobs, files.count) { startNext() }
+            // Files finish in any order with --jobs; they are printed in file order all the same.
+            var printed = 0
             while let item = await group.next() {
                 let (index, result) = item
                 results[index] = result
-                print(TestReport.lines(for: result).joined(separator: "\n"))
+                while printed < files.count, let done = results[printed] {
+                    print(TestReport.lines(for: done).joined(separator: "\n"))
+                    printed += 1
+                }
                 startNext()
             }
         }
