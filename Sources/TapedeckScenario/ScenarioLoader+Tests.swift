@@ -76,14 +76,14 @@ extension ScenarioLoader {
         return ScenarioTest(name: name, location: r.location(node), steps: steps, skip: skip)
     }
 
-    func readConnect(_ node: Node, names: Set<String>, reader r: NodeReader) -> TestStep.Connect? {
+    func readConnect(_ node: Node, names: Set<String>, reader r: NodeReader, what: String = "'connect'", pathHint: String = "the WebSocket path, such as /ws") -> TestStep.Connect? {
         if case .scalar = node {
             return r.template(node, names: names).map { TestStep.Connect(path: $0) }
         }
-        guard let pairs = r.mapping(node, what: "'connect'", allowed: Self.connectKeys) else { return nil }
+        guard let pairs = r.mapping(node, what: what, allowed: what == "'connect'" ? Self.connectKeys : Self.httpKeys) else { return nil }
         let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         guard let pathNode = keys["path"] else {
-            r.error("missing key 'path' in 'connect' (the WebSocket path, such as /ws)", at: node)
+            r.error("missing key 'path' in \(what) (\(pathHint))", at: node)
             return nil
         }
         guard let path = r.template(pathNode, names: names) else { return nil }
@@ -110,7 +110,8 @@ extension ScenarioLoader {
             }
         }
         let target = pairs.filter { $0.key != "method" && $0.key != "body" }.map { ($0.keyNode, $0.value) }
-        guard let connect = readConnect(Node.mapping(Node.Mapping(target, .implicit, .any, node.mark)), names: names, reader: r)
+        guard let connect = readConnect(
+            Node.mapping(Node.Mapping(target, .implicit, .any, node.mark)), names: names, reader: r, what: "'http'", pathHint: "such as /api/v1/activity")
         else { return nil }
         request.target = connect
         if let n = keys["body"] { request.body = r.template(n, names: names) }

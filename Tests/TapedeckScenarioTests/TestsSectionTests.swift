@@ -106,4 +106,36 @@ struct TestsSectionTests {
                     "13:5: missing key 'name' in a test",
                 ])
     }
+
+    @Test func httpStepsAreReadWithTheirModifiers() throws {
+        let s = try ScenarioLoader().load(
+            text: Self.header + """
+                  - name: rest
+                    steps:
+                      - http: { method: post, path: /api/v1/activity, query: { since: 0 }, body: { a: 1 } }
+                        status: 201
+                        response: { count: { gte: 1 } }
+                        capture: { n: $.count }
+                      - send: { seen: "{{ n }}" }
+                """, file: "t.yaml")
+        let step = try #require(s.tests.first?.steps.first)
+        guard case .http(let request, let status, let response, let captures) = step.kind else { Issue.record("not http"); return }
+        #expect(request.method == "POST")
+        #expect(request.body != nil && request.target.query != nil)
+        #expect(status == 201)
+        #expect(response != nil)
+        #expect(captures.map(\.name) == ["n"])
+        #expect(
+            errors("""
+                  - name: rest
+                    steps:
+                      - http: { method: FETCH, pth: / }
+                        within: 1s
+                """) == [
+                    "11:9: 'within' does not apply to 'http'; it takes: status, response, capture",
+                    "10:32: unknown key 'pth' in 'http'; did you mean 'path'?",
+                    "10:25: expected 'method' to be GET, POST, PUT, PATCH, DELETE or HEAD, found 'FETCH'",
+                    "10:15: missing key 'path' in 'http' (such as /api/v1/activity)",
+                ])
+    }
 }

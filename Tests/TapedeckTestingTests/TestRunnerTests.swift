@@ -165,4 +165,25 @@ struct TestRunnerTests {
         #expect(xml.contains(#"<testcase name="pong two" classname="jobs" file="s.yaml" line="23" time="0.000">"#))
         #expect(xml.contains(#"<skipped message="not today"/>"#))
     }
+
+    @Test func httpStepsCheckStatusAndAnswerAndCapture() async throws {
+        let file = try await run("""
+              - name: http
+                steps:
+                  - http: { path: / }
+                    response: { name: tapedeck, endpoints: { contains: { path: /api/v1/ws } } }
+                    capture: { scenario: "$.scenarios[0]" }
+                  - http: { path: /, query: { s: "{{ scenario }}" } }
+                    response: { scenarios: ["{{ scenario }}"] }
+                  - http: { path: /nowhere }
+                    status: 404
+                  - http: { path: / }
+                    response: { name: other }
+            """)
+        let failure = try #require(file.results.first?.failure)
+        #expect(failure.step == "http")
+        #expect(failure.location.line == 27)
+        #expect(failure.message == "the answer to GET / does not match")
+        #expect(failure.details.contains(#"  $.name: expected "other", found "tapedeck""#))
+    }
 }
