@@ -1,5 +1,5 @@
 import Yams
-public import TapedeckCore
+import TapedeckCore
 
 extension ScenarioLoader {
     static let testKeys = ["name", "connect", "steps", "skip"]
