@@ -195,17 +195,3 @@ final class TestConnection: Sendable {
 
     deinit { task.cancel() }
 }
-
-/// A connection-level failure: no answer to the upgrade, or the connection could not be made.
-struct TestConnectionError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
-}
-
-/// Counts everything that happens on a test's connections, so waits can tell whether anything arrived.
-final class Activity: Sendable {
-    private let count = Atomic<Int>(0)
-
-    var version: Int { count.load(ordering: .acquiring) }
-    func signal() { count.add(1, ordering: .releasing) }
-}
