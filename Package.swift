@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "TapedeckRecording", targets: ["TapedeckRecording"]),
         .library(name: "TapedeckDiff", targets: ["TapedeckDiff"]),
         .library(name: "TapedeckReplay", targets: ["TapedeckReplay"]),
+        .library(name: "TapedeckTesting", targets: ["TapedeckTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -39,7 +40,7 @@ let package = Package(
             name: "tapedeck",
             dependencies: [
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckProtobuf", "TapedeckServer", "TapedeckRecording",
-                "TapedeckDiff", "TapedeckReplay",
+                "TapedeckDiff", "TapedeckReplay", "TapedeckTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -147,6 +148,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Scenario test runner: client scripts, expectations on the manual clock, reports (text, JUnit).
+        .target(
+            name: "TapedeckTesting",
+            dependencies: [
+                "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckProtobuf", "TapedeckServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TapedeckCoreTests", dependencies: ["TapedeckCore", .product(name: "OrderedCollections", package: "swift-collections")], swiftSettings: swiftSettings),
         .testTarget(name: "TapedeckScenarioTests", dependencies: ["TapedeckScenario", "TapedeckCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TapedeckProtobufTests", dependencies: ["TapedeckProtobuf"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
@@ -194,6 +208,11 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TapedeckTestingTests",
+            dependencies: ["TapedeckTesting", "TapedeckScenario", "TapedeckCore"],
             swiftSettings: swiftSettings
         ),
     ]

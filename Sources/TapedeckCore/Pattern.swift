@@ -8,14 +8,15 @@ import OrderedCollections
 /// - A scalar matches an equal scalar (`1` matches `1.0`).
 /// - An object whose keys are all operators tests the value: `{not: p}`, `{any: [p...]}`,
 ///   `{in: [v...]}`, `{exists: bool}`, `{$type: "string"}`, `{gt|gte|lt|lte: n}`,
-///   `{contains: p}` (a list element or substring), `{prefix: s}`. Operators may also be written
+///   `{contains: p}` (a list element or substring), `{prefix: s}`, `{matches: regex}` (a string
+///   containing a match of the regular expression; anchor it with `^...$` for the whole string). Operators may also be written
 ///   with a `$` prefix (`$not`) when a real field has an operator's name.
 public struct Pattern: Sendable, Hashable {
     public var value: Value
 
     public init(_ value: Value) { self.value = value }
 
-    static let operators: Set<String> = ["not", "any", "in", "exists", "gt", "gte", "lt", "lte", "contains", "prefix"]
+    static let operators: Set<String> = ["not", "any", "in", "exists", "gt", "gte", "lt", "lte", "contains", "prefix", "matches"]
     /// Operators that are also common field names, so they need the `$` prefix.
     static let prefixedOnly: Set<String> = ["type"]
 
@@ -75,6 +76,9 @@ public struct Pattern: Sendable, Hashable {
         case "prefix":
             guard let s = c?.stringValue, let p = arg.stringValue else { return false }
             return s.hasPrefix(p)
+        case "matches":
+            guard let s = c?.stringValue, let p = arg.stringValue, let regex = try? Regex(p) else { return false }
+            return s.contains(regex)
         default: return false
         }
     }

@@ -99,6 +99,9 @@ public final class ManualClock: SimulationClock {
         }
     }
 
+    /// The earliest deadline a task sleeps until, if any task sleeps.
+    public var nextDeadline: Duration? { state.withLock { $0.sleepers.values.map(\.deadline).min() } }
+
     /// Moves time forward and wakes every sleeper whose deadline has passed.
     public func advance(by duration: Duration) {
         let due = state.withLock { s -> [Sleeper] in

@@ -32,6 +32,8 @@ public struct Scenario: Sendable {
     public var streams: [StreamSpec]
     /// The file the scenario came from.
     public var file: String
+    /// Client scripts that `tapedeck test` runs against this scenario (`tests:`).
+    public var tests: [ScenarioTest] = []
 
     public init(
         name: String, description: String? = nil, profile: String? = nil, seed: UInt64 = 0, speed: Double? = nil,

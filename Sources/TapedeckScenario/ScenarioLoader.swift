@@ -203,6 +203,7 @@ public struct ScenarioLoader: Sendable {
             }
         }
         s.streams = streams
+        if let n = keys["tests"] { s.tests = readTests(n, reader: r) }
         return (s, r.errors)
     }
 

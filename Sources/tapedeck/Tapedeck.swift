@@ -16,7 +16,7 @@ struct Tapedeck: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, RecordCommand.self, ReplayCommand.self, DiffCommand.self, ScenarioCommand.self,
             InspectCommand.self, ExportCommand.self, ImportCommand.self,
-            ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self,
+            TestCommand.self, ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self,
         ]
     )
 }
