@@ -122,6 +122,7 @@ def main():
     ap.add_argument("--dir", default=None, help="where to write the recordings (default: a temporary directory)")
     args = ap.parse_args()
     work = args.dir or tempfile.mkdtemp(prefix="tapedeck-diff-bench-")
+    os.makedirs(work, exist_ok=True)
     a, b = os.path.join(work, "a.sqlite"), os.path.join(work, "b.sqlite")
     t0 = time.time()
     na, _, _, _ = write(a, args.frames, args.connections, False, 1)
