@@ -120,14 +120,20 @@ def main():
     ap.add_argument("--frames", type=int, default=1_000_000)
     ap.add_argument("--connections", type=int, default=1)
     ap.add_argument("--dir", default=None, help="where to write the recordings (default: a temporary directory)")
+    ap.add_argument("--reuse", action="store_true", help="reuse a.sqlite and b.sqlite already in --dir")
+    ap.add_argument("--generate-only", action="store_true", help="write the recordings and stop")
     args = ap.parse_args()
     work = args.dir or tempfile.mkdtemp(prefix="tapedeck-diff-bench-")
+    os.makedirs(work, exist_ok=True)
     a, b = os.path.join(work, "a.sqlite"), os.path.join(work, "b.sqlite")
-    t0 = time.time()
-    na, _, _, _ = write(a, args.frames, args.connections, False, 1)
-    nb, changed, inserted, removed = write(b, args.frames, args.connections, True, 1)
-    print(f"wrote {na:,} and {nb:,} frames in {time.time() - t0:.1f} s "
-          f"(B: {changed} changed, {inserted} inserted, {removed} removed messages per connection)")
+    if not (args.reuse and os.path.exists(a) and os.path.exists(b)):
+        t0 = time.time()
+        na, _, _, _ = write(a, args.frames, args.connections, False, 1)
+        nb, changed, inserted, removed = write(b, args.frames, args.connections, True, 1)
+        print(f"wrote {na:,} and {nb:,} frames in {time.time() - t0:.1f} s "
+              f"(B: {changed} changed, {inserted} inserted, {removed} removed messages per connection)")
+    if args.generate_only:
+        return
     cmd = ["/usr/bin/time", "-v", args.bin, "diff", a, b, "--format", "json", "--output", os.path.join(work, "diff.json")]
     t0 = time.time()
     run = subprocess.run(cmd, capture_output=True, text=True)

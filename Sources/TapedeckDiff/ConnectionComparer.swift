@@ -137,7 +137,9 @@ struct ConnectionComparer {
                         lastA = ma.offsetNanos
                         let drift = abs(gapA - gapE)
                         local.drift.record(drift)
+                        var late = false
                         if let tolerance = options.timingToleranceNanos, drift > tolerance {
+                            late = true
                             local.overTolerance += 1
                             local.add(DiffFinding(
                                 kind: .timing, direction: direction, expectedIndex: ne, actualIndex: na, messageKey: key,
@@ -146,7 +148,7 @@ struct ConnectionComparer {
                         let changed = !diffs.isEmpty || me.opcode != ma.opcode
                         local.add(changed ? .changed : .same, AlignedRow(
                             status: changed ? .changed : .same, direction: direction, key: key,
-                            expected: preview(me, ne, openE), actual: preview(ma, na, openA), differences: diffs))
+                            expected: preview(me, ne, openE), actual: preview(ma, na, openA), differences: diffs, late: late))
                     }
                 case .delete(let n):
                     for _ in 0..<n {

@@ -5,12 +5,10 @@ import TapedeckCore
 /// object members, so that two messages equal under those paths hash alike. It anchors the alignment
 /// (see `SequenceAlignment.align(coarse:_:fine:_:)`); the comparison itself decides what differs.
 struct ContentHash {
-    let rules: DiffRules
-    private let checksPaths: Bool
+    private let ignored: JSONPathSet
 
     init(rules: DiffRules) {
-        self.rules = rules
-        self.checksPaths = !rules.ignoredPaths.isEmpty
+        self.ignored = JSONPathSet(rules.ignoredPaths)
     }
 
     func hash(_ body: MessageBody, key: Int32) -> Int {
@@ -18,8 +16,7 @@ struct ContentHash {
         h.combine(key)
         switch body {
         case .value(let v):
-            var path: [ValuePath.Component] = []
-            walk(v, &path, &h)
+            walk(v, ignored.root, &h)
         case .text(let t):
             h.combine(1 as UInt8)
             h.combine(t)
@@ -30,7 +27,7 @@ struct ContentHash {
         return h.finalize()
     }
 
-    private func walk(_ v: Value, _ path: inout [ValuePath.Component], _ h: inout Hasher) {
+    private func walk(_ v: Value, _ state: JSONPathSet.State, _ h: inout Hasher) {
         switch v {
         case .null: h.combine(0 as UInt8)
         case .bool(let b):
@@ -49,24 +46,18 @@ struct ContentHash {
             h.combine(4 as UInt8)
             h.combine(a.count)
             for (i, x) in a.enumerated() {
-                path.append(.index(i))
-                if !ignored(path) { walk(x, &path, &h) }
-                path.removeLast()
+                let child = state.isDead ? state : ignored.child(state, .index(i))
+                if !child.isCovered { walk(x, child, &h) }
             }
         case .object(let o):
             h.combine(5 as UInt8)
             for k in o.keys.sorted() {
-                path.append(.key(k))
-                if !ignored(path), let x = o[k] {
+                let child = state.isDead ? state : ignored.child(state, .key(k))
+                if !child.isCovered, let x = o[k] {
                     h.combine(k)
-                    walk(x, &path, &h)
+                    walk(x, child, &h)
                 }
-                path.removeLast()
             }
         }
-    }
-
-    private func ignored(_ path: [ValuePath.Component]) -> Bool {
-        checksPaths && rules.isIgnored(ValuePath(components: path))
     }
 }

@@ -29,7 +29,7 @@ public struct DiffOptions: Sendable {
         ignore: [String] = [], rulesFiles: [String] = [], discoverRulesFiles: Bool = true, useProfilePreset: Bool = true,
         profile: String? = nil, match: ConnectionMatch = .pathAndOrder, timingToleranceNanos: Int64? = nil,
         reorderWindowNanos: Int64 = 100_000_000,
-        maxFindingsPerConnection: Int = 100, maxRowsPerConnection: Int = 200, maxAlignmentEdits: Int = 3000
+        maxFindingsPerConnection: Int = 100, maxRowsPerConnection: Int = 200, maxAlignmentEdits: Int = 2000
     ) {
         self.ignore = ignore
         self.rulesFiles = rulesFiles

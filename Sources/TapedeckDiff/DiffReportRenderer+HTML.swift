@@ -28,7 +28,9 @@ extension DiffReportRenderer {
         for note in diff.notes { h += "<p class=\"note\">\(xml(note))</p>" }
         h += "<p class=\"legend\"><span class=\"sw same\"></span>same <span class=\"sw changed\"></span>changed "
         h += "<span class=\"sw removed\"></span>only in expected <span class=\"sw added\"></span>only in actual "
-        h += "<span class=\"ign\">dimmed</span>: ignored by the rules</p>"
+        h += "<span class=\"ign\">dimmed</span>: ignored by the rules"
+        if diff.timingToleranceNanos != nil { h += " <span class=\"sw late\"></span>gap beyond the timing tolerance" }
+        h += "</p>"
         h += "</header>\n<main>\n"
 
         // Overview.
@@ -86,7 +88,7 @@ extension DiffReportRenderer {
         let arrow = r.direction == .clientToServer ? "→ c2s" : "← s2c"
         let expectedText = highlight(r.expected?.text ?? "", r.differences, side: .expected, ignoredKeys: ignoredKeys)
         let actualText = highlight(r.actual?.text ?? "", r.differences, side: .actual, ignoredKeys: ignoredKeys)
-        var s = "<tr class=\"\(r.status.rawValue)\">"
+        var s = "<tr class=\"\(r.status.rawValue)\(r.late ? " late" : "")\">"
         s += "<td class=\"n\">\(r.expected.map { "\($0.index)" } ?? "")</td><td class=\"t\">\(r.expected.map { ms($0.offsetNanos) } ?? "")</td>"
         s += "<td class=\"k\"><span class=\"dir\">\(arrow)</span> \(xml(r.key ?? ""))</td>"
         s += "<td class=\"p\">\(r.expected == nil ? "<span class=\"none\">—</span>" : "<code>\(expectedText)</code>")</td>"
@@ -184,7 +186,7 @@ extension DiffReportRenderer {
         }
         // Pair lines first, then ticks on top; changed and unpaired messages last so they stay visible.
         for r in c.rows where r.expected != nil && r.actual != nil {
-            s += "<line x1=\"\(f(x(r.expected!.offsetNanos)))\" y1=\"\(f(laneE + 7))\" x2=\"\(f(x(r.actual!.offsetNanos)))\" y2=\"\(f(laneA - 7))\" class=\"pair \(r.status.rawValue)\"/>"
+            s += "<line x1=\"\(f(x(r.expected!.offsetNanos)))\" y1=\"\(f(laneE + 7))\" x2=\"\(f(x(r.actual!.offsetNanos)))\" y2=\"\(f(laneA - 7))\" class=\"pair \(r.status.rawValue)\(r.late ? " late" : "")\"/>"
         }
         for status in [AlignedRow.Status.same, .changed, .removed, .added] {
             for r in c.rows where r.status == status {
@@ -211,7 +213,7 @@ extension DiffReportRenderer {
         .tag.exp{background:#52606d}.tag.act{background:#3e4c59}.rules{margin:8px 0 2px;font-size:12.5px;color:var(--muted)}
         .note{margin:4px 0;padding:4px 8px;background:#fff8e1;border-left:3px solid var(--changed);font-size:12.5px}
         .legend{margin:8px 0 0;font-size:12px;color:var(--muted)}.sw{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:-2px;margin:0 4px 0 10px}
-        .sw.same{background:var(--same)}.sw.changed{background:var(--changed)}.sw.removed{background:var(--removed)}.sw.added{background:var(--added)}
+        .sw.same{background:var(--same)}.sw.changed{background:var(--changed)}.sw.removed{background:var(--removed)}.sw.added{background:var(--added)}.sw.late{background:#7048e8}
         main{padding:16px 28px 30px}table{border-collapse:collapse;background:#fff;width:100%}
         .overview{margin-bottom:18px}.overview th,.overview td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left}
         .overview tr.bad td:first-child{color:var(--removed);font-weight:700}.overview tr.ok td:first-child{color:var(--added);font-weight:700}
@@ -220,7 +222,7 @@ extension DiffReportRenderer {
         h3{margin:14px 0 6px;font-size:14px}.meta{margin:0 0 6px;color:var(--muted);font-size:12.5px}
         svg.timeline{width:100%;height:auto;max-height:130px;display:block;background:#fbfcfd;border:1px solid var(--line);border-radius:3px}
         svg .lane{font:600 11px system-ui,sans-serif;fill:var(--muted)}svg .tick{font:10px system-ui,sans-serif;fill:var(--muted)}
-        svg .axis{stroke:#cbd2d9;stroke-width:1}svg .pair{stroke:#d3d8de;stroke-width:1}svg .pair.changed{stroke:var(--changed);stroke-width:1.4}
+        svg .axis{stroke:#cbd2d9;stroke-width:1}svg .pair{stroke:#d3d8de;stroke-width:1}svg .pair.changed{stroke:var(--changed);stroke-width:1.4}svg .pair.late{stroke:#7048e8;stroke-width:1.6;stroke-dasharray:4 3}tr.late td.t{color:#7048e8;font-weight:600}
         svg .m.same{fill:var(--same)}svg .m.changed{fill:var(--changed)}svg .m.removed{fill:var(--removed)}svg .m.added{fill:var(--added)}
         ol.findings{margin:0;padding-left:26px;font-size:13px}ol.findings li{margin:2px 0}.loc{color:var(--muted)}
         code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}code.path{color:#0b5cad;font-weight:600}.kind{font-weight:600}

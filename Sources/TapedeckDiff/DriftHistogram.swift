@@ -74,6 +74,7 @@ public struct TimingSummary: Sendable, Hashable {
     /// `12.3ms`, `850µs`, `2.1s`.
     public static func format(nanos: Int64) -> String {
         let n = Double(nanos)
+        if nanos == 0 { return "0ms" }
         if n >= 1e9 { return String(format1: n / 1e9) + "s" }
         if n >= 1e6 { return String(format1: n / 1e6) + "ms" }
         if n >= 1e3 { return String(format1: n / 1e3) + "µs" }

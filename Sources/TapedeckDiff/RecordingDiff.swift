@@ -77,6 +77,8 @@ public struct AlignedRow: Sendable, Hashable {
     public var actual: MessagePreview?
     /// The field differences of a changed pair.
     public var differences: [ValueDifference]
+    /// Whether the gap before this pair drifted beyond the timing tolerance.
+    public var late: Bool = false
 }
 
 /// A message as shown in a report: its number, time and a cut-down rendering.

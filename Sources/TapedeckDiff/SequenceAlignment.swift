@@ -2,7 +2,8 @@
 /// message is one insertion and everything after it still matches.
 ///
 /// Keys are small integers (interned message names). The common prefix and suffix are matched first;
-/// the middle is aligned with at most `maxEdits` edits (memory grows with the square of the edits), and
+/// the middle is aligned with at most `maxEdits` edits (memory grows with the square of the edits: 16 MB
+/// for 2000), and
 /// beyond that it falls back to pairing by position, which still reports every message.
 struct SequenceAlignment: Sendable, Equatable {
     /// A run of the edit script.
@@ -19,7 +20,7 @@ struct SequenceAlignment: Sendable, Equatable {
     /// Whether the middle was too different and was paired by position.
     var fellBack = false
 
-    static func align(_ a: [Int32], _ b: [Int32], maxEdits: Int = 3000) -> SequenceAlignment {
+    static func align(_ a: [Int32], _ b: [Int32], maxEdits: Int = 2000) -> SequenceAlignment {
         align(a[...], b[...], maxEdits: maxEdits)
     }
 
@@ -27,7 +28,7 @@ struct SequenceAlignment: Sendable, Equatable {
     /// that messages equal under the rules anchor the alignment even among many messages of one key;
     /// then each gap between anchors is aligned on the `coarse` keys, pairing changed messages of the
     /// same key. Without anchors (the fine alignment needs too many edits) it aligns on keys alone.
-    static func align(coarse a: [Int32], _ b: [Int32], fine fa: [Int], _ fb: [Int], maxEdits: Int = 3000) -> SequenceAlignment {
+    static func align(coarse a: [Int32], _ b: [Int32], fine fa: [Int], _ fb: [Int], maxEdits: Int = 2000) -> SequenceAlignment {
         let fine = align(fa[...], fb[...], maxEdits: maxEdits)
         if fine.fellBack { return align(a[...], b[...], maxEdits: maxEdits) }
         var builder = Builder()
@@ -120,11 +121,11 @@ struct SequenceAlignment: Sendable, Equatable {
         let offset = limit + 1
         var v = [Int](repeating: 0, count: 2 * limit + 3)
         v[offset + 1] = 0
-        // trace[d] holds v[-(d-1)...(d-1)] as it was before step d.
-        var trace: [[Int]] = []
+        // trace[d] holds v[-(d-1)...(d-1)] as it was before step d (32-bit: the trace is the memory cost).
+        var trace: [[Int32]] = []
         var found: Int?
         outer: for d in 0...limit {
-            trace.append(d == 0 ? [] : Array(v[(offset - d + 1)...(offset + d - 1)]))
+            trace.append(d == 0 ? [] : v[(offset - d + 1)...(offset + d - 1)].map { Int32(truncatingIfNeeded: $0) })
             for k in stride(from: -d, through: d, by: 2) {
                 var x: Int
                 if k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1]) {
@@ -151,7 +152,7 @@ struct SequenceAlignment: Sendable, Equatable {
         var d = dFound
         while d > 0 {
             let snapshot = trace[d]
-            func at(_ k: Int) -> Int { snapshot[k + d - 1] }
+            func at(_ k: Int) -> Int { Int(snapshot[k + d - 1]) }
             let k = x - y
             let prevK = (k == -d || (k != d && at(k - 1) < at(k + 1))) ? k + 1 : k - 1
             let prevX = at(prevK)

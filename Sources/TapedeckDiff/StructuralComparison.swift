@@ -31,20 +31,17 @@ public func differences(expected: MessageBody, actual: MessageBody, rules: DiffR
     }
 }
 
-/// The recursive walk behind `differences(expected:actual:rules:)`; one path buffer, no copies of values.
+/// The recursive walk behind `differences(expected:actual:rules:)`; one path buffer, no copies of values,
+/// and the ignored paths matched step by step on the way down.
 struct StructuralComparison {
     let rules: DiffRules
     var found: [ValueDifference] = []
     private var path: [ValuePath.Component] = []
-    private let checksPaths: Bool
+    private let ignored: JSONPathSet
 
     init(rules: DiffRules) {
         self.rules = rules
-        self.checksPaths = !rules.ignoredPaths.isEmpty
-    }
-
-    private func ignored() -> Bool {
-        checksPaths && rules.isIgnored(ValuePath(components: path))
+        self.ignored = JSONPathSet(rules.ignoredPaths)
     }
 
     private mutating func emit(_ kind: ValueDifference.Kind, _ e: Value?, _ a: Value?) {
@@ -52,30 +49,41 @@ struct StructuralComparison {
     }
 
     mutating func compare(_ e: Value, _ a: Value) {
-        if ignored() { return }
+        compare(e, a, ignored.root)
+    }
+
+    private mutating func compare(_ e: Value, _ a: Value, _ state: JSONPathSet.State) {
+        if state.isCovered { return }
         switch (e, a) {
         case (.object(let eo), .object(let ao)):
             for (k, ev) in eo {
+                let child = ignored.child(state, .key(k))
+                if child.isCovered { continue }
                 path.append(.key(k))
                 if let av = ao[k] {
-                    compare(ev, av)
-                } else if !ignored() {
+                    compare(ev, av, child)
+                } else {
                     emit(.removed, ev, nil)
                 }
                 path.removeLast()
             }
             for (k, av) in ao where eo[k] == nil {
+                if ignored.child(state, .key(k)).isCovered { continue }
                 path.append(.key(k))
-                if !ignored() { emit(.added, nil, av) }
+                emit(.added, nil, av)
                 path.removeLast()
             }
         case (.array(let ea), .array(let aa)):
             for i in 0..<max(ea.count, aa.count) {
+                let child = ignored.child(state, .index(i))
+                if child.isCovered { continue }
                 path.append(.index(i))
                 if i < ea.count, i < aa.count {
-                    compare(ea[i], aa[i])
-                } else if !ignored() {
-                    if i < ea.count { emit(.removed, ea[i], nil) } else { emit(.added, nil, aa[i]) }
+                    compare(ea[i], aa[i], child)
+                } else if i < ea.count {
+                    emit(.removed, ea[i], nil)
+                } else {
+                    emit(.added, nil, aa[i])
                 }
                 path.removeLast()
             }
