@@ -29,11 +29,12 @@ def token(*args):
 
 
 @contextmanager
-def serve(*args, timeout=30):
-    """Starts `tapedeck serve ARGS --port 0`, yields the first ws:// base URL (host:port), stops it with SIGTERM."""
+def listening(command, *args, timeout=30):
+    """Starts `tapedeck COMMAND ARGS --port 0` (serve, replay), yields the first ws:// base URL
+    (host:port) and the process, stops it with SIGTERM."""
     # The server's log goes to a file: a pipe nobody reads would fill up and block the server.
     log = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen([BIN, "serve", "--port", "0", *args], cwd=ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([BIN, command, "--port", "0", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=log, text=True)
     proc.log = log
     try:
@@ -50,7 +51,7 @@ def serve(*args, timeout=30):
         if url is None:
             proc.kill()
             log.seek(0)
-            raise RuntimeError("server did not start: " + log.read())
+            raise RuntimeError(f"tapedeck {command} did not start: " + log.read())
         yield url, proc
     finally:
         if proc.poll() is None:
@@ -60,6 +61,16 @@ def serve(*args, timeout=30):
             except subprocess.TimeoutExpired:
                 proc.kill()
         log.close()
+
+
+def serve(*args, timeout=30):
+    """`tapedeck serve ARGS --port 0`: yields (host:port, process)."""
+    return listening("serve", *args, timeout=timeout)
+
+
+def replay(*args, timeout=30):
+    """`tapedeck replay ARGS --port 0`: yields (host:port, process)."""
+    return listening("replay", *args, timeout=timeout)
 
 
 @contextmanager

@@ -7,17 +7,12 @@ comes from Tapedeck's own writer. Run from the repository root after `swift buil
 import asyncio
 import base64
 import json
-import re
-import subprocess
-import tempfile
 import time
-from contextlib import contextmanager
 
-import websockets
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import BIN, ROOT, run, serve, tapedeck, token
+from conftest import replay, run, serve, tapedeck, token
 
 MS = 1_000_000
 
@@ -64,39 +59,6 @@ def write_recording(path):
     jsonl.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     p = tapedeck("import", str(jsonl), "--out", str(path))
     assert p.returncode == 0, p.stderr
-
-
-@contextmanager
-def replay(*args, timeout=30):
-    """Starts `tapedeck replay ARGS --port 0`, yields host:port and the process, stops it with SIGTERM."""
-    log = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen([BIN, "replay", "--port", "0", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=log,
-                            text=True)
-    proc.log = log
-    try:
-        deadline = time.time() + timeout
-        url = None
-        while time.time() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            m = re.search(r"ws://(127\.0\.0\.1:\d+)", line)
-            if m:
-                url = m.group(1)
-                break
-        if url is None:
-            proc.kill()
-            log.seek(0)
-            raise RuntimeError("replay did not start: " + log.read())
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
 
 
 def server_log(proc):

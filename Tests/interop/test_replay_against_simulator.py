@@ -7,17 +7,12 @@ For every sample in `recordings/` (each was recorded from `scripts/make-sample-r
   recorded client side is replayed against it, and that session diffs clean against the sample too.
 """
 import os
-import re
-import subprocess
 import sys
-import tempfile
-import time
-from contextlib import contextmanager
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from conftest import BIN, ROOT, tapedeck, token  # noqa: E402
+from conftest import ROOT, serve, tapedeck, token  # noqa: E402
 
 # sample -> (scenario it was recorded from, speed it was served at, secrets the recording holds redacted)
 SAMPLES = {
@@ -39,32 +34,6 @@ SAMPLES = {
 }
 
 
-@contextmanager
-def served(scenario, *args):
-    """`tapedeck serve SCENARIO --port 0 --timeline per-connection ARGS`; yields ws://host:port."""
-    log = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen([BIN, "serve", scenario, "--port", "0", "--timeline", "per-connection", *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
-    try:
-        deadline = time.time() + 30
-        url = None
-        while time.time() < deadline and url is None:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            m = re.search(r"ws://127\.0\.0\.1:\d+", line)
-            url = m.group(0) if m else None
-        assert url, "serve did not start"
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
 def replay_and_diff(sample, url, tmp_path, secrets):
     original = os.path.join(ROOT, "recordings", sample + ".sqlite")
     again = tmp_path / "again.sqlite"
@@ -78,7 +47,8 @@ def replay_and_diff(sample, url, tmp_path, secrets):
 def test_replay_as_client_against_the_simulator_reproduces_the_sample(sample, tmp_path):
     scenario, secrets = SAMPLES[sample]
     # The samples were recorded from `serve --speed 10`.
-    with served(scenario, "--speed", "10") as url:
+    with serve(scenario, "--timeline", "per-connection", "--speed", "10") as (host, _):
+        url = "ws://" + host
         replay_and_diff(sample, url, tmp_path, secrets())
 
 
@@ -92,5 +62,6 @@ def test_a_scenario_generated_from_the_sample_serves_it_back(sample, tmp_path):
     v = tapedeck("validate", str(generated))
     assert v.returncode == 0, v.stdout + v.stderr
     # Generated events carry the recorded (real) times: serve at 1x.
-    with served(str(generated)) as url:
+    with serve(str(generated), "--timeline", "per-connection") as (host, _):
+        url = "ws://" + host
         replay_and_diff(sample, url, tmp_path, secrets())

@@ -16,9 +16,8 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, os.path.dirname(__file__))
-from conftest import run, tapedeck  # noqa: E402
+from conftest import replay, run, tapedeck  # noqa: E402
 from test_recorder_support import start_recorder, stop_recorder  # noqa: E402
-from test_replay import replay  # noqa: E402
 
 BLOB = bytes([0, 1, 2, 254, 255]) + b"binary"
 
