@@ -5,11 +5,14 @@ import TapedeckTesting
 /// The runner against an in-process simulator on port 0, on the manual clock: no test sleeps.
 @Suite("Test runner")
 struct TestRunnerTests {
+    /// The timeline starts with the server (`start: immediately`), not at a client's first message: the
+    /// job's events are then asleep on the manual clock before any step lets time pass, whatever the load.
     static let jobs = """
         scenario: jobs
         profile: jobs-live-tail
         seed: 3
         settings: { ping_timeout: 60 }
+        start: immediately
         entities:
           jobs: { job-1: { tenant_id: t1 } }
         streams:
@@ -62,7 +65,7 @@ struct TestRunnerTests {
         let failure = try #require(file.results.first?.failure)
         #expect(failure.step == "expect_close")
         #expect(failure.message == "the connection is still open after 50s")
-        #expect(failure.location.line == 24)
+        #expect(failure.location.line == 25)
     }
 
     @Test func aBrokenExpectationNamesItsLineAndWhatArrived() async throws {
@@ -76,7 +79,7 @@ struct TestRunnerTests {
             """, file: "scenarios/broken.yaml")
         let failure = try #require(file.results.first?.failure)
         #expect(failure.location.file == "scenarios/broken.yaml")
-        #expect(failure.location.line == 22)
+        #expect(failure.location.line == 23)
         #expect(failure.message == "no message matching the pattern within 2s")
         let details = failure.details.joined(separator: "\n")
         #expect(details.contains(#"arrived:  {"type":"job_progress","payload":{"job_id":"job-1","progress_pct":0}}"#))
@@ -93,7 +96,7 @@ struct TestRunnerTests {
                   - expect_status: 401
             """)
         let failure = try #require(file.results.first?.failure)
-        #expect(failure.location.line == 23)
+        #expect(failure.location.line == 24)
         #expect(failure.message == "the upgrade was answered 101, expected 401")
     }
 
@@ -162,7 +165,7 @@ struct TestRunnerTests {
         #expect(report.summary == "1 passed, 0 failed, 1 skipped")
         #expect(report.exitCode == 0)
         let xml = report.junitXML()
-        #expect(xml.contains(#"<testcase name="pong two" classname="jobs" file="s.yaml" line="23" time="0.000">"#))
+        #expect(xml.contains(#"<testcase name="pong two" classname="jobs" file="s.yaml" line="24" time="0.000">"#))
         #expect(xml.contains(#"<skipped message="not today"/>"#))
     }
 
@@ -182,7 +185,7 @@ struct TestRunnerTests {
             """)
         let failure = try #require(file.results.first?.failure)
         #expect(failure.step == "http")
-        #expect(failure.location.line == 27)
+        #expect(failure.location.line == 28)
         #expect(failure.message == "the answer to GET / does not match")
         #expect(failure.details.contains(#"  $.name: expected "other", found "tapedeck""#))
     }
