@@ -106,6 +106,38 @@ public indirect enum Template: Sendable, Hashable {
         }
     }
 
+    /// Evaluates every leaf, going on after a failure: the value with each failing leaf as `null`,
+    /// and every failure with its path (`data.severity`, `items[2]`; empty for the template
+    /// itself), so that one run finds every problem. For error reports: ``evaluate(in:)`` stops at
+    /// the first failure.
+    public func evaluatePartially(in ctx: inout EvaluationContext) -> (value: Value, failures: [(path: String, error: ExpressionError)]) {
+        var out: [(path: String, error: ExpressionError)] = []
+        let value = partial(path: "", in: &ctx, failures: &out)
+        return (value, out)
+    }
+
+    private func partial(path: String, in ctx: inout EvaluationContext, failures: inout [(path: String, error: ExpressionError)]) -> Value {
+        switch self {
+        case .constant(let v): return v
+        case .expression, .interpolation:
+            do { return try evaluate(in: &ctx) } catch {
+                failures.append((path, error))
+                return .null
+            }
+        case .array(let items):
+            return .array(items.enumerated().map { i, t in t.partial(path: path + "[\(i)]", in: &ctx, failures: &failures) })
+        case .object(let o):
+            var out = OrderedDictionary<String, Value>(minimumCapacity: o.count)
+            for (k, t) in o {
+                let optional = k.hasSuffix("?")
+                let key = optional ? String(k.dropLast()) : k
+                let v = t.partial(path: path.isEmpty ? key : path + "." + key, in: &ctx, failures: &failures)
+                if !optional || !v.isNull { out[key] = v }
+            }
+            return .object(out)
+        }
+    }
+
     /// Every expression inside, for validation.
     public var expressions: [Expression] {
         switch self {

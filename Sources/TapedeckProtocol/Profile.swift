@@ -391,5 +391,7 @@ public struct CloseAction: Sendable {
 public struct Requirements: Sendable {
     /// Entity table -> the fields every entry of it must have.
     public var entities: [(table: String, fields: [String])] = []
+    /// Fields every event of the profile must have, as dotted paths (`tenant_id`, `payload.job_id`).
+    public var events: [String] = []
     public init() {}
 }

@@ -85,12 +85,18 @@ struct ProfileReader {
         "requires",
     ]
 
-    /// `requires: { entities: { <table>: [field, ...] } }`.
+    /// `requires: { entities: { <table>: [field, ...] }, events: [field.path, ...] }`.
     func requirements(_ n: Node) -> Requirements {
         var out = Requirements()
         let r = reader
-        guard let pairs = r.mapping(n, what: "'requires'", allowed: ["entities"]) else { return out }
+        guard let pairs = r.mapping(n, what: "'requires'", allowed: ["entities", "events"]) else { return out }
         for pair in pairs {
+            if pair.key == "events" {
+                let names = (r.value(pair.value).arrayValue ?? [r.value(pair.value)]).compactMap(\.stringValue)
+                if names.isEmpty { r.error("expected 'requires.events' to be a list of field paths (tenant_id, payload.job_id)", at: pair.value) }
+                out.events = names
+                continue
+            }
             guard let tables = r.mapping(pair.value, what: "'requires.entities'", allowed: nil) else { continue }
             for t in tables {
                 let table = t.key, fields = t.value

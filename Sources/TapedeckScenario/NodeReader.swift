@@ -269,6 +269,32 @@ public final class NodeReader {
         }
     }
 
+    /// Where each leaf of a template node is, by the path ``Template/failures(in:)`` names it with
+    /// (`data.severity`, `items[2]`): at the leaf's first `{{`, or the node itself for plain values.
+    public func leafLocations(_ node: Node, prefix: String = "") -> [String: SourceLocation] {
+        var out: [String: SourceLocation] = [:]
+        func walk(_ n: Node, _ path: String) {
+            switch n {
+            case .scalar(let s):
+                let offset = s.string.range(of: "{{").map { s.string.distance(from: s.string.startIndex, to: $0.lowerBound) } ?? 0
+                out[path] = scalarLocation(s, node: n, offset: offset)
+            case .sequence(let seq):
+                out[path] = location(n)
+                for (i, item) in seq.enumerated() { walk(item, path + "[\(i)]") }
+            case .mapping(let m):
+                out[path] = location(n)
+                for (k, v) in m {
+                    guard case .scalar(let ks) = k else { continue }
+                    let key = ks.string.hasSuffix("?") ? String(ks.string.dropLast()) : ks.string
+                    walk(v, path.isEmpty ? key : path + "." + key)
+                }
+            }
+        }
+        walk(node, "")
+        guard !prefix.isEmpty else { return out }
+        return Dictionary(uniqueKeysWithValues: out.map { (prefix + $0.key, $0.value) })
+    }
+
     /// Checks function names and root names of a compiled template.
     func check(_ t: Template, at node: Node, names: Set<String>) {
         for e in t.expressions {

@@ -240,14 +240,33 @@ public struct ScenarioLoader: Sendable {
             for other in ["event", "job", "every", "rate", "count", "for"] {
                 if let n = keys[other] { r.error("a stream with 'events' (a list of timed events) cannot also have '\(other)'", at: n) }
             }
-            if let events = readTimedEvents(list, reader: r) { st.kind = .timed(events) }
+            if let events = readTimedEvents(list, reader: r) {
+                st.kind = .timed(events)
+                if case .sequence(let seq) = list {
+                    for (i, item) in seq.enumerated() {
+                        guard case .mapping(let m) = item, let e = m["event"] else { continue }
+                        st.fieldLocations.merge(r.leafLocations(e, prefix: "events[\(i)]:")) { a, _ in a }
+                    }
+                }
+            }
             return r.errors.count == errorsBefore ? st : nil
         }
         switch (keys["event"], keys["job"]) {
         case (let e?, nil):
-            if let t = r.template(e, names: Self.eventNames) { st.kind = .events(t) }
+            if let t = r.template(e, names: Self.eventNames) {
+                st.kind = .events(t)
+                st.fieldLocations = r.leafLocations(e, prefix: "event:")
+            }
         case (nil, let j?):
-            if let job = readJob(j, reader: r) { st.kind = .jobRun(job) }
+            if let job = readJob(j, reader: r) {
+                st.kind = .jobRun(job)
+                if case .mapping(let m) = j {
+                    for (k, v) in m {
+                        guard case .scalar(let ks) = k, ["id", "progress", "complete"].contains(ks.string) else { continue }
+                        st.fieldLocations.merge(r.leafLocations(v, prefix: ks.string + ":")) { a, _ in a }
+                    }
+                }
+            }
         case (_?, let j?):
             r.error("a stream has either 'event' or 'job', not both", at: j)
         case (nil, nil):

@@ -24,6 +24,10 @@ public struct StreamSpec: Sendable {
     public var jitter: Double
     /// What each event looks like.
     public var kind: Kind
+    /// Where each field of the stream's templates is written, for errors that name the field:
+    /// keyed `event` + path (`event:data.severity`), `events[2]:` + path for timed events, and
+    /// `progress:`, `complete:`, `id:` + path for a job.
+    public var fieldLocations: [String: SourceLocation] = [:]
 
     /// What a stream generates.
     public enum Kind: Sendable {

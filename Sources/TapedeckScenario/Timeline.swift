@@ -83,8 +83,16 @@ public struct Timeline: Sendable {
             for i in streams.indices { streams[i].schedule() }
         }
 
-        /// The next event, or `nil` at the end. A template error is thrown with the stream's location;
-        /// the stream has moved on, so calling `next()` again continues.
+        /// Every field that failed in the last event that failed, each at the field's own location
+        /// (`next()` throws the first of them).
+        public private(set) var lastFailures: [ScenarioError] = []
+        /// The last event that failed, with each failing field as `null` (for checks that can
+        /// still look at the rest of it).
+        public private(set) var lastPartialEvent: TimelineEvent?
+
+        /// The next event, or `nil` at the end. A template error is thrown at the field that failed
+        /// (the stream's location when that is not known); the stream has moved on, so calling
+        /// `next()` again continues.
         public mutating func next() throws(ScenarioError) -> TimelineEvent? {
             var best: Int?
             for i in streams.indices {
@@ -92,7 +100,13 @@ public struct Timeline: Sendable {
                 if best == nil || t < streams[best!].nextTime! { best = i }
             }
             guard let i = best else { return nil }
-            return try streams[i].emit()
+            do {
+                return try streams[i].emit()
+            } catch {
+                lastFailures = streams[i].failures
+                lastPartialEvent = streams[i].partialEvent
+                throw error
+            }
         }
 
         /// Scenario time of the next event, without generating it.
@@ -114,6 +128,10 @@ struct StreamCursor: Sendable {
     var lastTime = -Double.infinity
     var nextTime: Double?
     var jobID: Value = .null
+    /// The failing fields of the last event that failed.
+    var failures: [ScenarioError] = []
+    /// The last event that failed, its failing fields `null`.
+    var partialEvent: TimelineEvent?
 
     init(spec: StreamSpec, start: Double, period: Double?, context: EvaluationContext, epoch: Double, profile: String?) {
         self.spec = spec
@@ -184,8 +202,38 @@ struct StreamCursor: Sendable {
             }
             return TimelineEvent(time: time, stream: spec.name, profile: profile, sequence: sequence, value: value)
         } catch {
-            throw ScenarioError("stream '\(spec.name)', event \(sequence): \(error.message)", at: spec.location)
+            (failures, partialEvent) = fieldFailures(after: error, time: time)
+            throw failures[0]
         }
+    }
+
+    /// The template that makes the current tick's event, with the key of its field locations.
+    var currentTemplate: (key: String, template: Template)? {
+        switch spec.kind {
+        case .events(let t): return ("event", t)
+        case .timed(let events): return ("events[\(tick)]", events[tick].template)
+        case .jobRun(let job):
+            if tick == 0, jobID.isNull { return ("id", job.id) }
+            return tick == (jobTicks ?? 1) - 1 ? ("complete", job.complete) : ("progress", job.progress)
+        }
+    }
+
+    /// One error per failing field of the current event, at the field (`error` at the stream when
+    /// no field can be named), and the event with those fields `null`. Leaves the context (and its
+    /// randomness) as it was.
+    func fieldFailures(after error: ExpressionError, time: Double) -> ([ScenarioError], TimelineEvent?) {
+        let prefix = "stream '\(spec.name)', event \(sequence)"
+        let fallback = [ScenarioError("\(prefix): \(error.message)", at: spec.location)]
+        guard let (key, template) = currentTemplate else { return (fallback, nil) }
+        var scratch = context
+        let (value, found) = template.evaluatePartially(in: &scratch)
+        guard !found.isEmpty else { return (fallback, nil) }
+        let partial = TimelineEvent(time: time, stream: spec.name, profile: profile, sequence: sequence, value: value)
+        return (found.map { f in
+            let location = spec.fieldLocations["\(key):\(f.path)"] ?? spec.fieldLocations["\(key):"] ?? spec.location
+            let field = f.path.isEmpty ? "" : ", field '\(f.path)'"
+            return ScenarioError("\(prefix)\(field): \(f.error.message)", at: location)
+        }, partial)
     }
 
     mutating func jobEvent(_ job: JobRun, time: Double) throws(ExpressionError) -> Value {

@@ -5,8 +5,72 @@ import TapedeckProtocol
 
 extension SimulatorWorld {
     /// Entities that lack a field their profile requires (`requires.entities`), one error per
-    /// entry and field, at the entry.
-    public func requirementErrors() -> [ScenarioError] {
+    /// entry and field, at the entry; and events that lack one (`requires.events`), checked over
+    /// each scenario's first `eventsPerScenario` events, one error per stream and field.
+    public func requirementErrors(eventsPerScenario limit: Int = 500) -> [ScenarioError] {
+        entityRequirementErrors() + eventRequirementErrors(eventsPerScenario: limit)
+    }
+
+    /// Events without a field their profile requires, reported once per stream and field at the
+    /// stream's event template, with the number of events checked that lack it.
+    func eventRequirementErrors(eventsPerScenario limit: Int) -> [ScenarioError] {
+        var found: [(key: String, first: ScenarioError, count: Int)] = []
+        var index: [String: Int] = [:]
+        for scenario in scenarios {
+            guard scenario.streams.contains(where: { !(entry(for: $0.profile ?? scenario.profile)?.profile.requires.events.isEmpty ?? true) })
+            else { continue }
+            var it = Timeline(scenario: scenario, epoch: 1_737_109_800).makeIterator()
+            for _ in 0..<limit {
+                let event: TimelineEvent
+                do {
+                    guard let e = try it.next() else { break }
+                    event = e
+                } catch {
+                    // Its failing fields are reported by renderErrors; the rest is checked here.
+                    guard let partial = it.lastPartialEvent else { continue }
+                    event = partial
+                }
+                guard let entry = entry(for: event.profile), !entry.profile.requires.events.isEmpty,
+                    let spec = scenario.streams.first(where: { $0.name == event.stream })
+                else { continue }
+                for path in entry.profile.requires.events {
+                    let parts = path.split(separator: ".").map(String.init)
+                    var parent = event.value
+                    var parentPath: [String] = []
+                    for p in parts.dropLast() {
+                        guard let next = parent[p], !next.isNull else { break }
+                        parent = next
+                        parentPath.append(p)
+                    }
+                    let missing = parentPath.count < parts.count - 1 || (parent[parts.last!] ?? .null).isNull
+                    guard missing else { continue }
+                    let key = "\(scenario.file)|\(event.stream)|\(path)"
+                    if let i = index[key] {
+                        found[i].count += 1
+                        continue
+                    }
+                    var message = "stream '\(event.stream)', event \(event.sequence) has no '\(path)', which profile \(entry.profile.name) requires"
+                    // At the field a typo was meant to be, else at the deepest part of the path present.
+                    var at = parentPath.joined(separator: ".")
+                    if parentPath.count == parts.count - 1, let keys = parent.objectValue?.keys,
+                        let near = Suggestion.closest(to: parts.last!, in: Set(keys))
+                    {
+                        message += "; is '\(near)' meant to be '\(parts.last!)'?"
+                        at = (parentPath + [near]).joined(separator: ".")
+                    }
+                    let location = ["event", "progress", "complete", "events[0]"].lazy.compactMap { spec.fieldLocations["\($0):\(at)"] }.first ?? spec.location
+                    index[key] = found.count
+                    found.append((key, ScenarioError(message, at: location), 1))
+                }
+            }
+        }
+        return found.map { f in
+            guard f.count > 1 else { return f.first }
+            return ScenarioError(f.first.message + " (and \(f.count - 1) more of the events checked)", at: f.first.location)
+        }
+    }
+
+    func entityRequirementErrors() -> [ScenarioError] {
         var errors: [ScenarioError] = []
         for scenario in scenarios {
             guard let entry = entry(for: scenario.profile) else { continue }
@@ -53,9 +117,10 @@ extension SimulatorWorld {
                     guard let e = try it.next() else { break }
                     event = e
                 } catch {
-                    // "stream 's', event 7: message": the same problem whatever the event.
-                    let problem = error.message.replacing(/, event \d+:/, with: ":")
-                    note(error, problem: problem)
+                    // "stream 's', event 7, field 'f': message": the same problem whatever the event.
+                    for failure in it.lastFailures.isEmpty ? [error] : it.lastFailures {
+                        note(failure, problem: failure.message.replacing(/, event \d+/, with: ""))
+                    }
                     continue
                 }
                 guard let entry = entry(for: event.profile),

@@ -12,15 +12,16 @@ struct ValidateCommand: AsyncParsableCommand {
         discussion: """
             Exits with status 1 when any file has a problem (warnings alone do not fail). A file with an \
             'endpoints' key is checked as a profile. Every problem of a file is reported in one run, each once. \
-            A scenario's first 500 events are also rendered through its profile (envelope and codec), so a value \
-            a protobuf schema rejects is reported with its field path.
+            A scenario's first 500 events are also generated and rendered through its profile (envelope and \
+            codec): a template that fails is reported at its field, a value a protobuf schema rejects with its \
+            field path, and an entity or event without a field the profile requires at the entity or the stream.
             """
     )
 
     @Argument(help: "Scenario or profile files.")
     var files: [String]
 
-    @Flag(help: "Print nothing for valid files.")
+    @Flag(name: [.short, .long], help: "Print nothing for valid files.")
     var quiet = false
 
     func run() async throws {

@@ -208,4 +208,33 @@ struct TimelineTests {
         #expect(try it.next()?.value == ["v": 10])
         #expect(try it.next() == nil)
     }
+
+    @Test func everyFailingFieldOfAnEventIsReportedAtTheFieldInOneRun() throws {
+        let s = try scenario("""
+            scenario: broken
+            streams:
+              - name: incidents
+                every: 1s
+                count: 3
+                event:
+                  id: "inc-{{ seq() }}"
+                  data:
+                    severity: "{{ weighted('a') }}"
+                    tags: [ok, "{{ 1 / 0 }}"]
+            """)
+        var it = Timeline(scenario: s).makeIterator()
+        #expect(throws: ScenarioError.self) { _ = try it.next() }
+        let failures = it.lastFailures
+        #expect(failures.count == 2)
+        #expect(failures.map(\.location.line) == [9, 10])
+        // The column of the field's `{{`.
+        #expect(failures.first?.location.column == 20)
+        #expect(failures.first?.message.hasPrefix("stream 'incidents', event 1, field 'data.severity': weighted()") == true)
+        #expect(failures.last?.message == "stream 'incidents', event 1, field 'data.tags[1]': division by zero")
+        // The rest of the event is there, for checks of what it carries.
+        #expect(it.lastPartialEvent?.value == ["id": "inc-1", "data": ["severity": nil, "tags": ["ok", nil]]])
+        // The stream goes on after a failed event.
+        #expect(throws: ScenarioError.self) { _ = try it.next() }
+        #expect(it.lastFailures.first?.message.hasPrefix("stream 'incidents', event 2, field 'data.severity'") == true)
+    }
 }

@@ -74,7 +74,7 @@ struct SimulatorWorldTests {
                 job-typo: { tenant: acme }
                 job-open: { tenant_id: "*" }
             streams:
-              - { event: { type: ping } }
+              - { event: { type: job_progress, tenant_id: acme, payload: { job_id: job-ok } } }
             """, file: "typo.yaml")
         let errors = try SimulatorWorld(scenarios: [scenario]).requirementErrors()
         #expect(errors.count == 1)
@@ -98,6 +98,48 @@ struct SimulatorWorldTests {
         #expect(reply["payload"]?["code"] == "subscription_failed")
     }
 
+    @Test func anEventWithoutAFieldItsProfileRequiresIsReportedAtTheTypo() throws {
+        let scenario = try ScenarioLoader().load(text: """
+            scenario: typo
+            profile: jobs-live-tail
+            entities: { jobs: { job-1: { tenant_id: acme } } }
+            streams:
+              - name: tail
+                every: 1s
+                count: 5
+                event:
+                  type: live_tail_entry
+                  tenant: acme
+                  payload: { job_id: job-1 }
+              - name: open
+                event: { type: live_tail_entry, tenant_id: "*", payload: { job_id: job-1 } }
+              - name: no-job
+                event: { type: live_tail_entry, tenant_id: acme, payload: { entry: {} } }
+            """, file: "typo.yaml")
+        let errors = try SimulatorWorld(scenarios: [scenario]).requirementErrors()
+        #expect(errors.count == 2, "\(errors)")
+        #expect(errors.first?.location == SourceLocation(file: "typo.yaml", line: 10, column: 15))
+        #expect(errors.first?.message == "stream 'tail', event 1 has no 'tenant_id', which profile jobs-live-tail requires; is 'tenant' meant to be 'tenant_id'? (and 4 more of the events checked)")
+        #expect(errors.last?.message.hasPrefix("stream 'no-job', event 1 has no 'payload.job_id'") == true)
+        // At the part of the path that is there.
+        #expect(errors.last?.location.line == 15)
+    }
+
+    @Test func anEventReachesEveryTenantOnlyWhenItSaysSo() throws {
+        let profile = try ProfileLoader().load("jobs-live-tail")
+        let entities: Value = ["jobs": ["job-1": ["tenant_id": "*"]]]
+        var e = ConnectionEngine(profile: profile, conn: ["user": "u", "tenant": "globex", "claims": [:]], entities: entities, settings: [:], now: 0)
+        _ = e.start(wallTime: 0)
+        let subscribe = #"{"type":"subscribe_job_progress","payload":{"job_id":"job-1"}}"#
+        #expect(e.receive(.message(try Value(json: subscribe), raw: subscribe), now: 1, wallTime: 1) == [])
+        let open: Value = ["type": "job_progress", "tenant_id": "*", "payload": ["job_id": "job-1"]]
+        let ownerless: Value = ["type": "job_progress", "tenant": "globex", "payload": ["job_id": "job-1"]]
+        let other: Value = ["type": "job_progress", "tenant_id": "acme", "payload": ["job_id": "job-1"]]
+        #expect(e.acceptingSubscription(event: open, topic: "progress") != nil)
+        #expect(e.acceptingSubscription(event: ownerless, topic: "progress") == nil)
+        #expect(e.acceptingSubscription(event: other, topic: "progress") == nil)
+    }
+
     @Test func aProblemIsReportedOnceWithTheCountOfEventsItAffects() throws {
         let scenario = try ScenarioLoader().load(text: """
             scenario: noisy
@@ -114,7 +156,10 @@ struct SimulatorWorldTests {
             """, file: "noisy.yaml")
         let errors = try SimulatorWorld(scenarios: [scenario]).renderErrors()
         #expect(errors.count == 1, "\(errors)")
-        #expect(errors.first?.message.hasPrefix("stream 'bad', event 1:") == true)
+        #expect(errors.first?.message.hasPrefix("stream 'bad', event 1, field 'data.severity': weighted()") == true)
+        // At the field's expression, not at the stream.
+        #expect(errors.first?.location.line == 7)
+        #expect(errors.first?.location.column == 66)
         #expect(errors.first?.message.hasSuffix("(and 49 more of the events checked)") == true)
     }
 }

@@ -133,8 +133,13 @@ streams:
     p = tapedeck("validate", str(f))
     assert p.returncode == 1
     lines = p.stdout.strip().splitlines()
-    assert len(lines) == 4, p.stdout
+    assert len(lines) == 6, p.stdout
     assert ":6:5: jobs 'job-1' has no 'tenant_id'" in lines[0]
     assert ":9:5: unknown key 'evry'" in lines[1]
-    assert "stream 'bad', event 1: weighted()" in lines[2] and "more of the events checked)" in lines[2]
-    assert ": warning: 'vars.levls' is not defined" in lines[3]
+    # Events are checked against the fields the profile requires too.
+    assert ":10:12: stream 'typo', event 1 has no 'tenant_id'" in lines[2]
+    assert ":10:12: stream 'typo', event 1 has no 'payload.job_id'" in lines[3]
+    # At the field (line 14, where its expression starts), not at the stream (line 11).
+    assert ":14:86: stream 'bad', event 1, field 'payload.status': weighted()" in lines[4], lines[4]
+    assert "more of the events checked)" in lines[4]
+    assert ":14:124: warning: 'vars.levls' is not defined" in lines[5]
