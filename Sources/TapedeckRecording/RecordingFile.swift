@@ -13,6 +13,18 @@ enum RecordingFile {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         let companions = ["-wal", "-shm"].map { path + $0 }
+        // The folder must be there and writable: SQLite would only say "unable to open database file".
+        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        var folderIsDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: folder, isDirectory: &folderIsDirectory) else {
+            throw RecordingError.invalidArgument("cannot create \(path): the folder \(folder) does not exist")
+        }
+        guard folderIsDirectory.boolValue else {
+            throw RecordingError.invalidArgument("cannot create \(path): \(folder) is not a folder")
+        }
+        guard access(folder, W_OK | X_OK) == 0 else {
+            throw RecordingError.invalidArgument("cannot create \(path): the folder \(folder) is not writable (\(String(cString: strerror(errno))))")
+        }
         guard fm.fileExists(atPath: path, isDirectory: &isDirectory) || isLink(path) else {
             // A stale -wal/-shm without its database would be read into the new file.
             for companion in companions where fm.fileExists(atPath: companion) {

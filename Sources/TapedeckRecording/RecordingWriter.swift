@@ -43,8 +43,13 @@ public final class RecordingWriter: Sendable {
         config.label = "tapedeck.recording"
         // Wait for another process's lock (e.g. a `sqlite3` shell) instead of failing the batch at once.
         config.busyMode = .timeout(10)
-        let database = try DatabaseQueue(path: path, configuration: config)
-        try RecordingSchema.migrator.migrate(database)
+        let database: DatabaseQueue
+        do {
+            database = try DatabaseQueue(path: path, configuration: config)
+            try RecordingSchema.migrator.migrate(database)
+        } catch let error as DatabaseError {
+            throw RecordingError.invalidArgument("cannot write the recording \(path): \(error.message ?? "\(error.resultCode)")")
+        }
         let writer = RecordingWriter(database: database, configuration: configuration)
         let startWall = writer.startWallNanos
         try await database.write { db in

@@ -23,10 +23,18 @@ public final class NodeReader {
 
     public init(file: String) { self.file = file }
 
-    /// Parses YAML text into a node; a syntax error is recorded with its line and column.
+    /// How deep a document may nest (mappings and lists inside each other).
+    public static let maximumDepth = 128
+    /// How many nodes a document may hold, counting every use of an alias: an alias bomb (a
+    /// "billion laughs") is refused before anything expands it.
+    public static let maximumNodes = 1_000_000
+
+    /// Parses YAML text into a node; a syntax error is recorded with its line and column, and a
+    /// document nested too deep or too large (aliases expanded) is refused.
     public func compose(_ text: String) -> Node? {
         do {
-            return try Yams.compose(yaml: text)
+            guard let node = try Yams.compose(yaml: text) else { return nil }
+            return checkBounds(node) ? node : nil
         } catch let error as YamlError {
             switch error {
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
@@ -34,8 +42,10 @@ public final class NodeReader {
                 var message = "YAML syntax error: \(problem)"
                 if let context { message += " \(context.text)" }
                 errors.append(ScenarioError(message, at: SourceLocation(file: file, line: mark.line, column: mark.column)))
-            case .reader(let problem, _, _, _):
-                errors.append(ScenarioError("cannot read YAML: \(problem)", at: SourceLocation(file: file, line: 1, column: 1)))
+            case .reader(let problem, let offset, let value, let yaml):
+                var message = "cannot read YAML: \(problem)"
+                if (0..<32).contains(value) { message += String(format: " (byte 0x%02X)", value) }
+                errors.append(ScenarioError(message, at: Self.location(ofOffset: offset, in: yaml, file: file)))
             default:
                 errors.append(ScenarioError("YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1)))
             }
@@ -44,6 +54,53 @@ public final class NodeReader {
             errors.append(ScenarioError("YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1)))
             return nil
         }
+    }
+
+    /// Walks the document without recursion, counting nodes (each use of an alias again) and
+    /// depth; records an error and returns false at the first bound exceeded.
+    func checkBounds(_ root: Node) -> Bool {
+        var stack: [(node: Node, depth: Int)] = [(root, 1)]
+        var count = 0
+        while let (node, depth) = stack.popLast() {
+            count += 1
+            if depth > Self.maximumDepth {
+                error("the document nests deeper than \(Self.maximumDepth) levels", at: node)
+                return false
+            }
+            if count > Self.maximumNodes {
+                error(
+                    "the document holds more than \(Self.maximumNodes) values once its aliases are expanded (an alias bomb?); nothing was read",
+                    at: root)
+                return false
+            }
+            switch node {
+            case .scalar: break
+            case .sequence(let seq): for n in seq { stack.append((n, depth + 1)) }
+            case .mapping(let m):
+                for (k, v) in m {
+                    stack.append((k, depth + 1))
+                    stack.append((v, depth + 1))
+                }
+            }
+        }
+        return true
+    }
+
+    /// Line and column of a character offset (libyaml's reader counts characters), for reader
+    /// errors such as a control character.
+    static func location(ofOffset offset: Int?, in text: String, file: String) -> SourceLocation {
+        guard let offset, offset >= 0 else { return SourceLocation(file: file, line: 1, column: 1) }
+        var line = 1, column = 1
+        for (i, c) in text.unicodeScalars.enumerated() {
+            if i >= offset { break }
+            if c == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return SourceLocation(file: file, line: line, column: column)
     }
 
     /// The location of a node.

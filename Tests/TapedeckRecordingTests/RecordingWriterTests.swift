@@ -138,6 +138,20 @@ struct RecordingWriterTests {
         #expect(try RecordingReader(path: path).recording().metadata.name == "y")
     }
 
+    @Test("an output path in a missing folder, or under a file, names the path and the reason")
+    func outputPathErrorsNameThePath() async throws {
+        let dir = try TemporaryDirectory()
+        let missing = dir.path("nope/x.sqlite")
+        await #expect(throws: RecordingError.invalidArgument("cannot create \(missing): the folder \(dir.path("nope")) does not exist")) {
+            try await RecordingWriter.open(path: missing, metadata: RecordingMetadata(name: "x"))
+        }
+        let file = dir.path("file")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        await #expect(throws: RecordingError.invalidArgument("cannot create \(file)/x.sqlite: \(file) is not a folder")) {
+            try await RecordingWriter.open(path: file + "/x.sqlite", metadata: RecordingMetadata(name: "x"))
+        }
+    }
+
     @Test("--force replaces only a recording: a directory or another file is an error and is left as it was")
     func overwriteOnlyRecordings() async throws {
         let dir = try TemporaryDirectory()

@@ -128,4 +128,35 @@ struct ValidationTests {
         #expect(problems.first?.message == "'vars.sqads' is not defined in 'vars', so it reads null; did you mean 'vars.squads'?")
         #expect(problems.first?.description.contains(": warning: 'vars.sqads'") == true)
     }
+
+    func loadErrors(_ text: String) -> [String] {
+        do {
+            _ = try ScenarioLoader().load(text: text, file: "x.yaml")
+            return []
+        } catch {
+            return error.errors.map { "\($0.location.line):\($0.location.column): \($0.message)" }
+        }
+    }
+
+    @Test func aDocumentNestedThousandsDeepIsRefusedNotACrash() {
+        let text = "scenario: deep\nvars:\n  x: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n"
+        #expect(loadErrors(text) == ["3:\(4 + NodeReader.maximumDepth): the document nests deeper than \(NodeReader.maximumDepth) levels"])
+    }
+
+    @Test func anAliasBombIsRefusedBeforeItExpands() {
+        var lines = ["scenario: bomb", "vars:", "  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        var previous = "a"
+        for c in "bcdefghi" {
+            lines.append("  \(c): &\(c) [" + Array(repeating: "*" + previous, count: 9).joined(separator: ", ") + "]")
+            previous = String(c)
+        }
+        let e = loadErrors(lines.joined(separator: "\n") + "\nstreams: [{ event: { x: 1 } }]\n")
+        #expect(e.count == 1)
+        #expect(e.first?.hasPrefix("1:1: the document holds more than 1000000 values once its aliases are expanded") == true)
+    }
+
+    @Test func aNulByteIsReportedWhereItIs() {
+        let e = loadErrors("scenario: nul\nstreams:\n  - event:\n      x: \"a\u{0}b\"\n")
+        #expect(e == ["4:12: cannot read YAML: control characters are not allowed (byte 0x00)"])
+    }
 }
