@@ -37,12 +37,35 @@ public struct Authenticator: Sendable {
         return try await keys.sign(Claims(value: .object(c)))
     }
 
+    /// The longest token read; a longer one is refused without decoding it.
+    public static let maximumTokenLength = 8192
+
     /// Verifies a JWT and returns its claims; `nil` if the signature, format or expiry is bad.
+    ///
+    /// The algorithm is HS256, fixed by configuration and never by the token: a header naming
+    /// another algorithm (`none`, `RS256`) or none at all is refused even with a valid signature.
+    /// `exp`, `nbf` and `iat` must be numbers when present; `exp` must be in the future and `nbf`
+    /// in the past (no clock skew is allowed: the simulator is the token's issuer).
     public func verify(_ token: String, now: Double) async -> Value? {
+        guard token.utf8.count <= Self.maximumTokenLength, Self.algorithm(of: token) == "HS256" else { return nil }
         guard let claims = try? await keys.verify(token, as: Claims.self) else { return nil }
+        for name in ["exp", "nbf", "iat"] {
+            if let v = claims.value[name], !v.isNull, v.doubleValue == nil { return nil }
+        }
         if let exp = claims.value["exp"]?.doubleValue, exp <= now { return nil }
         if let nbf = claims.value["nbf"]?.doubleValue, nbf > now { return nil }
         return claims.value
+    }
+
+    /// The `alg` of a JWT's header, if the header is readable JSON.
+    static func algorithm(of token: String) -> String? {
+        guard let header = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first else { return nil }
+        var b64 = header.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        b64 += String(repeating: "=", count: (4 - b64.count % 4) % 4)
+        guard let data = Data(base64Encoded: b64), let text = String(data: data, encoding: .utf8),
+            let value = try? Value(json: text)
+        else { return nil }
+        return value["alg"]?.stringValue
     }
 
     /// Authenticates a request for a profile.

@@ -1,4 +1,6 @@
 import Testing
+import Foundation
+import Crypto
 import TapedeckCore
 import TapedeckProtocol
 
@@ -24,6 +26,40 @@ struct AuthenticatorTests {
         #expect(status(try await outcome([("Authorization", "Bearer \(foreign)")], auth: auth)) == 401)
         let expired = try await auth.mint(claims: ["sub": "old"], expiresIn: 60, now: now - 120)
         #expect(status(try await outcome([("Authorization", "Bearer \(expired)")], auth: auth)) == 401)
+    }
+
+    /// A token signed with the simulator's secret over any header and claims.
+    func forge(header: String, claims: String) -> String {
+        func b64(_ s: String) -> String {
+            Data(s.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+        let input = b64(header) + "." + b64(claims)
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(Authenticator.defaultSecret.utf8)))
+        let signature = Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return input + "." + signature
+    }
+
+    @Test func theAlgorithmIsFixedByConfigurationNotByTheToken() async throws {
+        let auth = try await Authenticator()
+        let claims = #"{"sub":"eve","exp":\#(Int(now) + 3600)}"#
+        // The forger's HMAC is right: only the header differs.
+        #expect(await auth.verify(forge(header: #"{"alg":"HS256","typ":"JWT"}"#, claims: claims), now: now)?["sub"] == "eve")
+        for header in [#"{"alg":"none","typ":"JWT"}"#, #"{"alg":"RS256","typ":"JWT"}"#, #"{"typ":"JWT"}"#, #"{"alg":"hs256"}"#] {
+            #expect(await auth.verify(forge(header: header, claims: claims), now: now) == nil, "accepted a token with header \(header)")
+        }
+    }
+
+    @Test func timeClaimsOfTheWrongTypeAreRefused() async throws {
+        let auth = try await Authenticator()
+        let header = #"{"alg":"HS256","typ":"JWT"}"#
+        for claims in [#"{"sub":"eve","exp":"tomorrow"}"#, #"{"sub":"eve","nbf":"now"}"#, #"{"sub":"eve","exp":[1]}"#] {
+            #expect(await auth.verify(forge(header: header, claims: claims), now: now) == nil, "accepted \(claims)")
+        }
+        #expect(await auth.verify(forge(header: header, claims: #"{"sub":"eve","nbf":\#(Int(now) + 60)}"#), now: now) == nil)
+        let huge = forge(header: header, claims: #"{"sub":"\#(String(repeating: "x", count: 20_000))"}"#)
+        #expect(await auth.verify(huge, now: now) == nil)
     }
 
     @Test func bearerOrSessionCookieIsAccepted() async throws {
