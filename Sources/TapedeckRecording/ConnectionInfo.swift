@@ -71,6 +71,9 @@ public struct ConnectionClose: Sendable, Hashable {
     public var serverReason: String?
     /// When the connection closed; `nil` lets the writer stamp it.
     public var closedAt: FrameTimestamp?
+    /// Why the recorder ended the connection itself (a protocol fault or a limit), stored in the
+    /// connection's `error` column.
+    public var error: String?
 
     public init(
         clientCode: Int? = nil, clientReason: String? = nil, serverCode: Int? = nil, serverReason: String? = nil,

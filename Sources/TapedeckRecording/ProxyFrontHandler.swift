@@ -168,6 +168,7 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let session = ProxySession(id: id, writer: proxy.writer, proxy: proxy, eventLoop: context.eventLoop)
+        session.extensionsNegotiated = info.extensions != nil
         session.client = context.channel
         session.upstream = upstreamChannel
         proxy.sessionStarted(session)
@@ -187,6 +188,9 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             try ops.addHandler(WebSocketFrameEncoder())
             try ops.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
             try ops.addHandler(clientRelay)
+            // A frame the decoder refuses (over the size limit, a bad control frame) is answered
+            // as a server would: a close with 1009 or 1002, after the relay has recorded why.
+            try ops.addHandler(WebSocketProtocolErrorHandler(isServer: true))
             ops.removeHandler(self.responseEncoder, promise: nil)
             ops.removeHandler(self.requestDecoder, promise: nil)
             ops.removeHandler(context: context, promise: nil)
@@ -208,6 +212,7 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             try up.addHandler(WebSocketFrameEncoder())
             try up.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize)))
             try up.addHandler(upstreamRelay)
+            try up.addHandler(WebSocketProtocolErrorHandler(isServer: false))
             _ = up.removeHandler(name: "http-encoder")
             // The decoder hands its leftover bytes on as it leaves (a later event-loop tick), with
             // no read-complete after them: flush what they made once it has left.

@@ -48,6 +48,13 @@ final class ProxyRelayHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         session.proxy.logger.debug("connection \(session.id) \(side): \(error)")
+        if let error = error as? NIOWebSocketError {
+            // Recorded first; WebSocketProtocolErrorHandler, next, answers the offender with 1009
+            // or 1002 and closes it.
+            session.decoderRefused(error, from: side)
+            context.fireErrorCaught(error)
+            return
+        }
         context.close(promise: nil)
     }
 

@@ -21,6 +21,10 @@ final class ProxySession {
     var closed: Set<Side> = []
     var ended = false
     var stopping = false
+    /// Whether the 101 agreed an extension (which may use the reserved bits).
+    var extensionsNegotiated = false
+    /// Per side: bytes of the message in progress, or `nil` between messages.
+    private var messageBytes: [Side: Int] = [:]
 
     init(id: ConnectionID, writer: RecordingWriter, proxy: RecordingProxy, eventLoop: any EventLoop) {
         self.id = id
@@ -58,6 +62,10 @@ final class ProxySession {
         case .connectionClose: opcode = .close
         default: opcode = .binary
         }
+        if let (code, why) = fault(in: frame, from: side) {
+            protocolFault(from: side, code: code, why: why)
+            return
+        }
         guard proxy.admitFrame() else {
             proxy.limitReached()
             return
@@ -87,6 +95,93 @@ final class ProxySession {
         let written = eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenSuccess { self.record(recorded) }
         target.write(out, promise: written)
+    }
+
+    /// What a server (or, for the upstream's frames, a client) would refuse in `frame`: RFC 6455's
+    /// masking, reserved bits, opcodes, fragmentation and close payload rules, and the size limits.
+    private func fault(in frame: WebSocketFrame, from side: Side) -> (code: UInt16, why: String)? {
+        let who = side == .client ? "the client" : "the upstream"
+        if side == .client && frame.maskKey == nil { return (1002, "\(who) sent an unmasked frame") }
+        if side == .upstream && frame.maskKey != nil { return (1002, "\(who) sent a masked frame") }
+        if (frame.rsv1 || frame.rsv2 || frame.rsv3) && !extensionsNegotiated {
+            return (1002, "\(who) set a reserved bit with no extension agreed")
+        }
+        switch frame.opcode {
+        case .text, .binary:
+            if messageBytes[side] != nil { return (1002, "\(who) began a message inside an unfinished one") }
+            return size(frame, from: side, who: who)
+        case .continuation:
+            if messageBytes[side] == nil { return (1002, "\(who) sent a continuation frame outside a message") }
+            return size(frame, from: side, who: who)
+        case .connectionClose:
+            let n = frame.length
+            if n == 1 { return (1002, "\(who) sent a close frame with a 1-byte payload") }
+            if n >= 2 {
+                var data = frame.unmaskedData
+                let code = Int(data.readInteger(as: UInt16.self) ?? 0)
+                let valid = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014].contains(code) || (3000...4999).contains(code)
+                if !valid { return (1002, "\(who) sent close code \(code), which is not allowed on the wire") }
+                if String(validating: data.readableBytesView, as: UTF8.self) == nil { return (1007, "\(who) sent a close reason that is not UTF-8") }
+            }
+            return nil
+        case .ping, .pong:
+            return nil
+        default:
+            return (1002, "\(who) sent a frame with the reserved opcode \(frame.opcode)")
+        }
+    }
+
+    /// Counts a data frame against the message size limit; tracks where messages begin and end.
+    private func size(_ frame: WebSocketFrame, from side: Side, who: String) -> (code: UInt16, why: String)? {
+        let total = (messageBytes[side] ?? 0) + frame.length
+        let limit = proxy.configuration.maxMessageSize
+        if total > limit { return (1009, "\(who) sent a message of more than \(limit) bytes (the limit, --max-message-size)") }
+        messageBytes[side] = frame.fin ? nil : total
+        return nil
+    }
+
+    /// Ends the connection over a protocol fault or a limit in what `side` sent: that side gets a
+    /// close with `code`, as the other end would have answered, the other side 1001; the reason is
+    /// recorded as the connection's error.
+    func protocolFault(from side: Side, code: UInt16, why: String) {
+        guard !stopping else { return }
+        stopping = true
+        let other = Self.other(side)
+        close.error = "\(why): the recorder closed \(side == .client ? "the client" : "the upstream") with \(code)"
+        proxy.logger.info("connection \(id): \(close.error!)")
+        closeWith(side, code: code, reason: "")
+        closeWith(other, code: 1001, reason: "peer closed with \(code)")
+    }
+
+    /// The frame decoder refused what `side` sent; WebSocketProtocolErrorHandler has answered it.
+    func decoderRefused(_ error: NIOWebSocketError, from side: Side) {
+        guard !stopping else { return }
+        stopping = true
+        // As WebSocketProtocolErrorHandler answers: 1009 for a frame over the limit, else 1002.
+        let number: Int = if case .invalidFrameLength = error { 1009 } else { 1002 }
+        let who = side == .client ? "the client" : "the upstream"
+        let what: String = switch error {
+        case .invalidFrameLength: "\(who) sent a frame of more than \(proxy.configuration.maxFrameSize) bytes (the limit, --max-frame-size)"
+        case .fragmentedControlFrame: "\(who) sent a fragmented control frame"
+        case .multiByteControlFrameLength: "\(who) sent a control frame longer than 125 bytes"
+        default: "\(who) sent a frame that cannot be decoded (\(error))"
+        }
+        close.error = "\(what): the recorder closed \(who) with \(number)"
+        proxy.logger.info("connection \(id): \(close.error!)")
+        // Once the offender has its close (written by the next handler, now).
+        let other = Self.other(side)
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute { bound.value.closeWith(other, code: 1001, reason: "peer closed with \(number)") }
+    }
+
+    /// Sends a close frame to `side` and closes its socket once it is written.
+    private func closeWith(_ side: Side, code: UInt16, reason: String) {
+        guard let channel = channel(side), channel.isActive else { return }
+        var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.writeInteger(code)
+        data.writeString(reason)
+        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: side == .upstream ? .random() : nil, data: data)
+        channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Queues a relayed frame for the recording; pauses reading while the writer's queue is full.

@@ -9,18 +9,26 @@ public struct RecordingProxyConfiguration: Sendable {
     public var listenPort: Int
     /// Stop recording after this many frames (the frame that would exceed it is not relayed).
     public var maxFrames: Int?
-    /// Largest frame accepted from either side.
+    /// Largest frame accepted from either side (payload bytes); a larger one closes that side with
+    /// 1009 (message too big), the other with 1001, and is recorded as the connection's error.
     public var maxFrameSize: Int
+    /// Largest message accepted from either side, all its fragments together; handled like a frame
+    /// over `maxFrameSize`.
+    public var maxMessageSize: Int
+
+    /// The default of both limits: 16 MiB.
+    public static let defaultLimit = 16 << 20
 
     public init(
         upstream: UpstreamURL, listenHost: String = "127.0.0.1", listenPort: Int = 9000, maxFrames: Int? = nil,
-        maxFrameSize: Int = 16 << 20
+        maxFrameSize: Int = RecordingProxyConfiguration.defaultLimit, maxMessageSize: Int = RecordingProxyConfiguration.defaultLimit
     ) {
         self.upstream = upstream
         self.listenHost = listenHost
         self.listenPort = listenPort
         self.maxFrames = maxFrames
         self.maxFrameSize = maxFrameSize
+        self.maxMessageSize = maxMessageSize
     }
 }
 

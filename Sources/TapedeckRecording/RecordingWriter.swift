@@ -436,11 +436,12 @@ public final class RecordingWriter: Sendable {
                 try db.execute(
                     sql: """
                         UPDATE connections SET closed_offset_ns = ?, closed_at_ns = ?, client_close_code = ?,
-                            client_close_reason = ?, server_close_code = ?, server_close_reason = ? WHERE id = ?
+                            client_close_reason = ?, server_close_code = ?, server_close_reason = ?,
+                            error = COALESCE(?, error) WHERE id = ?
                         """,
                     arguments: [
                         stamp.offsetNanos, stamp.wallNanos, close.clientCode, close.clientReason, close.serverCode,
-                        close.serverReason, id,
+                        close.serverReason, close.error, id,
                     ])
             case .frame(let p):
                 try insert(PreparedFrame(pending: p, payload: p.frame.payload, decoded: Optional<Value>.none, redacted: false))

@@ -40,6 +40,12 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "Stop after this long, e.g. 30s, 500ms, 2m.")
     var maxDuration: String?
 
+    @Option(help: "Largest frame either side may send, e.g. 1MiB; a larger one closes that side with 1009 and is recorded as the connection's error.")
+    var maxFrameSize = ByteSize(bytes: RecordingProxyConfiguration.defaultLimit)
+
+    @Option(help: "Largest message (all its fragments) either side may send; handled like --max-frame-size.")
+    var maxMessageSize = ByteSize(bytes: RecordingProxyConfiguration.defaultLimit)
+
     @Option(help: "normal: survives a crash of tapedeck; full: fsync every batch, survives power loss.")
     var durability: String = "normal"
 
@@ -101,7 +107,8 @@ struct RecordCommand: AsyncParsableCommand {
         let writer = try await RecordingWriter.open(path: out, metadata: metadata, configuration: configuration)
         let proxy = RecordingProxy(
             configuration: RecordingProxyConfiguration(
-                upstream: upstreamURL, listenHost: host, listenPort: port, maxFrames: maxFrames),
+                upstream: upstreamURL, listenHost: host, listenPort: port, maxFrames: maxFrames,
+                maxFrameSize: maxFrameSize.bytes, maxMessageSize: maxMessageSize.bytes),
             writer: writer, logger: logger)
         let address: String
         do {

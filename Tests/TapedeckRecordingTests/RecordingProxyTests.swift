@@ -24,9 +24,11 @@ struct RecordingProxyTests {
         }
     }
 
-    static func start(maxFrames: Int? = nil, configuration: RecordingConfiguration = RecordingConfiguration(batchSize: 4))
-        async throws -> Running
-    {
+    static func start(
+        maxFrames: Int? = nil, maxFrameSize: Int = RecordingProxyConfiguration.defaultLimit,
+        maxMessageSize: Int = RecordingProxyConfiguration.defaultLimit,
+        configuration: RecordingConfiguration = RecordingConfiguration(batchSize: 4)
+    ) async throws -> Running {
         let dir = try TemporaryDirectory()
         let path = dir.path("proxy.sqlite")
         let (upstream, upstreamPort) = try await TestUpstream.start()
@@ -34,7 +36,8 @@ struct RecordingProxyTests {
             path: path, metadata: RecordingMetadata(name: "proxy"), configuration: configuration)
         let proxy = RecordingProxy(
             configuration: RecordingProxyConfiguration(
-                upstream: try UpstreamURL(parsing: "ws://127.0.0.1:\(upstreamPort)/ws"), listenPort: 0, maxFrames: maxFrames),
+                upstream: try UpstreamURL(parsing: "ws://127.0.0.1:\(upstreamPort)/ws"), listenPort: 0, maxFrames: maxFrames,
+                maxFrameSize: maxFrameSize, maxMessageSize: maxMessageSize),
             writer: writer, logger: Logger(label: "test"))
         let address = try await proxy.start()
         let port = try #require(Int(address.split(separator: ":").last ?? ""))
@@ -68,6 +71,62 @@ struct RecordingProxyTests {
         #expect(received == 50)
         let frames = try RecordingReader(path: path).frames()
         #expect(frames.filter { $0.frame.direction == .serverToClient && $0.frame.payload == Array(CoalescingUpstream.greeting.utf8) }.count == 50)
+    }
+
+    /// A client fault the proxy must refuse as a server would: the frames sent, the close code the
+    /// client must get, and what the recording's error must say.
+    struct Fault: Sendable, CustomStringConvertible {
+        var name: String
+        var frames: [WebSocketFrame]
+        var code: UInt16
+        var error: String
+        var description: String { name }
+    }
+
+    static let faults: [Fault] = {
+        let small = ByteBuffer(bytes: Array("abc".utf8))
+        let big = ByteBuffer(bytes: [UInt8](repeating: 0x61, count: 2000))
+        let part = ByteBuffer(bytes: [UInt8](repeating: 0x61, count: 600))
+        var badClose = ByteBuffer()
+        badClose.writeInteger(UInt16(999))
+        return [
+            Fault(name: "unmasked", frames: [WebSocketFrame(fin: true, opcode: .text, data: small)], code: 1002, error: "the client sent an unmasked frame"),
+            Fault(name: "reserved bit", frames: [WebSocketFrame(fin: true, rsv1: true, opcode: .text, maskKey: .random(), data: small)], code: 1002, error: "reserved bit"),
+            Fault(name: "orphan continuation", frames: [WebSocketFrame(fin: true, opcode: .continuation, maskKey: .random(), data: small)], code: 1002, error: "continuation frame outside a message"),
+            Fault(
+                name: "message inside a message",
+                frames: [WebSocketFrame(fin: false, opcode: .text, maskKey: .random(), data: small), WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: small)],
+                code: 1002, error: "began a message inside an unfinished one"),
+            Fault(name: "frame over the limit", frames: [WebSocketFrame(fin: true, opcode: .binary, maskKey: .random(), data: big)], code: 1009, error: "more than 1024 bytes (the limit, --max-frame-size)"),
+            Fault(
+                name: "message over the limit",
+                frames: [
+                    WebSocketFrame(fin: false, opcode: .binary, maskKey: .random(), data: part),
+                    WebSocketFrame(fin: false, opcode: .continuation, maskKey: .random(), data: part),
+                ],
+                code: 1009, error: "more than 1024 bytes (the limit, --max-message-size)"),
+            Fault(name: "close code 999", frames: [WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: badClose)], code: 1002, error: "close code 999"),
+        ]
+    }()
+
+    @Test("a protocol fault or a frame over a limit gets the close a server would send, and is recorded", arguments: faults)
+    func faultsAreRefusedAndRecorded(fault: Fault) async throws {
+        let run = try await Self.start(maxFrameSize: 1024, maxMessageSize: 1024)
+        let client = try await TestClient.connect(port: run.port, uri: "/ws")
+        var frames = client.frames.makeAsyncIterator()
+        try await client.send("hello")
+        #expect(try await Self.next(&frames) == (.text, "echo:hello"))
+        for f in fault.frames { try await client.send(frame: f) }
+        let close = try #require(await frames.next())
+        #expect(close.opcode == .connectionClose)
+        var data = close.unmaskedData
+        #expect(data.readInteger(as: UInt16.self) == fault.code)
+        try await client.channel.closeFuture.get()
+        try await run.stop()
+        let connection = try #require(try RecordingReader(path: run.path).connections().first)
+        let error = try #require(connection.info.error)
+        #expect(error.contains(fault.error), "\(error)")
+        #expect(error.hasSuffix("the recorder closed the client with \(fault.code)"))
     }
 
     @Test("relays and records text, binary, ping/pong, fragments and a close 4000 with its reason")

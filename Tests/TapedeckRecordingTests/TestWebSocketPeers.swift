@@ -171,6 +171,9 @@ final class TestClient: Sendable {
 
     func send(_ text: String) async throws { try await send(.text, Array(text.utf8)) }
 
+    /// Sends a frame exactly as given (unmasked, reserved bits), for protocol faults.
+    func send(frame: WebSocketFrame) async throws { try await channel.writeAndFlush(frame) }
+
     final class InitialRequest: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPClientResponsePart
         typealias OutboundOut = HTTPClientRequestPart
