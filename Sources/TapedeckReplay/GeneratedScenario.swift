@@ -48,6 +48,10 @@ public struct GeneratedScenario: Sendable {
     /// Events already seen on an earlier connection (one event fanned out to several clients).
     public var duplicates = 0
 
+    /// Fields the profile requires of every event (`requires.events`) that written events lack,
+    /// with how many lack each: the envelope does not send them, so only `--base` can supply them.
+    public var missingRequired: [(path: String, events: Int)] = []
+
     /// The number of events written.
     public var eventCount: Int { streams.reduce(0) { $0 + $1.events.count } }
 
@@ -60,7 +64,12 @@ public struct GeneratedScenario: Sendable {
         if history > 0 { parts.append("\(history) history messages left out") }
         if duplicates > 0 { parts.append("\(duplicates) duplicates of other connections left out") }
         if undecodable > 0 { parts.append("\(undecodable) undecodable messages left out") }
-        return parts.joined(separator: "; ")
+        var text = parts.joined(separator: "; ")
+        for m in missingRequired {
+            text += "\nnote: \(n(m.events, "event")) lack '\(m.path)', which the profile requires of every event and its envelope does not send; "
+                + "pass --base SCENARIO to take it from that scenario's events, or add it before serving"
+        }
+        return text
     }
 
     init(name: String, profile: String?, recording: String) {

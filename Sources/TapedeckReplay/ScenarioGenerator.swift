@@ -116,6 +116,13 @@ public struct ScenarioGenerator: Sendable {
             earlier.formUnion(mine)
         }
         for i in result.streams.indices { result.streams[i].events.sort { $0.time < $1.time } }
+        for path in profile?.requires.events ?? [] {
+            let parts = path.split(separator: ".").map(String.init)
+            let lacking = result.streams.reduce(0) { n, stream in
+                n + stream.events.filter { e in (parts.reduce(Optional(e.value)) { v, p in v?[p] } ?? .null).isNull }.count
+            }
+            if lacking > 0 { result.missingRequired.append((path, lacking)) }
+        }
         return result
     }
 
