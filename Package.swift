@@ -214,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TapedeckTestingTests",
-            dependencies: ["TapedeckTesting", "TapedeckScenario", "TapedeckCore", "TapedeckRecording"],
+            dependencies: ["TapedeckTesting", "TapedeckScenario", "TapedeckCore"],
             swiftSettings: swiftSettings
         ),
     ]
