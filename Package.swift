@@ -150,11 +150,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Scenario test runner: client scripts, expectations on the manual clock, reports (text, JUnit).
+        // Scenario test runner: client scripts, expectations on the manual clock, golden recordings
+        // (the simulator tapped into a recording, diffed against the golden one), reports (text, JUnit).
         .target(
             name: "TapedeckTesting",
             dependencies: [
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckProtobuf", "TapedeckServer",
+                "TapedeckRecording", "TapedeckDiff",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

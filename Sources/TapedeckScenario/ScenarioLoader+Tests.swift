@@ -2,7 +2,7 @@ import Yams
 import TapedeckCore
 
 extension ScenarioLoader {
-    static let testKeys = ["name", "connect", "steps", "skip"]
+    static let testKeys = ["name", "connect", "steps", "skip", "skip_target"]
     static let stepKinds = [
         "connect", "send", "expect", "expect_count", "expect_none", "expect_close", "expect_status", "wait", "disconnect",
         "reconnect", "capture", "http",
@@ -73,7 +73,15 @@ extension ScenarioLoader {
             default: r.error("expected 'skip' to be true, false or a reason, found \(r.describe(n))", at: n)
             }
         }
-        return ScenarioTest(name: name, location: r.location(node), steps: steps, skip: skip)
+        var skipTarget: String?
+        if let n = keys["skip_target"] {
+            if case .scalar(let sc) = n, case .string(let reason) = NodeReader.plainValue(sc), !reason.isEmpty {
+                skipTarget = reason
+            } else {
+                r.error("expected 'skip_target' to be the reason the test cannot run against a --target server, found \(r.describe(n))", at: n)
+            }
+        }
+        return ScenarioTest(name: name, location: r.location(node), steps: steps, skip: skip, skipTarget: skipTarget)
     }
 
     func readConnect(_ node: Node, names: Set<String>, reader r: NodeReader, what: String = "'connect'", pathHint: String = "the WebSocket path, such as /ws") -> TestStep.Connect? {

@@ -10,10 +10,15 @@ public struct ScenarioTest: Sendable {
     public var steps: [TestStep]
     /// Why the test is skipped (`skip: true` or `skip: reason`); `nil` when it runs.
     public var skip: String?
+    /// Why the test cannot run against a server started elsewhere (`skip_target: reason`), such as a
+    /// step that needs the in-process simulator's secret or a server start option; `tapedeck test
+    /// --target` reports it as skipped with this reason. `nil` when it runs against a target too.
+    public var skipTarget: String?
 
-    public init(name: String, location: SourceLocation, steps: [TestStep], skip: String? = nil) {
+    public init(name: String, location: SourceLocation, steps: [TestStep], skip: String? = nil, skipTarget: String? = nil) {
         self.name = name
         self.skip = skip
+        self.skipTarget = skipTarget
         self.location = location
         self.steps = steps
     }

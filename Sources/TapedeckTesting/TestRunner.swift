@@ -18,12 +18,18 @@ public struct TestRunConfiguration: Sendable {
     public var jwtSecret: String
     /// How many files run at the same time.
     public var jobs: Int
+    /// Record each file's run and compare it with its golden recording (in-process runs only).
+    public var golden: GoldenConfiguration?
 
-    public init(target: (host: String, port: Int)? = nil, filter: String? = nil, jwtSecret: String = Authenticator.defaultSecret, jobs: Int = 1) {
+    public init(
+        target: (host: String, port: Int)? = nil, filter: String? = nil, jwtSecret: String = Authenticator.defaultSecret, jobs: Int = 1,
+        golden: GoldenConfiguration? = nil
+    ) {
         self.target = target
         self.filter = filter
         self.jwtSecret = jwtSecret
         self.jobs = jobs
+        self.golden = golden
     }
 }
 
@@ -31,10 +37,14 @@ public struct TestRunConfiguration: Sendable {
 ///
 /// In-process (the default), each test gets a fresh simulator of its scenario on 127.0.0.1 port 0,
 /// driven by a `ManualClock`: waits and timeouts advance that clock instead of sleeping. With a
-/// `target`, the same steps run in real time against that server.
+/// `target`, the same steps run in real time against that server, except tests marked `skip_target`.
+/// With `golden`, the simulators of a file are tapped into one recording that is compared with the
+/// file's golden recording; the comparison is one more test result of the file.
 public struct TestRunner: Sendable {
     public let configuration: TestRunConfiguration
     let logger: Logger
+    /// Golden recordings already used in this run, and by which file.
+    private let goldenPaths = GoldenClaims()
 
     public init(configuration: TestRunConfiguration, logger: Logger = TestRunner.quietLogger) {
         self.configuration = configuration
@@ -116,9 +126,23 @@ public struct TestRunner: Sendable {
                 do { return try codec.encode(value) } catch { return nil }
             }
         }
+        var golden: GoldenRun?
+        if let goldenConfiguration = configuration.golden, configuration.target == nil {
+            let path = (goldenConfiguration.path(for: scenario) as NSString).standardizingPath
+            if let other = goldenPaths.claim(path, for: scenario.file) {
+                result.error = "\(scenario.file): its golden recording \(path) is already the one of \(other); give the scenarios different names, or run them separately"
+                return result
+            }
+            do {
+                golden = try await GoldenRun.start(configuration: goldenConfiguration, scenario: scenario, world: world, logger: logger)
+            } catch {
+                result.error = "cannot record the run for the golden comparison: \(error)"
+                return result
+            }
+        }
         for test in scenario.tests {
             if let filter = configuration.filter, !filter.isEmpty, !test.name.localizedCaseInsensitiveContains(filter) { continue }
-            if let reason = test.skip {
+            if let reason = test.skip ?? (configuration.target != nil ? test.skipTarget.map { "not against --target: \($0)" } : nil) {
                 result.results.append(TestResult(name: test.name, location: test.location, outcome: .skipped(reason), seconds: 0, scenarioSeconds: 0))
                 continue
             }
@@ -134,8 +158,16 @@ public struct TestRunner: Sendable {
                     failure = await script.run()
                     scenarioSeconds = Self.seconds(time.now)
                 } else {
-                    let outcome = try await inProcess(
-                        test: test, scenario: scenario, world: world, authenticator: authenticator, decode: decode, encode: encode)
+                    let outcome =
+                        if let golden {
+                            try await golden.record(test: test.name) { tap in
+                                try await inProcess(
+                                    test: test, scenario: scenario, world: world, authenticator: authenticator, decode: decode, encode: encode, tap: tap)
+                            }
+                        } else {
+                            try await inProcess(
+                                test: test, scenario: scenario, world: world, authenticator: authenticator, decode: decode, encode: encode, tap: nil)
+                        }
                     failure = outcome.failure
                     scenarioSeconds = outcome.scenarioSeconds
                 }
@@ -147,18 +179,20 @@ public struct TestRunner: Sendable {
                     name: test.name, location: test.location, outcome: failure.map { .failed($0) } ?? .passed,
                     seconds: Self.seconds(ContinuousClock.now - started), scenarioSeconds: scenarioSeconds))
         }
+        if let golden { result.results.append(await golden.finish(scenario: scenario, results: result.results)) }
         return result
     }
 
     /// Runs one test against a fresh in-process simulator on the manual clock.
     private func inProcess(
         test: ScenarioTest, scenario: Scenario, world: SimulatorWorld, authenticator: Authenticator,
-        decode: @escaping @Sendable ([UInt8]) -> Value, encode: (@Sendable (Value) -> [UInt8]?)?
+        decode: @escaping @Sendable ([UInt8]) -> Value, encode: (@Sendable (Value) -> [UInt8]?)?, tap: GoldenTap?
     ) async throws -> (failure: TestFailure?, scenarioSeconds: Double) {
         let clock = scenario.epoch.map { ManualClock(wallOrigin: $0) } ?? ManualClock()
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let server = SimulatorServer(
-            world: world, configuration: .init(host: "127.0.0.1", port: 0, jwtSecret: configuration.jwtSecret), clock: clock, logger: logger
+            world: world, configuration: .init(host: "127.0.0.1", port: 0, jwtSecret: configuration.jwtSecret), clock: clock, logger: logger,
+            tap: tap
         ) { _, port in continuation.yield(port) }
         let group = ServiceGroup(services: [server], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -171,11 +205,12 @@ public struct TestRunner: Sendable {
                 try await tasks.waitForAll()
                 throw TestConnectionError(message: "the simulator stopped before it listened")
             }
-            let time = ManualTestTime(clock: clock)
+            let time = ManualTestTime(clock: clock, patience: tap == nil ? 1 : 10)
             var script = TestScript(
                 test: test, scenario: scenario, endpoint: .init(host: "127.0.0.1", port: port), time: time, authenticator: authenticator,
                 decodeBinary: decode, encodeBinary: encode)
             let failure = await script.run()
+            await tap?.seal()
             let elapsed = clock.elapsed
             await group.triggerGracefulShutdown()
             // Timers still asleep on the manual clock end with the shutdown; move time so none waits.

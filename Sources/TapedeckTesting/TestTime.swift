@@ -50,6 +50,10 @@ struct RealTestTime: TestTime {
 /// the next moment any server task sleeps until, so a minute of heartbeats takes milliseconds.
 struct ManualTestTime: TestTime {
     let clock: ManualClock
+    /// How many times longer than usual to wait for quiet after the client acted, before time moves:
+    /// a golden run waits longer, so a reply on a loaded machine still lands before the next
+    /// scheduled event and two runs record the same messages.
+    var patience = 1
     /// How far time moves at once while no server task sleeps on the clock.
     static let idleStep = Duration.milliseconds(100)
 
@@ -82,7 +86,7 @@ struct ManualTestTime: TestTime {
     }
 
     func settleAfterAction(activity: Activity) async {
-        await Self.quiet(activity: activity, window: .milliseconds(3), cap: .milliseconds(200))
+        await Self.quiet(activity: activity, window: .milliseconds(3) * patience, cap: .milliseconds(200) * patience)
     }
 
     func settleBeforeVerdict(activity: Activity) async {

@@ -9,6 +9,7 @@ import TapedeckScenario
 import TapedeckProtocol
 import TapedeckServer
 import TapedeckRecording
+import TapedeckTesting
 
 /// `tapedeck serve`: the simulator.
 struct ServeCommand: AsyncParsableCommand {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TapedeckScenario
 import TapedeckTesting
@@ -188,5 +189,71 @@ struct TestRunnerTests {
         #expect(failure.location.line == 28)
         #expect(failure.message == "the answer to GET / does not match")
         #expect(failure.details.contains(#"  $.name: expected "other", found "tapedeck""#))
+    }
+
+    @Test func aTestMarkedSkipTargetIsReportedAsSkippedAgainstATarget() async throws {
+        let scenario = try ScenarioLoader().load(
+            text: Self.jobs + """
+                  - name: on the manual clock
+                    skip_target: needs the in-process clock
+                    steps:
+                      - wait: 1s
+                """, file: "s.yaml")
+        // Nothing listens on port 1: the test must not even try to connect.
+        let file = await TestRunner(configuration: .init(target: ("127.0.0.1", 1))).run(scenario: scenario)
+        let result = try #require(file.results.first)
+        guard case .skipped(let reason) = result.outcome else {
+            Issue.record("expected a skip, got \(result.outcome)")
+            return
+        }
+        #expect(reason == "not against --target: needs the in-process clock")
+        // In-process, it runs.
+        let inProcess = await TestRunner(configuration: .init()).run(scenario: scenario)
+        #expect(inProcess.results.first?.passed == true)
+    }
+
+    @Test func aGoldenRecordingCatchesAChangedFieldAndNamesItsPath() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("golden-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func scenario(progressMessage: String) throws -> Scenario {
+            try ScenarioLoader().load(
+                text: Self.jobs.replacingOccurrences(of: "progress_pct: \"{{ job.progress_pct }}\"", with: "progress_pct: \"{{ job.progress_pct }}\", message: \(progressMessage)")
+                    + """
+                      - name: progress
+                        connect: { path: /api/v1/ws, query: { token: "{{ token(sub: 'ana', tenant_id: 't1') }}" } }
+                        steps:
+                          - send: { type: subscribe_job_progress, payload: { job_id: job-1 } }
+                          - expect: { type: job_complete }
+                            within: 3s
+                    """, file: "golden.yaml")
+        }
+        let golden = GoldenConfiguration(location: .directory(dir))
+        let path = "\(dir)/jobs.sqlite"
+        #expect(golden.path(for: try scenario(progressMessage: "a")) == path)
+
+        let missing = await TestRunner(configuration: .init(golden: golden)).run(scenario: try scenario(progressMessage: "a"))
+        #expect(missing.results.last?.failure?.message == "no golden recording at \(path); run with --update-golden to create it")
+
+        var update = golden
+        update.update = true
+        let written = await TestRunner(configuration: .init(golden: update)).run(scenario: try scenario(progressMessage: "a"))
+        #expect(written.results.map(\.name) == ["progress", "golden recording written to \(path)"])
+        #expect(written.results.allSatisfy { $0.passed })
+        #expect(FileManager.default.fileExists(atPath: path))
+
+        let same = await TestRunner(configuration: .init(golden: golden)).run(scenario: try scenario(progressMessage: "a"))
+        #expect(same.results.allSatisfy { $0.passed }, "\(same.results.last?.failure?.description ?? "")")
+
+        let changed = await TestRunner(configuration: .init(golden: golden)).run(scenario: try scenario(progressMessage: "b"))
+        #expect(changed.results.first?.passed == true)
+        let failure = try #require(changed.results.last?.failure)
+        #expect(failure.step == "golden")
+        #expect(failure.message.hasSuffix("from the golden recording \(path)"))
+        #expect(failure.details.first == "connection /api/v1/ws #1 (test 'progress'):")
+        #expect(failure.details.contains { $0.hasSuffix(#"(s2c job_progress) $.payload.message: changed "a" -> "b""#) })
+
+        let ignored = await TestRunner(configuration: .init(golden: GoldenConfiguration(location: .directory(dir), ignore: ["$.payload.message"])))
+            .run(scenario: try scenario(progressMessage: "b"))
+        #expect(ignored.results.allSatisfy { $0.passed })
     }
 }

@@ -19,6 +19,7 @@ from conftest import BIN, ROOT, recv_until, run, serve_host as serve, status, to
 
 QUICK = "scenarios/jobs-live-tail/quick-check.yaml"
 EXAMPLE = "scenarios/jobs-live-tail/job-run-with-live-tail.yaml"
+FLOOD = "scenarios/jobs-live-tail/flood.yaml"   # the quick check plus a 20000-entry flood
 
 
 def test_missing_or_invalid_token_is_401():
@@ -124,7 +125,7 @@ def test_ping_pong_and_timeout_close():
 
 
 def test_backpressure_drops_oldest_and_warns():
-    with serve(QUICK, "--speed", "10") as host:
+    with serve(FLOOD, "--speed", "10") as host:
         jwt = token("--user", "ana", "--tenant", "t1")
 
         async def go():

@@ -1,13 +1,17 @@
-import Logging
+public import Logging
 import Synchronization
 import TapedeckCore
-import TapedeckProtocol
-import TapedeckRecording
-import TapedeckServer
+public import TapedeckProtocol
+public import TapedeckRecording
+public import TapedeckServer
 
-/// Taps the simulator's connections into a recording (`tapedeck serve --record`).
-final class SimulatorRecorder: SimulatorTap {
-    let writer: RecordingWriter
+/// Taps the simulator's connections into a recording: `tapedeck serve --record`, and the golden
+/// recordings of `tapedeck test --golden`.
+///
+/// Several recorders may share one writer (one per in-process simulator of a test run); each keeps
+/// its own map of the simulator's connection numbers to the recording's connection ids.
+public final class SimulatorRecorder: SimulatorTap {
+    public let writer: RecordingWriter
     let logger: Logger
     private let ids = Mutex<[Int: ConnectionID]>([:])
     /// Each connection's profile codec, so that binary (protobuf) frames are stored with their decoded value.
@@ -17,13 +21,13 @@ final class SimulatorRecorder: SimulatorTap {
     private let clientCloses = Mutex<[Int: (code: Int, reason: String)]>([:])
 
     /// - Parameter profiles: the served profiles by name; a connection's frames decode through its profile's codec.
-    init(writer: RecordingWriter, logger: Logger, profiles: [String: Profile] = [:]) {
+    public init(writer: RecordingWriter, logger: Logger, profiles: [String: Profile] = [:]) {
         self.writer = writer
         self.logger = logger
         self.profiles = profiles
     }
 
-    func opened(_ c: TappedConnection) async {
+    public func opened(_ c: TappedConnection) async {
         let info = ConnectionInfo(
             path: c.path, query: c.query, requestHeaders: c.headers.map { HeaderField($0.name, $0.value) }, upgradeStatus: 101,
             peer: c.peer)
@@ -37,7 +41,7 @@ final class SimulatorRecorder: SimulatorTap {
         }
     }
 
-    func frame(connection: Int, fromClient: Bool, _ frame: TappedFrame) async {
+    public func frame(connection: Int, fromClient: Bool, _ frame: TappedFrame) async {
         guard let id = ids.withLock({ $0[connection] }) else { return }
         let (opcode, payload): (FrameOpcode, [UInt8]) =
             switch frame {
@@ -58,7 +62,7 @@ final class SimulatorRecorder: SimulatorTap {
         }
     }
 
-    func closed(connection: Int, code: Int?, reason: String?) async {
+    public func closed(connection: Int, code: Int?, reason: String?) async {
         guard let id = ids.withLock({ $0.removeValue(forKey: connection) }) else { return }
         decoders.withLock { $0[connection] = nil }
         let client = clientCloses.withLock { $0.removeValue(forKey: connection) }
@@ -70,7 +74,7 @@ final class SimulatorRecorder: SimulatorTap {
         }
     }
 
-    func refused(_ r: TappedRefusal) async {
+    public func refused(_ r: TappedRefusal) async {
         let info = ConnectionInfo(
             path: r.path, query: r.query, requestHeaders: r.headers.map { HeaderField($0.name, $0.value) }, upgradeStatus: r.status,
             responseHeaders: r.responseHeaders.map { HeaderField($0.name, $0.value) }, responseBody: r.body, peer: r.peer)
