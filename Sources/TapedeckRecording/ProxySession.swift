@@ -25,6 +25,9 @@ final class ProxySession {
     var extensionsNegotiated = false
     /// Per side: bytes of the message in progress, or `nil` between messages.
     private var messageBytes: [Side: Int] = [:]
+    /// A client fault being answered: the close the client gets once the upstream has sent what
+    /// it owed for the client's earlier frames (its close reply).
+    private var pendingClientClose: UInt16?
 
     init(id: ConnectionID, writer: RecordingWriter, proxy: RecordingProxy, eventLoop: any EventLoop) {
         self.id = id
@@ -51,7 +54,27 @@ final class ProxySession {
 
     /// Handles a frame read from `side`: relay it unchanged to the other side, and record it once written.
     func received(_ frame: WebSocketFrame, from side: Side) {
+        if let code = pendingClientClose {
+            // After a client fault: the upstream's answers to earlier frames still reach the
+            // client, in order; its close reply ends it with the fault's close.
+            guard side == .upstream else { return }
+            if frame.opcode == .connectionClose {
+                finishClientFault(code: code)
+                return
+            }
+            relay(frame, from: side)
+            return
+        }
         guard !stopping else { return }
+        if let (code, why) = fault(in: frame, from: side) {
+            protocolFault(from: side, code: code, why: why)
+            return
+        }
+        relay(frame, from: side)
+    }
+
+    /// Relays `frame` to the other side and records it once written.
+    private func relay(_ frame: WebSocketFrame, from side: Side) {
         let opcode: FrameOpcode
         switch frame.opcode {
         case .text: opcode = .text
@@ -61,10 +84,6 @@ final class ProxySession {
         case .pong: opcode = .pong
         case .connectionClose: opcode = .close
         default: opcode = .binary
-        }
-        if let (code, why) = fault(in: frame, from: side) {
-            protocolFault(from: side, code: code, why: why)
-            return
         }
         guard proxy.admitFrame() else {
             proxy.limitReached()
@@ -143,14 +162,35 @@ final class ProxySession {
     /// Ends the connection over a protocol fault or a limit in what `side` sent: that side gets a
     /// close with `code`, as the other end would have answered, the other side 1001; the reason is
     /// recorded as the connection's error.
+    ///
+    /// A server handles frames in order, so a client fault is answered after what the upstream
+    /// sends for the client's earlier frames: the upstream gets a close first, its answers and
+    /// close reply come back (relayed and recorded), then the client gets its close. A fault of
+    /// the upstream is answered at once.
     func protocolFault(from side: Side, code: UInt16, why: String) {
         guard !stopping else { return }
         stopping = true
         let other = Self.other(side)
         close.error = "\(why): the recorder closed \(side == .client ? "the client" : "the upstream") with \(code)"
         proxy.logger.info("connection \(id): \(close.error!)")
+        if side == .client, let upstream, upstream.isActive {
+            pendingClientClose = code
+            closeWith(.upstream, code: 1001, reason: "peer closed with \(code)", thenClose: false)
+            // An upstream that never answers the close does not hold the client.
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            eventLoop.scheduleTask(in: .seconds(2)) { bound.value.finishClientFault(code: code) }
+            return
+        }
         closeWith(side, code: code, reason: "")
         closeWith(other, code: 1001, reason: "peer closed with \(code)")
+    }
+
+    /// Sends the client the close of its fault (once) and closes both sockets.
+    private func finishClientFault(code: UInt16) {
+        guard pendingClientClose != nil else { return }
+        pendingClientClose = nil
+        closeWith(.client, code: code, reason: "")
+        upstream?.close(promise: nil)
     }
 
     /// The frame decoder refused what `side` sent; WebSocketProtocolErrorHandler has answered it.
@@ -164,7 +204,6 @@ final class ProxySession {
         case .invalidFrameLength: "\(who) sent a frame of more than \(proxy.configuration.maxFrameSize) bytes (the limit, --max-frame-size)"
         case .fragmentedControlFrame: "\(who) sent a fragmented control frame"
         case .multiByteControlFrameLength: "\(who) sent a control frame longer than 125 bytes"
-        default: "\(who) sent a frame that cannot be decoded (\(error))"
         }
         close.error = "\(what): the recorder closed \(who) with \(number)"
         proxy.logger.info("connection \(id): \(close.error!)")
@@ -174,14 +213,15 @@ final class ProxySession {
         eventLoop.execute { bound.value.closeWith(other, code: 1001, reason: "peer closed with \(number)") }
     }
 
-    /// Sends a close frame to `side` and closes its socket once it is written.
-    private func closeWith(_ side: Side, code: UInt16, reason: String) {
+    /// Sends a close frame to `side` and (unless told not to) closes its socket once it is written.
+    private func closeWith(_ side: Side, code: UInt16, reason: String, thenClose: Bool = true) {
         guard let channel = channel(side), channel.isActive else { return }
         var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.writeInteger(code)
         data.writeString(reason)
         let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: side == .upstream ? .random() : nil, data: data)
-        channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+        let written = channel.writeAndFlush(frame)
+        if thenClose { written.whenComplete { _ in channel.close(promise: nil) } }
     }
 
     /// Queues a relayed frame for the recording; pauses reading while the writer's queue is full.
@@ -212,6 +252,7 @@ final class ProxySession {
     }
 
     func sideClosed(_ side: Side) {
+        if side == .upstream, let code = pendingClientClose { finishClientFault(code: code) }
         guard closed.insert(side).inserted else { return }
         closedSides += 1
         if let other = channel(Self.other(side)), other.isActive {
