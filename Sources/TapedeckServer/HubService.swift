@@ -34,3 +34,9 @@ struct HubService: Service {
         await hub.waitUntilEmpty(timeout: .seconds(3))
     }
 }
+
+extension HubService: CustomStringConvertible {
+    /// Its name only: service-lifecycle logs services at debug level, and the configuration it
+    /// holds carries secrets (the JWT secret, the scenario's credentials).
+    var description: String { "HubService" }
+}

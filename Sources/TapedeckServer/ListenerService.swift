@@ -33,3 +33,7 @@ final class ListeningFlag: Sendable {
     func set() { state.withLock { $0 = true } }
     var value: Bool { state.withLock { $0 } }
 }
+
+extension ListenerService: CustomStringConvertible {
+    var description: String { "ListenerService(\(host):\(port))" }
+}

@@ -73,3 +73,13 @@ public struct SimulatorConfiguration: Sendable {
         self.maxMessageSize = maxMessageSize
     }
 }
+
+extension SimulatorConfiguration: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Every setting but the JWT secret, which no log may print.
+    public var description: String {
+        "SimulatorConfiguration(host: \(host), port: \(port), speed: \(speed.map { "\($0)" } ?? "scenario"), "
+            + "timeline: \(timeline), jwtSecret: <redacted>, queueCapacity: \(queueCapacity), maxMessageSize: \(maxMessageSize))"
+    }
+
+    public var debugDescription: String { description }
+}

@@ -118,3 +118,8 @@ public struct SimulatorServer: Service {
         ]
     }
 }
+
+extension SimulatorServer: CustomStringConvertible {
+    /// The address only: its configuration and world carry secrets (the JWT secret, credentials).
+    public var description: String { "SimulatorServer(\(configuration.host):\(configuration.port))" }
+}

@@ -143,3 +143,23 @@ streams:
     assert ":14:86: stream 'bad', event 1, field 'payload.status': weighted()" in lines[4], lines[4]
     assert "more of the events checked)" in lines[4]
     assert ":14:124: warning: 'vars.levls' is not defined" in lines[5]
+
+
+def test_no_log_level_prints_a_secret(tmp_path):
+    """The JWT secret and the demo's credentials (API key, session) never reach the log, even at trace."""
+    secret = "a-custom-secret-that-is-long-enough-0123456789"
+    log = tmp_path / "trace.log"
+    with open(log, "w") as out:
+        p = subprocess.Popen([BIN, "serve", "--port", "0", "--log-level", "trace", "--jwt-secret", secret],
+                             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline and "ws://" not in log.read_text():
+                time.sleep(0.1)
+        finally:
+            p.terminate()
+            p.wait(10)
+    text = log.read_text()
+    assert "ServiceLifecycle" in text, "trace logging is not on: the test proves nothing"
+    for s in [secret, "api-key-123"]:
+        assert s not in text, f"{s} is in the trace log"
