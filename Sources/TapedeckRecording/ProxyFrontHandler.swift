@@ -15,11 +15,28 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let responseEncoder: HTTPResponseEncoder
     private var head: HTTPRequestHead?
     private var started = false
+    /// Drops a client that does not finish its upgrade request in time (a slowloris, an idle socket).
+    private var handshakeTimeout: Scheduled<Void>?
 
     init(proxy: RecordingProxy, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>, responseEncoder: HTTPResponseEncoder) {
         self.proxy = proxy
         self.requestDecoder = requestDecoder
         self.responseEncoder = responseEncoder
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let limit = proxy.configuration.handshakeTimeout
+        let (seconds, attoseconds) = limit.components
+        let channel = context.channel
+        let logger = proxy.logger
+        handshakeTimeout = context.eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
+            logger.debug("client connection: no complete upgrade request within \(limit); dropped")
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        handshakeTimeout?.cancel()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -29,13 +46,25 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head, !started else { return }
             started = true
+            handshakeTimeout?.cancel()
             forward(head, context: context)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         proxy.logger.debug("client connection: \(error)")
-        context.close(promise: nil)
+        guard !started else {
+            context.close(promise: nil)
+            return
+        }
+        // A request that cannot be read is answered, not dropped.
+        started = true
+        handshakeTimeout?.cancel()
+        if let error = error as? HTTPParserError, case .headerOverflow = error {
+            respond(context: context, status: .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"), text: "request headers are too large\n")
+        } else {
+            respond(context: context, status: .badRequest, text: "malformed HTTP request\n")
+        }
     }
 
     private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, text: String) {

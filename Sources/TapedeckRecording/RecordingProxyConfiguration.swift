@@ -16,13 +16,19 @@ public struct RecordingProxyConfiguration: Sendable {
     /// over `maxFrameSize`.
     public var maxMessageSize: Int
 
+    /// How long a client has to send its whole upgrade request; a slower one (or an idle socket)
+    /// is dropped.
+    public var handshakeTimeout: Duration
+
     /// The default of both limits: 16 MiB.
     public static let defaultLimit = 16 << 20
 
     public init(
         upstream: UpstreamURL, listenHost: String = "127.0.0.1", listenPort: Int = 9000, maxFrames: Int? = nil,
-        maxFrameSize: Int = RecordingProxyConfiguration.defaultLimit, maxMessageSize: Int = RecordingProxyConfiguration.defaultLimit
+        maxFrameSize: Int = RecordingProxyConfiguration.defaultLimit, maxMessageSize: Int = RecordingProxyConfiguration.defaultLimit,
+        handshakeTimeout: Duration = .seconds(10)
     ) {
+        self.handshakeTimeout = handshakeTimeout
         self.upstream = upstream
         self.listenHost = listenHost
         self.listenPort = listenPort

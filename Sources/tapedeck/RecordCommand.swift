@@ -46,6 +46,9 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "Largest message (all its fragments) either side may send; handled like --max-frame-size.")
     var maxMessageSize = ByteSize(bytes: RecordingProxyConfiguration.defaultLimit)
 
+    @Option(help: "How long a client has to send its whole upgrade request; a slower client or an idle socket is dropped.")
+    var handshakeTimeout = "10s"
+
     @Option(help: "normal: survives a crash of tapedeck; full: fsync every batch, survives power loss.")
     var durability: String = "normal"
 
@@ -83,6 +86,8 @@ struct RecordCommand: AsyncParsableCommand {
         let upstreamURL = try UpstreamURL(parsing: upstream)
         let (host, port) = try Self.parseListen(listen)
         let maxDuration = try maxDuration.map(Self.parseDuration)
+        let handshakeTimeout = try Self.parseDuration(self.handshakeTimeout)
+        guard handshakeTimeout > .zero else { throw ValidationError("--handshake-timeout must be more than 0") }
         var redactor = Redactor()
         for path in redact { redactor.payloadPaths.append(try JSONPath(parsing: path)) }
 
@@ -108,7 +113,7 @@ struct RecordCommand: AsyncParsableCommand {
         let proxy = RecordingProxy(
             configuration: RecordingProxyConfiguration(
                 upstream: upstreamURL, listenHost: host, listenPort: port, maxFrames: maxFrames,
-                maxFrameSize: maxFrameSize.bytes, maxMessageSize: maxMessageSize.bytes),
+                maxFrameSize: maxFrameSize.bytes, maxMessageSize: maxMessageSize.bytes, handshakeTimeout: handshakeTimeout),
             writer: writer, logger: logger)
         let address: String
         do {

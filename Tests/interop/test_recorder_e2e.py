@@ -205,3 +205,35 @@ def test_max_frames_and_max_duration_stop_cleanly(tmp_path):
     run(scenario())
     assert [bytes(r["payload"]) for r in read_frames(limited)] == [b"a", b"echo:a", b"b", b"echo:b", b"c"]
     assert read_frames(timed) == []
+
+
+def test_bad_or_slow_upgrade_requests_are_answered_or_dropped(tmp_path):
+    """Headers over the limit get 431 and garbage 400 at once; a client that never finishes its
+    request (slowloris) or never sends one is dropped after --handshake-timeout."""
+    async def raw(host, port, data, wait):
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(data)
+        await writer.drain()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        received = await asyncio.wait_for(reader.read(), wait)  # until the proxy closes
+        writer.close()
+        return received, loop.time() - start
+
+    async def main():
+        proc, address = await start_recorder("ws://127.0.0.1:9/ws", tmp_path / "bad.sqlite", "--handshake-timeout", "1s")
+        host, port = address.rsplit(":", 1)
+        try:
+            big, t = await raw(host, port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 5)
+            assert big.startswith(b"HTTP/1.1 431 "), big[:80]
+            assert t < 1
+            garbage, t = await raw(host, port, b"\x00\x01 not http\r\n\r\n", 5)
+            assert garbage.startswith(b"HTTP/1.1 400 "), garbage[:80]
+            slow, t = await raw(host, port, b"GET / HTTP/1.1\r\nHost: x\r\n", 5)
+            assert slow == b"" and 0.9 < t < 4, (slow, t)
+            idle, t = await raw(host, port, b"", 5)
+            assert idle == b"" and 0.9 < t < 4, (idle, t)
+        finally:
+            await stop_recorder(proc)
+
+    asyncio.run(main())
