@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -103,6 +104,19 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             upgradeStatus: nil, peer: Self.describe(context.channel.remoteAddress),
             upstream: "ws://\(upstream.authority)\(target)")
         info.openedAt = proxy.writer.timestamp()
+        // A browser's cross-site upgrade from an origin not allowed is refused here, never forwarded.
+        let allowed = proxy.configuration.allowedOrigins
+        if !allowed.isEmpty, let origin = request.headers.first(name: "origin"),
+            !allowed.contains(where: { $0.caseInsensitiveCompare(origin) == .orderedSame })
+        {
+            let text = "origin \(origin) is not allowed\n"
+            info.upgradeStatus = 403
+            info.responseBody = Array(text.utf8)
+            info.error = "refused by the recorder: origin \(origin) is not in --allow-origin"
+            recordRefused(info)
+            respond(context: context, status: .forbidden, text: text)
+            return
+        }
 
         let loop = context.eventLoop
         let answer = loop.makePromise(of: UpstreamAnswer.self)

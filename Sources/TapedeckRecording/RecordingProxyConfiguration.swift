@@ -20,6 +20,11 @@ public struct RecordingProxyConfiguration: Sendable {
     /// is dropped.
     public var handshakeTimeout: Duration
 
+    /// Origins a browser may upgrade from (`https://app.example.com`); when not empty, a request
+    /// with another `Origin` is refused with 403. Requests without `Origin` (not from a browser)
+    /// are always forwarded.
+    public var allowedOrigins: [String] = []
+
     /// The default of both limits: 16 MiB.
     public static let defaultLimit = 16 << 20
 

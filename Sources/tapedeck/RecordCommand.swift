@@ -49,6 +49,9 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "How long a client has to send its whole upgrade request; a slower client or an idle socket is dropped.")
     var handshakeTimeout = "10s"
 
+    @Option(help: "An origin browsers may connect from, e.g. http://localhost:3000 (repeatable); others get 403. Default: any.")
+    var allowOrigin: [String] = []
+
     @Option(help: "normal: survives a crash of tapedeck; full: fsync every batch, survives power loss.")
     var durability: String = "normal"
 
@@ -110,11 +113,11 @@ struct RecordCommand: AsyncParsableCommand {
             name: name ?? URL(fileURLWithPath: out).deletingPathExtension().lastPathComponent,
             upstream: upstreamURL.description, profile: profile, tags: tag)
         let writer = try await RecordingWriter.open(path: out, metadata: metadata, configuration: configuration)
-        let proxy = RecordingProxy(
-            configuration: RecordingProxyConfiguration(
-                upstream: upstreamURL, listenHost: host, listenPort: port, maxFrames: maxFrames,
-                maxFrameSize: maxFrameSize.bytes, maxMessageSize: maxMessageSize.bytes, handshakeTimeout: handshakeTimeout),
-            writer: writer, logger: logger)
+        var proxyConfiguration = RecordingProxyConfiguration(
+            upstream: upstreamURL, listenHost: host, listenPort: port, maxFrames: maxFrames,
+            maxFrameSize: maxFrameSize.bytes, maxMessageSize: maxMessageSize.bytes, handshakeTimeout: handshakeTimeout)
+        proxyConfiguration.allowedOrigins = allowOrigin
+        let proxy = RecordingProxy(configuration: proxyConfiguration, writer: writer, logger: logger)
         let address: String
         do {
             address = try await proxy.start()

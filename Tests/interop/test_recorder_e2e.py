@@ -237,3 +237,31 @@ def test_bad_or_slow_upgrade_requests_are_answered_or_dropped(tmp_path):
             await stop_recorder(proc)
 
     asyncio.run(main())
+
+
+def test_an_origin_not_allowed_is_refused_with_403(tmp_path):
+    out = tmp_path / "origin.sqlite"
+
+    async def main():
+        async with serve(upstream_handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            proc, address = await start_recorder(f"ws://127.0.0.1:{port}/", out, "--allow-origin", "http://localhost:3000")
+            try:
+                async with connect(f"ws://{address}/", origin="http://localhost:3000") as ws:
+                    await ws.send("hello")
+                    assert (await ws.recv()).startswith("echo:")
+                with pytest.raises(InvalidStatus) as refused:
+                    async with connect(f"ws://{address}/", origin="http://evil.example"):
+                        pass
+                assert refused.value.response.status_code == 403
+                # Not a browser: no Origin, forwarded.
+                async with connect(f"ws://{address}/") as ws:
+                    await ws.send("hello")
+                    assert (await ws.recv()).startswith("echo:")
+            finally:
+                await stop_recorder(proc)
+
+    asyncio.run(main())
+    connections = read_connections(out)
+    assert [c["upgrade_status"] for c in connections] == [101, 403, 101], connections
+    assert "origin http://evil.example is not in --allow-origin" in connections[1]["error"]
