@@ -166,8 +166,13 @@ public struct BenchRunner: Sendable {
         var baseClientCPU = startClientCPU
         var windowStart = start
         if !interrupted {
-            for (loop, s) in zip(loops, stats) { try? await loop.submit { s.startWindow() }.get() }
-            base = await snapshot(withLatency: false)
+            // Each loop forgets its latencies and reads its counters in one task, so that no message
+            // falls between the two.
+            var parts: [LoopStats.Snapshot] = []
+            for (loop, s) in zip(loops, stats) {
+                if let p = try? await loop.submit({ s.startWindow(); return s.snapshot(withLatency: false) }).get() { parts.append(p) }
+            }
+            base = .merged(parts)
             baseSample = sampler?.sample()
             baseClientCPU = ProcessSampler.ownCPUSeconds()
             windowStart = clock.now

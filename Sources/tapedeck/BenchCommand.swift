@@ -18,10 +18,13 @@ struct BenchCommand: AsyncParsableCommand {
             ends the run early and prints what was measured.
 
             Examples:
-              tapedeck bench ws://127.0.0.1:8080/api/ws -c 1000 --ramp 500/s --duration 30s \\
-                  -H "Authorization: Bearer $(tapedeck token)" --latency-field '$.data.t' --pid $(pgrep -n tapedeck)
-              tapedeck bench ws://127.0.0.1:8080/api/v1/ws?token=$(tapedeck token) -c 10 \\
-                  --send '{"type":"subscribe_live_tail","payload":{"job_id":"job-{{ conn.index % 3 }}"}}'
+              tapedeck serve bench/broadcast.yaml --port 9001 --speed 100 &
+              tapedeck bench ws://127.0.0.1:9001/api/ws -c 1000 --ramp 500/s \\
+                  -H "Authorization: Bearer $(tapedeck token)" \\
+                  --latency-field '$.data.t' --pid $! --duration 30s
+              tapedeck bench ws://127.0.0.1:8080/api/ws -c 10 \\
+                  -H "Authorization: Bearer $(tapedeck token)" \\
+                  --send '{"action":"subscribe","topics":["incidents"],"n":{{ conn.id }}}'
               tapedeck bench ws://127.0.0.1:9001/ -c 100 --duration 5s --json
             """
     )
