@@ -15,7 +15,7 @@ bounded in time. Rates are *delivered* messages per second: events per second ti
 
 Cases: a rate sweep to each server's ceiling at N = 100 and 1000 (10000 with --n10k); a fixed 10k msg/s
 at N = 100 and 1000 (server CPU, latency); as fast as the clients read (`--speed max`) at N = 1000; idle
-memory (RSS) at N = 1000 (and 10000 with --n10k); schedule lag at 10k events/s to one client.
+memory (RSS) at N = 1000 (and 10000 with --n10k); schedule lag at 10k events/s to one picows client.
 """
 import argparse
 import asyncio
@@ -237,19 +237,26 @@ def idle_memory(args, n, results, commands):
 
 
 async def lag_client(url, headers, seconds, st_scale):
-    """One client; returns schedule lag percentiles (ms): arrival minus scheduled time, less the smallest.
+    """One picows client; returns schedule lag percentiles (ms): arrival minus scheduled time, less the smallest.
 
-    `st_scale` turns `data.st` into real seconds (Tapedeck's `st` is scenario time: divide by the speed)."""
-    from websockets.asyncio.client import connect
-    hdrs = dict(h.split(": ", 1) for h in headers)
+    `st_scale` turns `data.st` into real seconds (Tapedeck's `st` is scenario time: divide by the speed).
+    picows, not `websockets`: a websockets client cannot read 10k messages/s on a busy core and would
+    measure itself."""
+    from picows import WSListener, WSMsgType, ws_connect
     samples = []
-    async with connect(url, additional_headers=hdrs, compression=None, max_queue=None) as ws:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            m = await asyncio.wait_for(ws.recv(), 5)
-            now = time.monotonic_ns()
-            at = m.index('"st":') + 5  # cheaper than json.loads, so the client keeps up
-            samples.append((now, float(m[at:m.index(",", at)])))
+
+    class Listener(WSListener):
+        def on_ws_frame(self, transport, frame):
+            if frame.msg_type == WSMsgType.TEXT:
+                now = time.monotonic_ns()
+                m = frame.get_payload_as_bytes()
+                at = m.find(b'"st":') + 5  # cheaper than json.loads, so the client keeps up
+                samples.append((now, float(m[at:m.index(b",", at)])))
+
+    transport, _ = await ws_connect(Listener, url, extra_headers=dict(h.split(": ", 1) for h in headers))
+    await asyncio.sleep(seconds)
+    transport.send_close()
+    transport.disconnect()
     skip = len(samples) // 10  # the first tenth: connection warm-up
     samples = samples[skip:]
     if not samples:
@@ -272,7 +279,7 @@ def schedule_lag(args, eps, results, commands):
             with Server(args, name, events_per_s=eps) as s:
                 scale = BASE_RATE / eps if name == "tapedeck" else 1.0
                 f = asyncio.run(asyncio.wait_for(lag_client(s.url, s.headers, args.lag_seconds, scale), args.lag_seconds + 30))
-                commands.setdefault(f"lag-{name}", (shown(s.cmd), "bench/run.py (lag_client: one Python websockets client)"))
+                commands.setdefault(f"lag-{name}", (shown(s.cmd), "bench/run.py (lag_client: one picows client)"))
         except Exception as e:  # noqa: BLE001 - reported in the table
             f = {"error": str(e) or type(e).__name__}
         out[name] = f
@@ -295,6 +302,13 @@ def machine():
     load = os.getloadavg()
     return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
             "load": f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"}
+
+
+def revision():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "?"
+    except OSError:
+        return "?"
 
 
 def k(x):
@@ -343,7 +357,7 @@ def markdown(args, results, commands, m, started, elapsed):
         "",
         f"Machine: {m['nproc']} cores, {m['cpu']}, Linux {m['kernel']}; load average at the end "
         f"{m['load']} (other engineers' builds share these two cores, so every figure is noisy). Run of "
-        f"{started} UTC, {elapsed / 60:.0f} min; Tapedeck release build of this commit, measured with "
+        f"{started} UTC, {elapsed / 60:.0f} min; Tapedeck release build of commit {revision()}, measured with "
         f"{args.duration} s windows ({args.fixed_duration} s for the fixed rates).",
         "",
     ]
@@ -359,7 +373,12 @@ def markdown(args, results, commands, m, started, elapsed):
         for s in args.servers:
             ok = [r for r, f in sw["by_server"][s].items() if held(f, r, n)]
             ceil.append(f"{max(ok):,}" if ok else "below the lowest rate")
-        L += ["| **highest rate held** | " + " | ".join(f"**{c}**" for c in ceil) + " |", ""]
+        L += ["| **highest rate held** | " + " | ".join(f"**{c}**" for c in ceil) + " |"]
+        gen = []
+        for s in args.servers:
+            ok = [r for r, f in sw["by_server"][s].items() if held(f, r, n)]
+            gen.append(pc(sw["by_server"][s][max(ok)]["client_cpu"]) if ok else "–")
+        L += ["| generator CPU there | " + " | ".join(gen) + " |", ""]
     for key in ["fixed-100", "fixed-1000"]:
         if key not in results:
             continue
@@ -399,7 +418,7 @@ def markdown(args, results, commands, m, started, elapsed):
         lg = results["lag"]
         L += [f"### Schedule lag at {lg['events_per_s']:,} events/s to one client", "",
               "Arrival time minus the event's scheduled time (`data.st`), less the smallest such difference of the",
-              "run (so the least-late event counts as on time), read by one Python `websockets` client on core 1;",
+              "run (so the least-late event counts as on time), read by one picows client on core 1;",
               "the first tenth of the run is left out. It is an upper bound on the lag: delivery time is included.", ""]
         L += ["| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
         for label, key_ in [("events/s received", "rate"), ("lag p50 (ms)", "p50"), ("lag p99 (ms)", "p99"), ("lag max (ms)", "max")]:
@@ -498,7 +517,7 @@ def main():
         schedule_lag(args, 10_000, results, commands)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=1, default=str)
+            json.dump({"results": results, "commands": commands}, f, indent=1, default=str)
     section = markdown(args, results, commands, machine(), started, time.monotonic() - t0)
     write_benchmarks(args.out, section)
     print(section)
