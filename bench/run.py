@@ -56,6 +56,23 @@ def rss_bytes(pid):
         return None
 
 
+def run_queue_wait(pid):
+    """(ns on a CPU, ns runnable but waiting for one, now) of a process: /proc/PID/task/*/schedstat summed."""
+    on_cpu = waiting = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):  # every thread: Tapedeck and Node have several
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    c, w, _ = f.read().split()
+                    on_cpu += int(c)
+                    waiting += int(w)
+            except (OSError, ValueError):
+                pass
+    except OSError:
+        return None
+    return on_cpu, waiting, time.monotonic_ns()
+
+
 class Server:
     """One server process, pinned to core 0, stopped (SIGINT, then SIGKILL) on exit."""
 
@@ -120,13 +137,19 @@ def bench(args, server, n, duration, latency=True):
     if latency:
         cmd += ["--latency-field", "$.data.t"]
     timeout = duration + n / 500 + 60
+    before = run_queue_wait(server.pid)
     try:
         out = subprocess.run(args.pin_client + cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}, cmd
     if out.returncode != 0:
         return {"error": out.stderr.strip()[-300:]}, cmd
-    return json.loads(out.stdout), cmd
+    report = json.loads(out.stdout)
+    after = run_queue_wait(server.pid)
+    if before and after and after[2] > before[2]:
+        # Time the server was runnable but another process had its core: the machine is shared.
+        report["server_wait_percent"] = round((after[1] - before[1]) / (after[2] - before[2]) * 100, 1)
+    return report, cmd
 
 
 def shown(cmd, server=None):
@@ -154,6 +177,7 @@ def figures(r):
         "p50": lat.get("p50"),
         "p99": lat.get("p99"),
         "client_cpu": r["client"]["cpu_percent"],
+        "wait": r.get("server_wait_percent"),
     }
 
 
@@ -333,7 +357,7 @@ def cell(f, what):
     if "error" in f:
         return "error"
     if what == "rate":
-        return f"{k(f['delivered'])} · {pc(f['cpu'])} · {msf(f['p99'])} ms"
+        return f"{k(f['delivered'])} · {pc(f['cpu'])} (+{pc(f.get('wait'))}) · {msf(f['p99'])} ms"
     return "–"
 
 
@@ -349,6 +373,9 @@ def markdown(args, results, commands, m, started, elapsed):
         "thread) to core 1; `tapedeck bench` reads the server's CPU and RSS from `/proc`. Rates are delivered",
         "messages per second (events per second × N). One-way latency is the arrival time minus the stamp,",
         "both on the same clock. A rate is *held* when at least 97% of it is delivered with no connection lost.",
+        "\"Waited for its core\" is the share of the run the server was runnable but not running",
+        "(`/proc/PID/schedstat`): other processes had the core. A server that misses a rate well below 100%",
+        "CPU with a high wait was starved by the machine, not idle.",
         "",
         "```",
         "swift build -c release",
@@ -364,7 +391,7 @@ def markdown(args, results, commands, m, started, elapsed):
     for key in sorted(k_ for k_ in results if k_.startswith("sweep-")):
         n = int(key.split("-")[1])
         sw = results[key]
-        L += [f"### Rate sweep, N = {n:,}: delivered msg/s · server CPU · p99 latency", ""]
+        L += [f"### Rate sweep, N = {n:,}: delivered msg/s · server CPU (+ time it waited for its core) · p99 latency", ""]
         L += ["| offered | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
         for rate in sw["rates"]:
             row = [f"{rate:,}"] + [cell(sw["by_server"][s].get(rate), "rate") for s in args.servers]
@@ -387,6 +414,7 @@ def markdown(args, results, commands, m, started, elapsed):
         L += ["| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
         rows = [("delivered msg/s", lambda f: k(f["delivered"])), ("server CPU", lambda f: pc(f["cpu"])),
                 ("latency p50 (ms)", lambda f: msf(f["p50"])), ("latency p99 (ms)", lambda f: msf(f["p99"])),
+                ("server waited for its core", lambda f: pc(f.get("wait"))),
                 ("server RSS (MiB)", lambda f: mib(f["rss"])), ("generator CPU", lambda f: pc(f["client_cpu"]))]
         for label, fn in rows:
             L.append(f"| {label} | " + " | ".join("error" if "error" in fx["by_server"][s] else fn(fx["by_server"][s]) for s in args.servers) + " |")
@@ -396,6 +424,7 @@ def markdown(args, results, commands, m, started, elapsed):
         L += [f"### As fast as the clients read (`--speed max`), N = {mx['n']:,}", ""]
         L += ["| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
         for label, fn in [("delivered msg/s", lambda f: k(f["delivered"])), ("server CPU", lambda f: pc(f["cpu"])),
+                          ("server waited for its core", lambda f: pc(f.get("wait"))),
                           ("latency p99 (ms)", lambda f: msf(f["p99"])), ("connections lost", lambda f: str(f["closed"])),
                           ("generator CPU", lambda f: pc(f["client_cpu"]))]:
             L.append(f"| {label} | " + " | ".join("error" if "error" in mx["by_server"][s] else fn(mx["by_server"][s]) for s in args.servers) + " |")
