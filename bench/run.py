@@ -423,7 +423,8 @@ def markdown(args, results, commands, m, started, elapsed):
         mx = results[key]
         L += [f"### As fast as the clients read (`--speed max`), N = {mx['n']:,}", ""]
         L += ["| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-        for label, fn in [("delivered msg/s", lambda f: k(f["delivered"])), ("server CPU", lambda f: pc(f["cpu"])),
+        for label, fn in [("connections open", lambda f: f"{f['open']:,}"),
+                          ("delivered msg/s", lambda f: k(f["delivered"])), ("server CPU", lambda f: pc(f["cpu"])),
                           ("server waited for its core", lambda f: pc(f.get("wait"))),
                           ("latency p99 (ms)", lambda f: msf(f["p99"])), ("connections lost", lambda f: str(f["closed"])),
                           ("generator CPU", lambda f: pc(f["client_cpu"]))]:

@@ -1,5 +1,5 @@
 import Histogram
-public import TapedeckCore
+import TapedeckCore
 
 /// The result of a benchmark run: what was opened, what arrived, how late, and what the server cost.
 public struct BenchReport: Sendable {
