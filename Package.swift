@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "TapedeckDiff", targets: ["TapedeckDiff"]),
         .library(name: "TapedeckReplay", targets: ["TapedeckReplay"]),
         .library(name: "TapedeckTesting", targets: ["TapedeckTesting"]),
+        .library(name: "TapedeckBench", targets: ["TapedeckBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -35,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
         // Tests only: forged JWTs (HMAC over a header that names another algorithm).
         .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"6.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // The command line: thin ArgumentParser commands over the libraries.
@@ -42,7 +44,7 @@ let package = Package(
             name: "tapedeck",
             dependencies: [
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckProtobuf", "TapedeckServer", "TapedeckRecording",
-                "TapedeckDiff", "TapedeckReplay", "TapedeckTesting",
+                "TapedeckDiff", "TapedeckReplay", "TapedeckTesting", "TapedeckBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -165,6 +167,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Load generator: N WebSocket clients on one NIO event loop group; rates, connect and one-way latency
+        // percentiles (HdrHistogram), the target process's CPU and memory; table and JSON reports.
+        .target(
+            name: "TapedeckBench",
+            dependencies: [
+                "TapedeckCore",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TapedeckCoreTests", dependencies: ["TapedeckCore", .product(name: "OrderedCollections", package: "swift-collections")], swiftSettings: swiftSettings),
         .testTarget(name: "TapedeckScenarioTests", dependencies: ["TapedeckScenario", "TapedeckCore"], swiftSettings: swiftSettings),
         .testTarget(name: "TapedeckProtobufTests", dependencies: ["TapedeckProtobuf"], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
@@ -217,6 +234,18 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TapedeckBenchTests",
+            dependencies: [
+                "TapedeckBench", "TapedeckCore",
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -9,6 +9,7 @@ extension FunctionLibrary {
     /// | `uuid()` | a random (seeded) UUID v4 |
     /// | `now([offset])` | the current time, ISO-8601 UTC with milliseconds; `offset` in seconds (`now(-5m)`) |
     /// | `time([offset])`, `time_ms()` | the current Unix time in seconds / milliseconds |
+    /// | `mono_ns()` | the real monotonic clock (`CLOCK_MONOTONIC`) in nanoseconds, whatever the scenario time; for one-way latency on one machine (`tapedeck bench --latency-field`) |
     /// | `iso(seconds)` | formats a Unix time as ISO-8601 |
     /// | `millis(x)` | Unix milliseconds from milliseconds or an ISO-8601 time |
     /// | `rand.int(a, b)`, `rand.float(a, b)`, `rand.bool([p])` | seeded uniform values (`int` inclusive) |
@@ -35,6 +36,7 @@ extension FunctionLibrary {
         f["now"] = Function { ctx, a in .string(Timestamp.iso8601(ctx.now + (try a.number(0, "offset", default: 0)))) }
         f["time"] = Function { ctx, a in .double(ctx.now + (try a.number(0, "offset", default: 0))) }
         f["time_ms"] = Function { ctx, a in .int(Int(((ctx.now + (try a.number(0, "offset", default: 0))) * 1000).rounded(.down))) }
+        f["mono_ns"] = Function { _, _ in .int(monotonicNanoseconds()) }
         f["millis"] = Function { _, a in
             // Unix milliseconds from a number of milliseconds, a numeric string or an ISO-8601 time.
             let v = try a.require(0)
@@ -359,6 +361,14 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// Nanoseconds of `CLOCK_MONOTONIC`: the clock `mono_ns()` reads, which another process on the same
+/// machine (a load generator, Python's `time.monotonic_ns()`, Node's `process.hrtime.bigint()`) reads too.
+public func monotonicNanoseconds() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int(ts.tv_sec) &* 1_000_000_000 &+ Int(ts.tv_nsec)
+}
 
 @inline(__always) func _sin(_ x: Double) -> Double { sin(x) }
 @inline(__always) func _cos(_ x: Double) -> Double { cos(x) }

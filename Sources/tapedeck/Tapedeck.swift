@@ -17,7 +17,7 @@ struct Tapedeck: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, RecordCommand.self, ReplayCommand.self, DiffCommand.self, ScenarioCommand.self,
             InspectCommand.self, ExportCommand.self, ImportCommand.self,
-            TestCommand.self, ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self,
+            TestCommand.self, ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self, BenchCommand.self,
         ]
     )
 }

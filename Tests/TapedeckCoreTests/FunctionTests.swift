@@ -32,6 +32,14 @@ struct FunctionTests {
         #expect(counts["a"]! > counts["b"]! * 5)
     }
 
+    @Test func monoNsReadsTheRealMonotonicClockWhateverTheScenarioTime() throws {
+        let before = monotonicNanoseconds()
+        let a = try eval("mono_ns()", time: 1000, now: 5).intValue!
+        let b = try eval("mono_ns()", time: 0, now: 0).intValue!
+        let after = monotonicNanoseconds()
+        #expect(before <= a && a <= b && b <= after)
+    }
+
     @Test func uuidIsVersion4() throws {
         let u = try eval("uuid()").stringValue!
         #expect(u.count == 36)
