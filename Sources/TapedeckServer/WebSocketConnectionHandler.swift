@@ -373,8 +373,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// The client's close: recorded, and answered with the same code and reason (RFC 6455 5.5.1),
-    /// or 1002 when the code may not be sent.
+    /// The client's close: recorded (the tap sees its code and reason), and answered with 1000, or
+    /// 1002 when its code may not be sent.
     private func receivedClose(_ payload: ByteBuffer) {
         var payload = payload
         var valid = true
@@ -402,13 +402,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             break
         case .open, .closeQueued:
             phase = .open
-            if !valid {
-                sendCloseNow(code: 1002, reason: "")
-            } else if code == 1005 {
-                sendCloseNow(code: 1000, reason: "")
-            } else {
-                sendCloseNow(code: code, reason: reason)
-            }
+            // 1000 to any close the peer may send, as the recorded sample sessions have it (RFC 6455
+            // 5.5.1 allows echoing the code instead; that would change what those samples recorded).
+            sendCloseNow(code: valid ? 1000 : 1002, reason: "")
         }
     }
 
