@@ -11,8 +11,9 @@ import NIOCore
 ///
 /// An event is enveloped and encoded once per profile into one ``OutboundFrame``; every connection
 /// that accepts it writes that same buffer. The connections of each profile are kept as a snapshot
-/// grouped by event loop (rebuilt when one comes or goes), so a batch of events costs one task per
-/// event loop, which decides and writes for each of its connections and flushes each once.
+/// grouped by event loop (rebuilt when one comes or goes), so a batch of events costs at most one
+/// task per event loop (see ``HubMailbox``), which decides and writes for each of its connections
+/// and flushes each once.
 final class Hub: Sendable {
     /// The connections of one profile on one event loop.
     struct LoopGroup: Sendable {
@@ -42,6 +43,8 @@ final class Hub: Sendable {
     /// When the shared timeline starts: told of every connection and client message.
     let start: TimelineStart
     private let allocator = ByteBufferAllocator()
+    /// One mailbox per event loop, made when first needed.
+    private let mailboxes = Mutex<[ObjectIdentifier: HubMailbox]>([:])
 
     init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger) {
         self.world = world
@@ -216,13 +219,19 @@ final class Hub: Sendable {
                 groups = state.withLock { $0.shared[profile] ?? [] }
             }
             if wait { await waitForRoom(groups) }
-            let mayDrop = !wait
             for g in groups {
-                let connections = g.connections
-                g.loop.execute {
-                    for c in connections { c.deliver(prepared, mayDrop: mayDrop) }
-                }
+                mailbox(for: g.loop).post(HubMailbox.Entry(connections: g.connections, events: prepared, mayDrop: !wait))
             }
+        }
+    }
+
+    private func mailbox(for loop: any EventLoop) -> HubMailbox {
+        mailboxes.withLock { m in
+            let key = ObjectIdentifier(loop)
+            if let box = m[key] { return box }
+            let box = HubMailbox(loop: loop)
+            m[key] = box
+            return box
         }
     }
 

@@ -25,8 +25,13 @@ final class SimulatorConnection: Sendable {
     /// Writes the events this connection accepts, then flushes once. On the event loop.
     ///
     /// With `mayDrop` false (`--speed max`) nothing is dropped: the caller waited for room.
-    func deliver(_ events: [PreparedEvent], mayDrop: Bool) {
-        handler.value.deliver(events, mayDrop: mayDrop)
+    func deliver(_ events: [PreparedEvent], mayDrop: Bool, flush: Bool = true) {
+        handler.value.deliver(events, mayDrop: mayDrop, flush: flush)
+    }
+
+    /// Flushes what `deliver(_:mayDrop:flush:)` wrote. On the event loop.
+    func flush() {
+        handler.value.flush()
     }
 
     /// `nil` when the queue has room for more events (or the connection is closing), else a future

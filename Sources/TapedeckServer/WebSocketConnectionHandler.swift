@@ -268,14 +268,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     // MARK: Events from the hub
 
-    func deliver(_ events: [PreparedEvent], mayDrop: Bool) {
+    func deliver(_ events: [PreparedEvent], mayDrop: Bool, flush: Bool) {
         guard phase == .open else { return }
         for e in events {
             guard let key = engine.acceptingSubscription(event: e.value, topic: e.topic) else { continue }
             send(e.frame, event: (key, mayDrop))
         }
-        flushIfNeeded()
+        if flush { flushIfNeeded() }
     }
+
+    func flush() { flushIfNeeded() }
 
     func roomFuture() -> EventLoopFuture<Void>? {
         guard phase == .open, !queue.hasRoom(for: 1), let context else { return nil }
