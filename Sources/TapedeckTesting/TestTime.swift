@@ -118,7 +118,7 @@ struct ManualTestTime: TestTime {
             let count = sent.next()
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await probe.waitUntilHandled(atLeast: count) }
-                group.addTask { try? await Task.sleep(for: .seconds(1)) }
+                group.addTask { try? await Task.sleep(for: .seconds(5)) }
                 await group.next()
                 group.cancelAll()
             }
