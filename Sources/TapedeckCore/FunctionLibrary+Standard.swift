@@ -252,7 +252,7 @@ extension FunctionLibrary {
         f["query_match"] = Function { _, a in
             // query_match(query, log): a log query (`level:ERROR AND NOT service:auth`); null or '' matches all.
             let q = a.value(0)?.stringValue ?? ""
-            return .bool(try LogQuery(parsing: q).matches(try a.require(1)))
+            return .bool(try LogQuery.cached(q).matches(try a.require(1)))
         }
         f["query_error"] = Function { _, a in
             // query_error(query): null when the query is valid, else what is wrong with it.
@@ -268,7 +268,7 @@ extension FunctionLibrary {
         }
         f["query_select"] = Function { _, a in
             // query_select(list, query): the items that match a log query.
-            let query = try LogQuery(parsing: a.value(1)?.stringValue ?? "")
+            let query = try LogQuery.cached(a.value(1)?.stringValue ?? "")
             return .array(try a.list(0).filter { query.matches($0) })
         }
         f["filter_error"] = Function { _, a in

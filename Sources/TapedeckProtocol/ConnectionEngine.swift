@@ -235,20 +235,45 @@ public struct ConnectionEngine: Sendable {
     /// The key of the first subscription that lets the event through, or `nil` when the connection
     /// should not receive it (authorization or subscriptions).
     public func acceptingSubscription(event: Value, topic: String?) -> String? {
-        let t: Value = topic.map(Value.string) ?? .null
-        var ctx = EvaluationContext(variables: ["event": event, "topic": t, "conn": conn, "settings": settings, "entities": entities])
+        // The expression context is built only when the profile has a predicate to evaluate: most
+        // deliveries are decided by topic alone.
+        var ctx: EvaluationContext?
         if let d = profile.deliverIf {
-            guard (try? d.evaluate(in: &ctx).isTruthy) ?? false else { return nil }
+            var c = deliveryContext(event: event, topic: topic)
+            guard (try? d.evaluate(in: &c).isTruthy) ?? false else { return nil }
+            ctx = c
         }
         // A profile without subscriptions (no initial ones, no subscribe rule) delivers by `deliver_if` alone.
         guard usesSubscriptions else { return "" }
         for sub in subscriptions.values {
             guard sub.topics.contains("*") || topic.map(sub.topics.contains) == true else { continue }
             guard let filter = profile.subscriptions.filter else { return sub.key }
-            ctx.variables["sub"] = sub.value
-            if (try? filter.evaluate(in: &ctx).isTruthy) ?? false { return sub.key }
+            var c = ctx ?? deliveryContext(event: event, topic: topic)
+            c.variables["sub"] = sub.value
+            let passes = (try? filter.evaluate(in: &c).isTruthy) ?? false
+            ctx = c
+            if passes { return sub.key }
         }
         return nil
+    }
+
+    private func deliveryContext(event: Value, topic: String?) -> EvaluationContext {
+        let t: Value = topic.map(Value.string) ?? .null
+        return EvaluationContext(variables: ["event": event, "topic": t, "conn": conn, "settings": settings, "entities": entities])
+    }
+
+    /// When ``tick(now:wallTime:)`` next has work to do, in monotonic seconds (the client heartbeat
+    /// timeout, an unacknowledged heartbeat's grace, or the next server heartbeat); `nil` when it
+    /// never will. A client message can only move it later, so sleeping until it is never late.
+    public var nextTickTime: Double? {
+        var next: Double?
+        func consider(_ t: Double) { next = Swift.min(next ?? t, t) }
+        if let timeout = clientTimeout { consider(lastHeartbeat + timeout) }
+        if profile.heartbeat.server != nil, let (_, grace) = serverHeartbeat {
+            if let oldest = unacknowledged.values.first { consider(oldest + grace) }
+            consider(nextHeartbeat)
+        }
+        return next
     }
 
     /// Whether the client has asked for events: it subscribed explicitly, or the profile has no

@@ -4,13 +4,27 @@ import TapedeckCore
 import OrderedCollections
 import TapedeckScenario
 import TapedeckProtocol
+import NIOCore
 
 /// Routes events to connections: topic, authorization and subscription filters, then each
-/// connection's bounded queue. An event is enveloped and encoded once per profile, and the same
-/// encoded frame goes to every connection that accepts it.
+/// connection's socket or bounded queue.
+///
+/// An event is enveloped and encoded once per profile into one ``OutboundFrame``; every connection
+/// that accepts it writes that same buffer. The connections of each profile are kept as a snapshot
+/// grouped by event loop (rebuilt when one comes or goes), so a batch of events costs at most one
+/// task per event loop (see ``HubMailbox``), which decides and writes for each of its connections
+/// and flushes each once.
 final class Hub: Sendable {
+    /// The connections of one profile on one event loop.
+    struct LoopGroup: Sendable {
+        var loop: any EventLoop
+        var connections: [SimulatorConnection]
+    }
+
     private struct State {
         var connections: [Int: SimulatorConnection] = [:]
+        /// Connections that play the shared timeline, per profile, grouped by event loop.
+        var shared: [String: [LoopGroup]] = [:]
         var nextID = 0
         var shuttingDown = false
         /// Connection slots held per limit key (`connection_limit`), reserved at the upgrade decision.
@@ -28,6 +42,9 @@ final class Hub: Sendable {
     private let eventCount = Mutex(0)
     /// When the shared timeline starts: told of every connection and client message.
     let start: TimelineStart
+    private let allocator = ByteBufferAllocator()
+    /// One mailbox per event loop, made when first needed.
+    private let mailboxes = Mutex<[ObjectIdentifier: HubMailbox]>([:])
 
     init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger) {
         self.world = world
@@ -84,6 +101,15 @@ final class Hub: Sendable {
         let added = state.withLock { s in
             guard !s.shuttingDown else { return false }
             s.connections[c.id] = c
+            if !c.ownsTimeline {
+                var groups = s.shared[c.profileName, default: []]
+                if let i = groups.firstIndex(where: { $0.loop === c.eventLoop }) {
+                    groups[i].connections.append(c)
+                } else {
+                    groups.append(LoopGroup(loop: c.eventLoop, connections: [c]))
+                }
+                s.shared[c.profileName] = groups
+            }
             return true
         }
         if added { start.connected() }
@@ -91,7 +117,15 @@ final class Hub: Sendable {
     }
 
     func remove(_ c: SimulatorConnection) {
-        _ = state.withLock { $0.connections.removeValue(forKey: c.id) }
+        state.withLock { s in
+            guard s.connections.removeValue(forKey: c.id) != nil, !c.ownsTimeline else { return }
+            var groups = s.shared[c.profileName, default: []]
+            if let i = groups.firstIndex(where: { $0.loop === c.eventLoop }) {
+                groups[i].connections.removeAll { $0 === c }
+                if groups[i].connections.isEmpty { groups.remove(at: i) }
+            }
+            s.shared[c.profileName] = groups.isEmpty ? nil : groups
+        }
     }
 
     var connectionCount: Int { state.withLock { $0.connections.count } }
@@ -136,7 +170,7 @@ final class Hub: Sendable {
     }
 
     /// The frame for an event, per its profile; `nil` when the profile cannot render it (logged).
-    func prepare(_ event: TimelineEvent) -> (profile: String, topic: String?, item: OutboundItem)? {
+    func prepare(_ event: TimelineEvent) -> (profile: String, event: PreparedEvent)? {
         guard let entry = world.entry(for: event.profile) else {
             logger.error("event of stream '\(event.stream)' names unknown profile '\(event.profile ?? "-")'")
             return nil
@@ -153,37 +187,66 @@ final class Hub: Sendable {
         do {
             let (topic, frame, item) = try entry.render(event, now: now, random: SeededRandom(seed: UInt64(n), stream: "hub"), sequence: n)
             activity[p.name]?.append(ActivityLog.Item(timeMillis: Int((now * 1000).rounded()), event: event.value, message: frame))
-            return (p.name, topic, item)
+            return (p.name, PreparedEvent(value: event.value, topic: topic, frame: OutboundFrame(item, allocator: allocator)))
         } catch {
             logger.error("profile \(p.name) cannot render an event of stream '\(event.stream)': \(error)")
             return nil
         }
     }
 
-    /// Delivers an event to every accepting connection (or only to `only`). With `wait`, waits for
-    /// room in the queues instead of dropping.
+    /// Delivers events (in order) to every accepting connection, or only to `only`. With `wait`,
+    /// first waits until every target has room in its queue, and drops nothing.
     ///
     /// Events of the shared timeline (no `only`) are recorded in their profile's history first, so a
     /// connection that opens later finds them there. Private per-connection timelines do not record.
-    func publish(_ event: TimelineEvent, only: SimulatorConnection? = nil, wait: Bool) async {
-        guard let (profile, topic, item) = prepare(event) else { return }
-        let targets: [SimulatorConnection]
-        if let only {
-            targets = [only]
-        } else {
-            if let entry = world.entry(for: event.profile) { record(event.value, topic: topic, entry: entry) }
-            targets = state.withLock { Array($0.connections.values) }.filter { $0.profileName == profile && !$0.ownsTimeline }
+    func publish(_ events: [TimelineEvent], only: SimulatorConnection? = nil, wait: Bool) async {
+        var byProfile: [(profile: String, events: [PreparedEvent])] = []
+        for event in events {
+            guard let (profile, prepared) = prepare(event) else { continue }
+            if only == nil, let entry = world.entry(for: event.profile) { record(event.value, topic: prepared.topic, entry: entry) }
+            if let i = byProfile.firstIndex(where: { $0.profile == profile }) {
+                byProfile[i].events.append(prepared)
+            } else {
+                byProfile.append((profile, [prepared]))
+            }
         }
-        for c in targets where c.profileName == profile {
-            if wait {
-                guard let key = c.withEngine({ $0.acceptingSubscription(event: event.value, topic: topic) }) else { continue }
-                await c.queue.waitForRoom(tag: key)
+        for (profile, prepared) in byProfile {
+            let groups: [LoopGroup]
+            if let only {
+                guard only.profileName == profile else { continue }
+                groups = [LoopGroup(loop: only.eventLoop, connections: [only])]
+            } else {
+                groups = state.withLock { $0.shared[profile] ?? [] }
             }
-            // Decide and queue under the engine's lock, so that an event cannot slip in after a
-            // client message that stops delivery (pause, unsubscribe) has been answered.
-            c.withEngine { e in
-                if let key = e.acceptingSubscription(event: event.value, topic: topic) { c.queue.pushEvent(item, tag: key) }
+            if wait { await waitForRoom(groups) }
+            for g in groups {
+                mailbox(for: g.loop).post(HubMailbox.Entry(connections: g.connections, events: prepared, mayDrop: !wait))
             }
+        }
+    }
+
+    private func mailbox(for loop: any EventLoop) -> HubMailbox {
+        mailboxes.withLock { m in
+            let key = ObjectIdentifier(loop)
+            if let box = m[key] { return box }
+            let box = HubMailbox(loop: loop)
+            m[key] = box
+            return box
+        }
+    }
+
+    /// Delivers one event; see ``publish(_:only:wait:)``.
+    func publish(_ event: TimelineEvent, only: SimulatorConnection? = nil, wait: Bool) async {
+        await publish([event], only: only, wait: wait)
+    }
+
+    /// Waits until every connection of `groups` has room for more events (or is closing): the pace
+    /// of `--speed max` is the pace of the slowest reader.
+    private func waitForRoom(_ groups: [LoopGroup]) async {
+        for g in groups {
+            let connections = g.connections
+            guard let waits = try? await g.loop.submit({ connections.compactMap { $0.roomFuture() } }).get() else { continue }
+            for w in waits { try? await w.get() }
         }
     }
 
@@ -202,6 +265,6 @@ final class Hub: Sendable {
             return Array(s.connections.values)
         }
         start.stop()
-        for c in all { c.queue.pushControl(.close(code: code, reason: reason)) }
+        for c in all { c.close(code: code, reason: reason) }
     }
 }

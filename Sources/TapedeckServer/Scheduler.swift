@@ -40,31 +40,48 @@ struct Scheduler: Sendable {
         await play(to: connection)
     }
 
+    /// Events handed to the hub at once at `--speed max`; each batch waits for room first.
+    static let maxBatch = 64
+    /// Events due at the same moment handed over at once at a fixed speed (when the scheduler is
+    /// behind, or several events share a time).
+    static let dueBatch = 256
+
     private func play(to connection: SimulatorConnection?) async {
         guard !Task.isCancelled else { return }
         let origin = clock.elapsed
         var iterator = makeIterator(epoch: clock.wallTime)
         let speed = self.speed
-        var count = 0
         logger.info("timeline started", metadata: ["speed": "\(speed)", "connection": "\(connection.map { "\($0.id)" } ?? "all")"])
-        while !Task.isCancelled {
-            let event: TimelineEvent?
-            do {
-                event = try iterator.next()
-            } catch {
-                logger.error("\(error)")
-                continue
+        var ended = false
+        func next() -> TimelineEvent? {
+            while true {
+                do {
+                    guard let e = try iterator.next() else {
+                        ended = true
+                        return nil
+                    }
+                    return e
+                } catch {
+                    logger.error("\(error)")
+                }
             }
-            guard let event else { break }
+        }
+        while !Task.isCancelled && !ended {
             switch speed {
             case .factor(let f):
-                let deadline = origin + .nanoseconds(Int64((event.time / f * 1e9).rounded()))
-                do { try await clock.sleep(until: deadline) } catch { return }
-                await hub.publish(event, only: connection, wait: false)
+                func deadline(_ time: Double) -> Duration { origin + .nanoseconds(Int64((time / f * 1e9).rounded())) }
+                guard let first = next() else { break }
+                do { try await clock.sleep(until: deadline(first.time)) } catch { return }
+                // Every event already due goes with the first, in one hand-over.
+                var batch = [first]
+                let now = clock.elapsed
+                while batch.count < Self.dueBatch, let t = iterator.nextTime, deadline(t) <= now, let e = next() { batch.append(e) }
+                await hub.publish(batch, only: connection, wait: false)
             case .max:
-                await hub.publish(event, only: connection, wait: true)
-                count += 1
-                if count % 64 == 0 { await Task.yield() }
+                var batch: [TimelineEvent] = []
+                while batch.count < Self.maxBatch, let e = next() { batch.append(e) }
+                if !batch.isEmpty { await hub.publish(batch, only: connection, wait: true) }
+                await Task.yield()
             }
         }
         if !Task.isCancelled { logger.info("timeline ended", metadata: ["connection": "\(connection.map { "\($0.id)" } ?? "all")"]) }
@@ -74,6 +91,9 @@ struct Scheduler: Sendable {
 /// Merges several timeline iterators by time (ties: scenario order).
 struct WorldIterator: Sendable {
     var iterators: [Timeline.Iterator]
+
+    /// The time of the next event, if any.
+    var nextTime: Double? { iterators.compactMap(\.nextTime).min() }
 
     mutating func next() throws(ScenarioError) -> TimelineEvent? {
         var best: Int?

@@ -1,34 +1,56 @@
-import Synchronization
+import NIOCore
 import TapedeckCore
-import OrderedCollections
-import TapedeckProtocol
 
-/// One client connection: its protocol engine and its outbound queue.
+/// One client connection as the hub and the scheduler see it: which profile it speaks, and its
+/// event loop, where everything about it happens (see ``WebSocketConnectionHandler``).
 final class SimulatorConnection: Sendable {
     let id: Int
     let profileName: String
-    let queue: OutboundQueue
-    private let engine: Mutex<ConnectionEngine>
     /// Per-connection timeline (per-connection mode), started by `start`.
     let ownsTimeline: Bool
     /// When this connection's private timeline starts.
     let start: TimelineStart
+    let eventLoop: any EventLoop
+    private let handler: NIOLoopBound<WebSocketConnectionHandler>
 
-    init(
-        id: Int, profileName: String, engine: ConnectionEngine, queueCapacity: Int, ownsTimeline: Bool, clock: any SimulationClock,
-        tagCapacity: Int? = nil, warning: OutboundQueue.Warning? = nil
-    ) {
-        self.start = TimelineStart(clock: clock)
+    init(id: Int, profileName: String, ownsTimeline: Bool, clock: any SimulationClock, handler: WebSocketConnectionHandler, eventLoop: any EventLoop) {
         self.id = id
         self.profileName = profileName
-        self.engine = Mutex(engine)
-        self.queue = OutboundQueue(capacity: queueCapacity, tagCapacity: tagCapacity, warning: warning)
         self.ownsTimeline = ownsTimeline
+        self.start = TimelineStart(clock: clock)
+        self.eventLoop = eventLoop
+        self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
     }
 
-    /// Runs `body` on the engine under its lock (never across an await).
-    func withEngine<R>(_ body: (inout ConnectionEngine) -> R) -> R {
-        engine.withLock { body(&$0) }
+    /// Writes the events this connection accepts, then flushes once. On the event loop.
+    ///
+    /// With `mayDrop` false (`--speed max`) nothing is dropped: the caller waited for room.
+    func deliver(_ events: [PreparedEvent], mayDrop: Bool, flush: Bool = true) {
+        handler.value.deliver(events, mayDrop: mayDrop, flush: flush)
     }
 
+    /// Flushes what `deliver(_:mayDrop:flush:)` wrote. On the event loop.
+    func flush() {
+        handler.value.flush()
+    }
+
+    /// `nil` when the queue has room for more events (or the connection is closing), else a future
+    /// that completes once it has. On the event loop.
+    func roomFuture() -> EventLoopFuture<Void>? {
+        handler.value.roomFuture()
+    }
+
+    /// Closes with `code` after what is queued (from any thread).
+    func close(code: Int, reason: String) {
+        let handler = self.handler
+        eventLoop.execute { handler.value.close(code: code, reason: reason) }
+    }
+}
+
+/// An event rendered for one profile: its value and topic (for the delivery decision) and its
+/// encoded frame, shared by every connection that accepts it.
+struct PreparedEvent: Sendable {
+    var value: Value
+    var topic: String?
+    var frame: OutboundFrame
 }

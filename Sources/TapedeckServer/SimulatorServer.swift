@@ -4,7 +4,7 @@ public import TapedeckCore
 import TapedeckScenario
 import TapedeckProtocol
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
 import HTTPTypes
 import NIOCore
 import OrderedCollections
@@ -19,16 +19,20 @@ public struct SimulatorServer: Service {
     let logger: Logger
     let onReady: @Sendable (_ host: String, _ port: Int) async -> Void
     let tap: (any SimulatorTap)?
+    let probe: SimulatorProbe?
 
     /// - Parameters:
     ///   - tap: sees every connection and frame (for `serve --record`).
+    ///   - probe: counts the client messages the server has handled, for callers that wait on it
+    ///     (the test runner) instead of sleeping.
     ///   - onReady: called once the server listens, with the actual port.
     public init(
         world: SimulatorWorld, configuration: SimulatorConfiguration, clock: any SimulationClock = RealClock(),
-        logger: Logger = Logger(label: "tapedeck.serve"), tap: (any SimulatorTap)? = nil,
+        logger: Logger = Logger(label: "tapedeck.serve"), tap: (any SimulatorTap)? = nil, probe: SimulatorProbe? = nil,
         onReady: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
     ) {
         self.tap = tap
+        self.probe = probe
         self.world = world
         self.configuration = configuration
         self.clock = clock
@@ -93,16 +97,17 @@ public struct SimulatorServer: Service {
             }
         }
 
-        let upgrade = Upgrader(
-            endpoints: endpoints, world: world, authenticator: authenticator, hub: hub, scheduler: scheduler,
+        let upgrader = Upgrader(
+            endpoints: endpoints, world: world, authenticator: authenticator, hub: hub,
             configuration: configuration, clock: clock, logger: logger, tap: tap)
+        let services = WebSocketConnectionHandler.Services(
+            hub: hub, scheduler: scheduler, configuration: configuration, clock: clock, logger: logger, tap: tap, probe: probe)
+        let maxFrameSize = configuration.maxMessageSize
         let listening = ListeningFlag()
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                configuration: .init(ws: .init(maxFrameSize: configuration.maxMessageSize, autoPing: .disabled, closeTimeout: .seconds(5)))
-            ) { head, channel, logger in
-                await upgrade.decide(head, channel: channel)
+            server: HTTPServerBuilder { responder in
+                SimulatorChannel(responder: responder, upgrader: upgrader, services: services, maxFrameSize: maxFrameSize)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in

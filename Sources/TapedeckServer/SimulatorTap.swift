@@ -1,8 +1,9 @@
 /// Sees every connection and frame of the simulator at the socket edge, in both directions;
 /// `tapedeck serve --record` writes them to a recording through one.
 ///
-/// Calls for one connection come in order. A tap that is slow (a slow disk) slows the
-/// connection down instead of growing memory: each call is awaited.
+/// Calls for one connection come in order, from one task per tapped connection: the connection
+/// runs on its event loop and does not wait for the tap, so a tap slower than the traffic (a slow
+/// disk) holds the frames not yet tapped in memory.
 public protocol SimulatorTap: Sendable {
     /// A WebSocket connection was accepted.
     func opened(_ connection: TappedConnection) async

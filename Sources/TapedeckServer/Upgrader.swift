@@ -2,27 +2,29 @@ import Logging
 import TapedeckCore
 import TapedeckScenario
 import TapedeckProtocol
-import HummingbirdWebSocket
 import HTTPTypes
 import NIOCore
 import OrderedCollections
 
 /// Decides each WebSocket upgrade: finds the profile for the path, authenticates, and either
-/// refuses with the profile's status (401, 403, ...) or hands the socket to a connection handler.
+/// refuses with the profile's status (401, 403, ...) or sets up the connection.
 struct Upgrader: Sendable {
-    typealias Handler = WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
+    /// What to do with an upgrade request.
+    enum Decision: Sendable {
+        case accept(WebSocketConnectionHandler.Setup)
+        case refuse(UpgradeRefusal)
+    }
 
     let endpoints: OrderedDictionary<String, [String]>
     let world: SimulatorWorld
     let authenticator: Authenticator
     let hub: Hub
-    let scheduler: Scheduler
     let configuration: SimulatorConfiguration
     let clock: any SimulationClock
     let logger: Logger
     let tap: (any SimulatorTap)?
 
-    func decide(_ head: HTTPRequest, channel: any Channel) async -> ShouldUpgradeResult<Handler> {
+    func decide(_ head: HTTPRequest, channel: any Channel) async -> Decision {
         let uri = head.path ?? "/"
         var headers = head.headerFields.map { (name: $0.name.canonicalName, value: $0.value) }
         // The first Host header became the authority; another one left in the fields means the
@@ -30,11 +32,11 @@ struct Upgrader: Sendable {
         if head.authority != nil, head.headerFields.contains(where: { $0.name.canonicalName == "host" }) {
             let peer = Self.describe(channel.remoteAddress)
             let request = UpgradeRequest(uri: uri, headers: headers)
-            await refuse(
+            let refusal = await refuse(
                 channel, status: 400, body: ["error": "Bad Request", "message": "more than one Host header"], request: request,
                 query: uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init), headers: headers, peer: peer, profile: nil)
             logger.info("refused upgrade", metadata: ["path": "\(request.path)", "status": "400", "reason": "more than one Host header", "peer": "\(peer)"])
-            return .dontUpgrade
+            return .refuse(refusal)
         }
         // HTTP/1 `Host` arrives as the request's authority; profiles read it as `request.host`.
         if let authority = head.authority, !headers.contains(where: { $0.name.lowercased() == "host" }) {
@@ -46,9 +48,9 @@ struct Upgrader: Sendable {
         guard let names = endpoints[request.path] else {
             var body: Value = ["error": "Not Found", "message": .string("no WebSocket endpoint at \(request.path)")]
             body["endpoints"] = .array(endpoints.keys.map(Value.string))
-            await refuse(channel, status: 404, body: body, request: request, query: query, headers: headers, peer: peer, profile: nil)
+            let refusal = await refuse(channel, status: 404, body: body, request: request, query: query, headers: headers, peer: peer, profile: nil)
             logger.info("refused upgrade", metadata: ["path": "\(request.path)", "status": "404", "peer": "\(peer)"])
-            return .dontUpgrade
+            return .refuse(refusal)
         }
         let entry = pickProfile(names, request: request)
         let profile = entry.profile
@@ -57,9 +59,9 @@ struct Upgrader: Sendable {
             request, profile: profile, endpoint: endpoint, entities: entry.entities, settings: entry.settings, now: clock.wallTime)
         switch outcome {
         case .refused(let status, let body, let reason):
-            await refuse(channel, status: status, body: body, challenge: status == 401, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
+            let refusal = await refuse(channel, status: status, body: body, challenge: status == 401, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
             logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(status)", "reason": "\(reason)", "peer": "\(peer)"])
-            return .dontUpgrade
+            return .refuse(refusal)
         case .accepted(var conn):
             if let limit = profile.auth.connectionLimit {
                 var ctx = EvaluationContext(variables: ["conn": conn, "claims": conn["claims"] ?? .null, "request": request.value, "settings": entry.settings, "entities": entry.entities, "connections": 0])
@@ -72,9 +74,9 @@ struct Upgrader: Sendable {
                 case .failure(let full):
                     ctx.variables["connections"] = .int(full.held)
                     let body = (try? limit.refusal.body.evaluate(in: &ctx)) ?? .string("Too many connections")
-                    await refuse(channel, status: limit.refusal.status, body: body, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
+                    let refusal = await refuse(channel, status: limit.refusal.status, body: body, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
                     logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(limit.refusal.status)", "reason": "connection limit \(max) for \(key)"])
-                    return .dontUpgrade
+                    return .refuse(refusal)
                 }
             }
             let id = hub.nextConnectionID()
@@ -102,18 +104,11 @@ struct Upgrader: Sendable {
                     }
                 }
             }
-            let connection = SimulatorConnection(
-                id: id, profileName: profile.name, engine: engine, queueCapacity: queueCapacity,
-                ownsTimeline: configuration.timeline == .perConnection, clock: clock, tagCapacity: tagCapacity, warning: warning)
-            // With a tap, the client's close frame is watched for at the socket: the WebSocket
-            // layer answers it by itself.
-            let clientClose = ClientCloseObserver.Seen()
-            if tap != nil { try? await channel.pipeline.addHandler(ClientCloseObserver(seen: clientClose), position: .first).get() }
-            let handler = ConnectionHandler(connection: connection, hub: hub, scheduler: scheduler, codec: codec, configuration: configuration, clock: clock, logger: logger, peer: peer, path: request.path,
-                query: query, headers: headers, tap: tap, clientClose: clientClose)
-            return .upgrade([:]) { inbound, outbound, _ in
-                await handler.run(inbound: inbound, outbound: outbound)
-            }
+            return .accept(
+                WebSocketConnectionHandler.Setup(
+                    id: id, profileName: profile.name, engine: engine, codec: codec, queueCapacity: queueCapacity, tagCapacity: tagCapacity,
+                    warning: warning, ownsTimeline: configuration.timeline == .perConnection, peer: peer, path: request.path, query: query,
+                    headers: headers))
         }
     }
 
@@ -137,16 +132,15 @@ struct Upgrader: Sendable {
     func refuse(
         _ channel: any Channel, status: Int, body: Value, challenge: Bool = false, request: UpgradeRequest, query: String?,
         headers: [(name: String, value: String)], peer: String, profile: String?
-    ) async {
+    ) async -> UpgradeRefusal {
         let (bytes, type): ([UInt8], String) =
             if case .string(let s) = body { (Array((s + "\n").utf8), "text/plain; charset=utf-8") } else { (Array((body.jsonString + "\n").utf8), "application/json") }
         let extra = challenge ? [("www-authenticate", "Bearer")] : []
-        let handler = UpgradeRefusalHandler(status: status, body: bytes, contentType: type, extraHeaders: extra)
-        try? await channel.pipeline.addHandler(handler).get()
         await tap?.refused(
             TappedRefusal(
                 path: request.path, query: query, headers: headers, peer: peer, profile: profile, status: status, body: bytes,
                 responseHeaders: [("content-type", type), ("content-length", String(bytes.count))] + extra.map { (name: $0.0, value: $0.1) }))
+        return UpgradeRefusal(status: status, body: bytes, contentType: type, extraHeaders: extra)
     }
 
     /// `127.0.0.1:53211` or `[::1]:53211`, as the recording proxy writes a peer.

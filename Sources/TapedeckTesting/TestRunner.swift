@@ -190,9 +190,10 @@ public struct TestRunner: Sendable {
     ) async throws -> (failure: TestFailure?, scenarioSeconds: Double) {
         let clock = scenario.epoch.map { ManualClock(wallOrigin: $0) } ?? ManualClock()
         let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let probe = SimulatorProbe()
         let server = SimulatorServer(
             world: world, configuration: .init(host: "127.0.0.1", port: 0, jwtSecret: configuration.jwtSecret), clock: clock, logger: logger,
-            tap: tap
+            tap: tap, probe: probe
         ) { _, port in continuation.yield(port) }
         let group = ServiceGroup(services: [server], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -205,7 +206,7 @@ public struct TestRunner: Sendable {
                 try await tasks.waitForAll()
                 throw TestConnectionError(message: "the simulator stopped before it listened")
             }
-            let time = ManualTestTime(clock: clock, patience: tap == nil ? 1 : 10)
+            let time = ManualTestTime(clock: clock, probe: probe, patience: tap == nil ? 1 : 10)
             var script = TestScript(
                 test: test, scenario: scenario, endpoint: .init(host: "127.0.0.1", port: port), time: time, authenticator: authenticator,
                 decodeBinary: decode, encodeBinary: encode)

@@ -107,7 +107,7 @@ struct TestScript {
             } else {
                 socket.send(text: value.jsonString)
             }
-            await time.settleAfterAction(activity: activity)
+            await time.settleAfterSend(activity: activity)
         case .expect(let template, let within, let captures):
             let pattern = try evaluate(template, step)
             let socket = try socket(for: step)

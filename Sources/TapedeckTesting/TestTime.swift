@@ -1,4 +1,6 @@
+import Synchronization
 import TapedeckCore
+import TapedeckServer
 
 /// How a test run lets time pass: by advancing the in-process simulator's manual clock, or by
 /// really waiting when the server is somewhere else.
@@ -15,6 +17,9 @@ protocol TestTime: Sendable {
     /// After the client acted (connected, sent): gives the server's answer time to arrive before
     /// time moves on.
     func settleAfterAction(activity: Activity) async
+    /// After the client sent a message: like ``settleAfterAction(activity:)``, and an in-process
+    /// server is first waited for until it has handled the message.
+    func settleAfterSend(activity: Activity) async
     /// Before a step fails (or an `expect_none` passes): waits until nothing has arrived for a
     /// while, so a reply still in flight is not missed.
     func settleBeforeVerdict(activity: Activity) async
@@ -41,6 +46,8 @@ struct RealTestTime: TestTime {
 
     func settleAfterAction(activity: Activity) async {}
 
+    func settleAfterSend(activity: Activity) async {}
+
     func settleBeforeVerdict(activity: Activity) async {
         await ManualTestTime.quiet(activity: activity, window: .milliseconds(20), cap: .milliseconds(200))
     }
@@ -54,6 +61,21 @@ struct ManualTestTime: TestTime {
     /// a golden run waits longer, so a reply on a loaded machine still lands before the next
     /// scheduled event and two runs record the same messages.
     var patience = 1
+    /// The in-process server's count of handled client messages.
+    var probe: SimulatorProbe?
+    /// Messages the script has sent to the in-process server.
+    private let sent = Counter()
+
+    final class Counter: Sendable {
+        private let value = Mutex(0)
+        func next() -> Int { value.withLock { $0 += 1; return $0 } }
+    }
+
+    init(clock: ManualClock, probe: SimulatorProbe? = nil, patience: Int = 1) {
+        self.clock = clock
+        self.probe = probe
+        self.patience = patience
+    }
     /// How far time moves at once while no server task sleeps on the clock.
     static let idleStep = Duration.milliseconds(100)
 
@@ -91,6 +113,22 @@ struct ManualTestTime: TestTime {
 
     func settleBeforeVerdict(activity: Activity) async {
         await Self.quiet(activity: activity, window: .milliseconds(30), cap: .seconds(1))
+    }
+
+    func settleAfterSend(activity: Activity) async {
+        if let probe {
+            // The server's engine must have run on the message before scenario time moves on: a
+            // subscription it makes then sees the events due next. Bounded, for a message the
+            // server never reads (its connection is closing).
+            let count = sent.next()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await probe.waitUntilHandled(atLeast: count) }
+                group.addTask { try? await Task.sleep(for: .seconds(5)) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        await settleAfterAction(activity: activity)
     }
 
     /// Waits until no activity happened for `window` (real time), at most `cap`.

@@ -1,0 +1,54 @@
+import NIOCore
+import Synchronization
+
+/// The events waiting for one event loop: the hub posts, the loop takes everything posted so far in
+/// one task.
+///
+/// While the loop is busy, posts pile up here and are delivered together, so each connection is
+/// flushed once for all of them: the busier the server, the larger its writes, and the loop's task
+/// queue never grows with the event rate.
+final class HubMailbox: Sendable {
+    struct Entry: Sendable {
+        var connections: [SimulatorConnection]
+        var events: [PreparedEvent]
+        var mayDrop: Bool
+    }
+
+    private struct State {
+        var entries: [Entry] = []
+        var scheduled = false
+    }
+
+    let loop: any EventLoop
+    private let state = Mutex(State())
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func post(_ entry: Entry) {
+        let schedule = state.withLock { s -> Bool in
+            s.entries.append(entry)
+            if s.scheduled { return false }
+            s.scheduled = true
+            return true
+        }
+        if schedule { loop.execute { self.deliver() } }
+    }
+
+    /// On the loop: everything posted so far, in order, then one flush per connection.
+    private func deliver() {
+        let entries = state.withLock { s -> [Entry] in
+            let e = s.entries
+            s.entries = []
+            s.scheduled = false
+            return e
+        }
+        for e in entries {
+            for c in e.connections { c.deliver(e.events, mayDrop: e.mayDrop, flush: false) }
+        }
+        for e in entries {
+            for c in e.connections { c.flush() }
+        }
+    }
+}

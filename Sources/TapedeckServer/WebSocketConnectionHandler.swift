@@ -1,0 +1,468 @@
+import Logging
+import NIOCore
+import NIOWebSocket
+import TapedeckCore
+import TapedeckProtocol
+
+/// Runs one WebSocket connection on its channel's event loop: reads client frames into the
+/// engine, writes replies and events, keeps the heartbeat, and does the close handshake.
+///
+/// Everything about the connection happens on its event loop, in order: the engine's decisions
+/// and the writes they cause, so a reply is never overtaken by an event the same client message
+/// let through. Frames go straight to the socket while the channel is writable and wait in the
+/// bounded ``OutboundQueue`` while it is not; the queue drains when the channel becomes writable
+/// again. Writes are flushed once per client message, per batch of events or per drain.
+///
+/// Server frames are written as complete wire bytes (``OutboundFrame``) past NIO's frame encoder,
+/// so an event's one `ByteBuffer` is shared by every connection. Client frames come from NIO's
+/// `WebSocketFrameDecoder`; this handler checks what the decoder does not (masking, reserved bits,
+/// opcodes, fragments, UTF-8, message size) and closes with 1002, 1007 or 1009 as RFC 6455 says.
+final class WebSocketConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+
+    /// What the upgrade decided for this connection.
+    struct Setup: Sendable {
+        var id: Int
+        var profileName: String
+        var engine: ConnectionEngine
+        var codec: FrameCodec
+        var queueCapacity: Int
+        var tagCapacity: Int?
+        var warning: OutboundQueue.Warning?
+        var ownsTimeline: Bool
+        var peer: String
+        var path: String
+        var query: String?
+        var headers: [(name: String, value: String)]
+    }
+
+    /// The server's parts every connection uses.
+    struct Services: Sendable {
+        var hub: Hub
+        var scheduler: Scheduler
+        var configuration: SimulatorConfiguration
+        var clock: any SimulationClock
+        var logger: Logger
+        var tap: (any SimulatorTap)?
+        var probe: SimulatorProbe?
+    }
+
+    private enum Phase {
+        /// Messages and events flow.
+        case open
+        /// A close waits in the queue behind frames the client has not taken yet.
+        case closeQueued
+        /// The server's close is written; waiting for the client's (bounded) or the socket's end.
+        case closeSent
+        case closed
+    }
+
+    /// How long the server waits for the client's close after sending its own.
+    static let closeTimeout = TimeAmount.seconds(5)
+
+    private let setup: Setup
+    private let services: Services
+    private let logger: Logger
+    private var engine: ConnectionEngine
+    private var queue: OutboundQueue
+    private var connection: SimulatorConnection?
+    private var context: ChannelHandlerContext?
+    /// The frame encoder's context: writing through it skips the encoder, so the complete frames
+    /// of ``OutboundFrame`` go to the socket as they are.
+    private var wire: ChannelHandlerContext?
+    private var phase = Phase.open
+    /// A fragmented message being assembled.
+    private var message: (opcode: WebSocketOpcode, data: ByteBuffer)?
+    private var serverClose: (code: Int, reason: String)?
+    private var clientClose: (code: Int, reason: String)?
+    private var needsFlush = false
+    private var roomWaiters: [EventLoopPromise<Void>] = []
+    private var tasks: [Task<Void, Never>] = []
+    private var closeTimer: Scheduled<Void>?
+    private let tapFeed: TapFeed?
+
+    init(setup: Setup, services: Services) {
+        self.setup = setup
+        self.services = services
+        self.engine = setup.engine
+        self.queue = OutboundQueue(capacity: setup.queueCapacity, tagCapacity: setup.tagCapacity, warning: setup.warning)
+        var logger = services.logger
+        logger[metadataKey: "connection"] = "\(setup.id)"
+        self.logger = logger
+        self.tapFeed = services.tap.map { TapFeed(tap: $0, connection: setup.id) }
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        wire = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+        let hub = services.hub
+        let connection = SimulatorConnection(
+            id: setup.id, profileName: setup.profileName, ownsTimeline: setup.ownsTimeline, clock: services.clock, handler: self,
+            eventLoop: context.eventLoop)
+        self.connection = connection
+        guard hub.add(connection) else {
+            sendCloseNow(code: 1001, reason: "server shutting down")
+            return
+        }
+        logger.info(
+            "connected",
+            metadata: ["path": "\(setup.path)", "profile": "\(setup.profileName)", "peer": "\(setup.peer)", "user": "\(engine.conn["user"]?.plainText ?? "")"])
+        tapFeed?.send(
+            .opened(TappedConnection(id: setup.id, path: setup.path, query: setup.query, headers: setup.headers, peer: setup.peer, profile: setup.profileName)))
+        // History is read and the initial subscriptions made on the event loop, before any event
+        // the hub sends here: an event published meanwhile is in the history or delivered live.
+        let past = hub.history.items(profile: setup.profileName, keys: engine.historyKeys)
+        apply(engine.start(wallTime: services.clock.wallTime, history: past))
+        flushIfNeeded()
+        startHeartbeat(context: context)
+        if setup.ownsTimeline {
+            connection.start.connected()
+            let scheduler = services.scheduler, configuration = services.configuration
+            tasks.append(Task {
+                await connection.start.wait(scheduler.startPolicy, grace: configuration.startGrace)
+                guard !Task.isCancelled else { return }
+                await scheduler.run(for: connection)
+            })
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        guard phase != .closed else { return }
+        // Client frames must be masked, and no extension was negotiated that uses the reserved bits.
+        guard frame.maskKey != nil else { return protocolError(1002, "unmasked client frame") }
+        guard !frame.rsv1 && !frame.rsv2 && !frame.rsv3 else { return protocolError(1002, "reserved bits set") }
+        switch frame.opcode {
+        case .connectionClose:
+            receivedClose(frame.unmaskedData)
+        case .ping:
+            guard phase == .open || phase == .closeQueued else { return }
+            writeRaw(OutboundFrame.pong(frame.unmaskedData, allocator: context.channel.allocator))
+        case .pong:
+            break
+        case .text, .binary:
+            guard message == nil else { return protocolError(1002, "a new message began before the previous one ended") }
+            let data = frame.unmaskedData
+            guard data.readableBytes <= services.configuration.maxMessageSize else { return protocolError(1009, "message too big") }
+            if frame.fin {
+                received(frame.opcode, data)
+            } else {
+                message = (frame.opcode, data)
+            }
+        case .continuation:
+            guard var m = message else { return protocolError(1002, "a continuation frame without a message") }
+            var data = frame.unmaskedData
+            guard m.data.readableBytes + data.readableBytes <= services.configuration.maxMessageSize else {
+                return protocolError(1009, "message too big")
+            }
+            m.data.writeBuffer(&data)
+            if frame.fin {
+                message = nil
+                received(m.opcode, m.data)
+            } else {
+                message = m
+            }
+        default:
+            protocolError(1002, "unknown opcode")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { drain() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client shut its side without a close frame: the connection is over.
+        if case .some(.inputClosed) = event as? ChannelEvent { context.close(promise: nil) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error as? NIOWebSocketError {
+        case .invalidFrameLength: protocolError(1009, "frame too big")
+        case .some: protocolError(1002, "\(error)")
+        case nil:
+            logger.debug("connection error: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+        self.context = nil
+        wire = nil
+    }
+
+    /// The socket is gone: stop the timers, leave the hub, tell the tap.
+    private func finish() {
+        guard phase != .closed else { return }
+        phase = .closed
+        closeTimer?.cancel()
+        for t in tasks { t.cancel() }
+        tasks = []
+        queue.removeAll()
+        resolveRoomWaiters()
+        if let connection { services.hub.remove(connection) }
+        connection = nil
+        logger.info("disconnected", metadata: ["dropped": "\(queue.droppedCount)"])
+        tapFeed?.send(.closed(code: serverClose?.code, reason: serverClose?.reason))
+        tapFeed?.finish()
+    }
+
+    // MARK: Client messages
+
+    /// A whole client message: decoded, through the engine, replies written.
+    private func received(_ opcode: WebSocketOpcode, _ data: ByteBuffer) {
+        // Counted as handled however it ends (ignored while closing, refused as invalid UTF-8).
+        defer { services.probe?.messageHandled() }
+        guard phase == .open else { return }
+        let decoded: InboundMessage
+        if opcode == .text {
+            guard let text = String(validating: data.readableBytesView, as: UTF8.self) else {
+                return protocolError(1007, "invalid UTF-8 in a text message")
+            }
+            tapFeed?.send(.frame(fromClient: true, .text(text)))
+            decoded = setup.codec.decode(text: text)
+        } else {
+            let bytes = Array(data.readableBytesView)
+            tapFeed?.send(.frame(fromClient: true, .binary(bytes)))
+            decoded = setup.codec.decode(binary: bytes)
+        }
+        let clock = services.clock
+        apply(engine.receive(decoded, now: seconds(clock.elapsed), wallTime: clock.wallTime))
+        flushIfNeeded()
+        // After the engine has handled it, so that a timeline it starts finds the subscription it made.
+        services.hub.start.messageReceived()
+        connection?.start.messageReceived()
+    }
+
+    /// Carries out the engine's actions, in order.
+    private func apply(_ actions: [EngineAction]) {
+        for a in actions {
+            switch a {
+            case .send(let v):
+                do {
+                    send(OutboundFrame(try setup.codec.encode(v), allocator: context?.channel.allocator ?? ByteBufferAllocator()), event: nil)
+                } catch {
+                    logger.error("profile \(setup.profileName): cannot encode a reply: \(error)")
+                }
+            case .close(let code, let reason): close(code: code, reason: reason)
+            case .log(let m): logger.warning("profile \(setup.profileName): \(m)")
+            case .clearHistory(let key): services.hub.history.clear(profile: setup.profileName, key: key)
+            }
+        }
+    }
+
+    // MARK: Events from the hub
+
+    func deliver(_ events: [PreparedEvent], mayDrop: Bool, flush: Bool) {
+        guard phase == .open else { return }
+        for e in events {
+            guard let key = engine.acceptingSubscription(event: e.value, topic: e.topic) else { continue }
+            send(e.frame, event: (key, mayDrop))
+        }
+        if flush { flushIfNeeded() }
+    }
+
+    func flush() { flushIfNeeded() }
+
+    func roomFuture() -> EventLoopFuture<Void>? {
+        guard phase == .open, !queue.hasRoom(for: 1), let context else { return nil }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        roomWaiters.append(promise)
+        return promise.futureResult
+    }
+
+    private func resolveRoomWaiters() {
+        guard !roomWaiters.isEmpty, phase != .open || queue.hasRoom(for: 1) else { return }
+        let waiters = roomWaiters
+        roomWaiters = []
+        for w in waiters { w.succeed() }
+    }
+
+    // MARK: Writing
+
+    /// Writes a frame now if nothing waits and the socket takes it, else queues it: an event
+    /// (droppable, with its subscription's tag) or a reply (never dropped).
+    private func send(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
+        guard phase == .open else { return }
+        if queue.isEmpty, context?.channel.isWritable ?? false {
+            write(frame)
+        } else if let event {
+            queue.pushEvent(frame, tag: event.tag, mayDrop: event.mayDrop)
+        } else {
+            queue.pushControl(frame)
+        }
+    }
+
+    /// Closes with `code` once what is queued has been written.
+    func close(code: Int, reason: String) {
+        guard phase == .open else { return }
+        if queue.isEmpty, context?.channel.isWritable ?? false {
+            sendCloseNow(code: code, reason: reason)
+        } else {
+            queue.pushControl(OutboundFrame(.close(code: code, reason: reason)))
+            phase = .closeQueued
+        }
+    }
+
+    /// Writes queued frames while the socket takes them.
+    private func drain() {
+        while phase == .open || phase == .closeQueued, context?.channel.isWritable ?? false, let frame = queue.pop() {
+            if case .close(let code, let reason) = frame.item {
+                sendCloseNow(code: code, reason: reason)
+                return
+            }
+            write(frame)
+        }
+        flushIfNeeded()
+        resolveRoomWaiters()
+    }
+
+    private func write(_ frame: OutboundFrame) {
+        writeRaw(frame.wire)
+        tapFeed?.sent(frame.item)
+    }
+
+    private func writeRaw(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>? = nil) {
+        guard let wire else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        wire.write(NIOAny(bytes), promise: promise)
+        needsFlush = true
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush else { return }
+        needsFlush = false
+        wire?.flush()
+    }
+
+    // MARK: Closing
+
+    /// Writes the server's close now. After a client's close (or a protocol error) the socket is
+    /// closed once it is written; otherwise the client has `closeTimeout` to answer.
+    private func sendCloseNow(code: Int, reason: String, thenDisconnect: Bool = false) {
+        guard phase != .closeSent, phase != .closed, let context else { return }
+        phase = .closeSent
+        serverClose = (code, reason)
+        queue.removeAll()
+        message = nil
+        let frame = OutboundFrame(.close(code: code, reason: reason), allocator: context.channel.allocator)
+        tapFeed?.sent(frame.item)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        writeRaw(frame.wire, promise: written)
+        flushIfNeeded()
+        resolveRoomWaiters()
+        if thenDisconnect || clientClose != nil {
+            written.futureResult.whenComplete { _ in context.close(promise: nil) }
+        } else {
+            closeTimer = context.eventLoop.scheduleTask(in: Self.closeTimeout) { context.close(promise: nil) }
+        }
+    }
+
+    /// The client's close: recorded (the tap sees its code and reason), and answered with 1000, or
+    /// 1002 when its code may not be sent.
+    private func receivedClose(_ payload: ByteBuffer) {
+        var payload = payload
+        var valid = true
+        let code: Int
+        var reason = ""
+        switch payload.readableBytes {
+        case 0:
+            code = 1005
+        case 1:
+            code = 1005
+            valid = false
+        default:
+            code = Int(payload.readInteger(as: UInt16.self) ?? 1005)
+            if let r = String(validating: payload.readableBytesView, as: UTF8.self) { reason = r } else { valid = false }
+            valid = valid && Self.mayBeSent(code)
+        }
+        guard clientClose == nil else { return }
+        clientClose = (code, reason)
+        tapFeed?.send(.frame(fromClient: true, .close(code: code, reason: reason)))
+        switch phase {
+        case .closeSent:
+            closeTimer?.cancel()
+            context?.close(promise: nil)
+        case .closed:
+            break
+        case .open, .closeQueued:
+            phase = .open
+            // 1000 to any close the peer may send, as the recorded sample sessions have it (RFC 6455
+            // 5.5.1 allows echoing the code instead; that would change what those samples recorded).
+            sendCloseNow(code: valid ? 1000 : 1002, reason: "")
+        }
+    }
+
+    /// Close codes a peer may put on the wire (RFC 6455 7.4).
+    static func mayBeSent(_ code: Int) -> Bool {
+        (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
+    }
+
+    /// Closes with `code` (1002, 1007, 1009) at once, dropping what is queued, and then the socket.
+    private func protocolError(_ code: Int, _ reason: String) {
+        logger.debug("protocol error: \(reason)")
+        message = nil
+        switch phase {
+        case .open, .closeQueued:
+            phase = .open
+            sendCloseNow(code: code, reason: "", thenDisconnect: true)
+        case .closeSent:
+            context?.close(promise: nil)
+        case .closed:
+            break
+        }
+    }
+
+    // MARK: Heartbeat
+
+    /// Sleeps on the simulation clock until the engine's next heartbeat deadline, runs its tick on
+    /// the event loop, and repeats: a timer per connection, never a poll.
+    private func startHeartbeat(context: ChannelHandlerContext) {
+        guard let first = engine.nextTickTime else { return }
+        let clock = services.clock
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        tasks.append(Task {
+            var deadline = first
+            while !Task.isCancelled {
+                // Rounded up to the next nanosecond, so that the tick finds it due.
+                let at = Duration.nanoseconds(Int64((deadline * 1e9).rounded(.up)) + 1)
+                do { try await clock.sleep(until: at) } catch { return }
+                guard let next = try? await loop.submit({ handler.value.tick() }).get() else { return }
+                // Never a busy loop, whatever the arithmetic.
+                deadline = Swift.max(next, seconds(clock.elapsed) + 0.001)
+            }
+        })
+    }
+
+    /// The engine's time-driven work; returns when it is next due (`nil`: never, or closed).
+    private func tick() -> Double? {
+        guard phase == .open else { return nil }
+        let clock = services.clock
+        let actions = engine.tick(now: seconds(clock.elapsed), wallTime: clock.wallTime)
+        apply(actions)
+        flushIfNeeded()
+        if actions.contains(where: { if case .close = $0 { true } else { false } }) {
+            logger.info("heartbeat timeout")
+            return nil
+        }
+        return engine.nextTickTime
+    }
+}
