@@ -17,7 +17,7 @@ public struct MessageDecoder: Sendable {
     /// A decoder that also reads binary frames with the profile's codec (loads a descriptor set once).
     public init(profile: Profile) throws(DiffError) {
         switch profile.codec {
-        case .json:
+        case .json, .raw:
             protobuf = nil
         case .protobuf(let descriptor, let message):
             do {

@@ -80,6 +80,10 @@ public struct Profile: Sendable {
 public enum CodecSpec: Sendable, Hashable {
     /// JSON text frames.
     case json
+    /// Frames as they are, for echo and conformance profiles: a text frame is a string value, a
+    /// binary frame `{"binary": "<base64>"}`. Sending a string writes a text frame with exactly that
+    /// text, `{"binary": "<base64>"}` a binary frame with those bytes, anything else JSON text.
+    case raw
     /// Binary protobuf frames of `message`, described by a descriptor set file.
     case protobuf(descriptor: String, message: String)
 }

@@ -162,7 +162,8 @@ struct ProfileReader {
         let r = reader
         if case .scalar = n {
             let name = r.string(n, what: "'codec'")
-            if name != "json" { r.error("unknown codec '\(name ?? "")'; expected json or a protobuf mapping", at: n) }
+            if name == "raw" { return .raw }
+            if name != "json" { r.error("unknown codec '\(name ?? "")'; expected json, raw or a protobuf mapping", at: n) }
             return .json
         }
         guard let pairs = r.mapping(n, what: "'codec'", allowed: ["protobuf"]), let pb = pairs.first?.value,

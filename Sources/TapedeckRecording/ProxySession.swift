@@ -164,9 +164,9 @@ final class ProxySession {
     /// recorded as the connection's error.
     ///
     /// A server handles frames in order, so a client fault is answered after what the upstream
-    /// sends for the client's earlier frames: the upstream gets a close first, its answers and
-    /// close reply come back (relayed and recorded), then the client gets its close. A fault of
-    /// the upstream is answered at once.
+    /// sends for the client's earlier frames: for a short grace the upstream's frames are still
+    /// relayed (and recorded), then the client gets its close and the upstream 1001. A fault of the
+    /// upstream is answered at once.
     func protocolFault(from side: Side, code: UInt16, why: String) {
         guard !stopping else { return }
         stopping = true
@@ -175,22 +175,23 @@ final class ProxySession {
         proxy.logger.info("connection \(id): \(close.error!)")
         if side == .client, let upstream, upstream.isActive {
             pendingClientClose = code
-            closeWith(.upstream, code: 1001, reason: "peer closed with \(code)", thenClose: false)
-            // An upstream that never answers the close does not hold the client.
             let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            eventLoop.scheduleTask(in: .seconds(2)) { bound.value.finishClientFault(code: code) }
+            eventLoop.scheduleTask(in: Self.faultGrace) { bound.value.finishClientFault(code: code) }
             return
         }
         closeWith(side, code: code, reason: "")
         closeWith(other, code: 1001, reason: "peer closed with \(code)")
     }
 
-    /// Sends the client the close of its fault (once) and closes both sockets.
+    /// How long the upstream's answers to a faulty client's earlier frames are still relayed.
+    static let faultGrace = TimeAmount.milliseconds(200)
+
+    /// Sends the client the close of its fault (once), the upstream 1001, and closes both sockets.
     private func finishClientFault(code: UInt16) {
         guard pendingClientClose != nil else { return }
         pendingClientClose = nil
         closeWith(.client, code: code, reason: "")
-        upstream?.close(promise: nil)
+        closeWith(.upstream, code: 1001, reason: "peer closed with \(code)")
     }
 
     /// The frame decoder refused what `side` sent; WebSocketProtocolErrorHandler has answered it.
@@ -213,15 +214,14 @@ final class ProxySession {
         eventLoop.execute { bound.value.closeWith(other, code: 1001, reason: "peer closed with \(number)") }
     }
 
-    /// Sends a close frame to `side` and (unless told not to) closes its socket once it is written.
-    private func closeWith(_ side: Side, code: UInt16, reason: String, thenClose: Bool = true) {
+    /// Sends a close frame to `side` and closes its socket once it is written.
+    private func closeWith(_ side: Side, code: UInt16, reason: String) {
         guard let channel = channel(side), channel.isActive else { return }
         var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.writeInteger(code)
         data.writeString(reason)
         let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: side == .upstream ? .random() : nil, data: data)
-        let written = channel.writeAndFlush(frame)
-        if thenClose { written.whenComplete { _ in channel.close(promise: nil) } }
+        channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Queues a relayed frame for the recording; pauses reading while the writer's queue is full.

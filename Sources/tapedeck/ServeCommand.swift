@@ -56,6 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Events queued per connection before the oldest are dropped.")
     var queueSize = 1000
 
+    @Option(help: "Largest message a client may send (all its fragments), e.g. 16MiB; a larger one is closed with 1009.")
+    var maxMessageSize = ByteSize(bytes: 1 << 20)
+
     @Option(help: "Record every connection and frame into this SQLite file (see `tapedeck inspect`).")
     var record: String?
 
@@ -109,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = SimulatorConfiguration(
             host: host, port: port, speed: speed.flatMap(SimulatorConfiguration.Speed.init), loop: loop, timeline: timeline,
             start: start, jwtSecret: jwtSecret ?? ProcessInfo.processInfo.environment["TAPEDECK_JWT_SECRET"] ?? Authenticator.defaultSecret,
-            queueCapacity: queueSize)
+            queueCapacity: queueSize, maxMessageSize: maxMessageSize.bytes)
         var recorder: SimulatorRecorder?
         if let record {
             do {

@@ -8,6 +8,8 @@ import Testing
         #expect(!ProfileLoader.availableBuiltins.isEmpty)
         for name in ProfileLoader.availableBuiltins {
             let profile = try ProfileLoader().load(name)
+            // An echo sends nothing of its own: nothing volatile to ignore, no kinds of message.
+            if profile.codec == .raw { continue }
             #expect(!profile.diff.ignore.isEmpty, "\(name) has no diff.ignore")
             #expect(!profile.diff.key.isEmpty, "\(name) has no diff.key")
             _ = try DiffRules(preset: profile.diff)
