@@ -2,6 +2,8 @@
 recording given to `serve` by mistake."""
 import base64
 import json
+import os
+import struct
 import re
 import signal
 import socket
@@ -163,3 +165,32 @@ def test_no_log_level_prints_a_secret(tmp_path):
     assert "ServiceLifecycle" in text, "trace logging is not on: the test proves nothing"
     for s in [secret, "api-key-123"]:
         assert s not in text, f"{s} is in the trace log"
+
+
+def test_abrupt_disconnects_are_not_errors(tmp_path):
+    """Clients that vanish (TCP reset right after the upgrade) are normal: no error or warning lines."""
+    log = tmp_path / "serve.log"
+    with open(log, "w") as err:
+        p = subprocess.Popen([BIN, "serve", "scenarios/echo/echo.yaml", "--port", "0"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            port = None
+            while port is None:
+                m = re.search(r"ws://127\.0\.0\.1:(\d+)", p.stdout.readline())
+                port = int(m.group(1)) if m else None
+            for _ in range(50):
+                s = socket.create_connection(("127.0.0.1", port))
+                key = base64.b64encode(os.urandom(16)).decode()
+                s.sendall(("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+                assert s.recv(1000).startswith(b"HTTP/1.1 101")
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+                s.close()
+            time.sleep(1)
+        finally:
+            p.terminate()
+            p.wait(10)
+    lines = log.read_text().splitlines()
+    assert sum(" disconnected" in l for l in lines) == 50, lines[-5:]
+    bad = [l for l in lines if " error " in l or " warning " in l]
+    assert not bad, bad[:5]
