@@ -16,7 +16,6 @@ import os
 import signal
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 

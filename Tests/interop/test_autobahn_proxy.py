@@ -13,9 +13,7 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 import pytest
 import websockets

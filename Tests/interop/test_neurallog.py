@@ -6,17 +6,11 @@ Run: python3 -m venv .venv && .venv/bin/pip install websockets pytest
 """
 import asyncio
 import json
-import os
-import re
-import subprocess
 import urllib.parse
-import time
-from contextlib import contextmanager
 
-import pytest
 import websockets
 
-from conftest import BIN, ROOT, recv_until, run, serve_host as serve, status, token  # shared helpers
+from conftest import recv_until, run, serve_host as serve, status, token  # shared helpers
 
 QUICK = "scenarios/neurallog/quick-check.yaml"
 SHORT_HB = "scenarios/neurallog/short-heartbeat.yaml"

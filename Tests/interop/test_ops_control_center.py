@@ -5,7 +5,6 @@ import json
 import re
 import signal
 
-import pytest
 import websockets
 
 from conftest import run, serve, status, token

@@ -16,7 +16,6 @@ The CLI is found via $TAPEDECK_BIN (default .build/debug/tapedeck). Run:
 
 import base64
 import json
-import math
 import os
 import random
 import struct

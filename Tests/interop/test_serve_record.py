@@ -1,5 +1,4 @@
 """`tapedeck serve --record`: what a client does is in the recording, as the recording proxy would store it."""
-import asyncio
 import json
 import re
 import sqlite3
