@@ -1,3 +1,4 @@
+import TapedeckCore
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -75,16 +76,8 @@ final class ProxySession {
 
     /// Relays `frame` to the other side and records it once written.
     private func relay(_ frame: WebSocketFrame, from side: Side) {
-        let opcode: FrameOpcode
-        switch frame.opcode {
-        case .text: opcode = .text
-        case .binary: opcode = .binary
-        case .continuation: opcode = .continuation
-        case .ping: opcode = .ping
-        case .pong: opcode = .pong
-        case .connectionClose: opcode = .close
-        default: opcode = .binary
-        }
+        // Reserved opcodes were refused by `fault(in:from:)` before relaying.
+        let opcode = FrameOpcode(frame.opcode) ?? .binary
         guard proxy.admitFrame() else {
             proxy.limitReached()
             return
@@ -138,8 +131,7 @@ final class ProxySession {
             if n >= 2 {
                 var data = frame.unmaskedData
                 let code = Int(data.readInteger(as: UInt16.self) ?? 0)
-                let valid = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014].contains(code) || (3000...4999).contains(code)
-                if !valid { return (1002, "\(who) sent close code \(code), which is not allowed on the wire") }
+                if !CloseCode.mayBeSent(code) { return (1002, "\(who) sent close code \(code), which is not allowed on the wire") }
                 if String(validating: data.readableBytesView, as: UTF8.self) == nil { return (1007, "\(who) sent a close reason that is not UTF-8") }
             }
             return nil

@@ -14,16 +14,7 @@ final class ReplayFrameHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        let opcode: FrameOpcode
-        switch frame.opcode {
-        case .text: opcode = .text
-        case .binary: opcode = .binary
-        case .continuation: opcode = .continuation
-        case .ping: opcode = .ping
-        case .pong: opcode = .pong
-        case .connectionClose: opcode = .close
-        default: return
-        }
+        guard let opcode = FrameOpcode(frame.opcode) else { return }
         continuation.yield(.frame(opcode: opcode, fin: frame.fin, payload: Array(frame.unmaskedData.readableBytesView)))
     }
 

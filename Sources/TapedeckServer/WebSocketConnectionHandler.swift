@@ -391,7 +391,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         default:
             code = Int(payload.readInteger(as: UInt16.self) ?? 1005)
             if let r = String(validating: payload.readableBytesView, as: UTF8.self) { reason = r } else { valid = false }
-            valid = valid && Self.mayBeSent(code)
+            valid = valid && CloseCode.mayBeSent(code)
         }
         guard clientClose == nil else { return }
         clientClose = (code, reason)
@@ -408,11 +408,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             // 5.5.1 allows echoing the code instead; that would change what those samples recorded).
             sendCloseNow(code: valid ? 1000 : 1002, reason: "")
         }
-    }
-
-    /// Close codes a peer may put on the wire (RFC 6455 7.4).
-    static func mayBeSent(_ code: Int) -> Bool {
-        (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
     }
 
     /// Closes with `code` (1002, 1007, 1009) at once, dropping what is queued, and then the socket.
