@@ -96,8 +96,9 @@ final class ProxySession {
             }
         }
         guard let target = channel(Self.other(side)) else { return }
-        // Frames to the upstream are masked as the client masked them; frames to the client are not.
-        let maskKey: WebSocketMaskingKey? = side == .client ? (frame.maskKey ?? .random()) : nil
+        // Frames to the upstream are masked as the client masked them (unmasked ones were refused by
+        // `fault(in:from:)`); frames to the client are not.
+        let maskKey: WebSocketMaskingKey? = side == .client ? frame.maskKey : nil
         let out = WebSocketFrame(
             fin: frame.fin, rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3, opcode: frame.opcode,
             maskKey: maskKey, data: data)

@@ -54,6 +54,9 @@ public struct SimulatorConfiguration: Sendable {
     /// With `firstMessage`, seconds after the first connection at which the timeline starts
     /// anyway, for clients that never send a message.
     public var startGrace: Double
+    /// At `--speed max`, how long the timeline waits for a connection whose queue is full before
+    /// going on without it: a client that stops reading no longer stops the others.
+    public var maxSpeedStall: Duration = .seconds(1)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, speed: Speed? = nil, loop: Bool? = nil,

@@ -66,7 +66,7 @@ public struct SimulatorServer: Service {
     /// away), then the application stops listening, then what was started before them ends.
     public func makeServices() async throws -> [any Service] {
         let authenticator = try await Authenticator(secret: configuration.jwtSecret)
-        let hub = Hub(world: world, clock: clock, logger: logger)
+        let hub = Hub(world: world, clock: clock, logger: logger, stallAllowance: configuration.maxSpeedStall)
         let scheduler = Scheduler(hub: hub, world: world, configuration: configuration, clock: clock, logger: logger)
         let endpoints = self.endpoints
         let world = self.world

@@ -77,6 +77,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var clientClose: (code: Int, reason: String)?
     private var needsFlush = false
     private var roomWaiters: [EventLoopPromise<Void>] = []
+    /// At `--speed max`: this connection stopped reading for longer than the hub waits, so it no
+    /// longer sets the pace; it gets events as at a fixed rate (the oldest dropped) until its queue empties.
+    private var leftBehind = false
     private var tasks: [Task<Void, Never>] = []
     private var closeTimer: Scheduled<Void>?
     private let tapFeed: TapFeed?
@@ -272,7 +275,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         guard phase == .open else { return }
         for e in events {
             guard let key = engine.acceptingSubscription(event: e.value, topic: e.topic) else { continue }
-            send(e.frame, event: (key, mayDrop))
+            send(e.frame, event: (key, mayDrop || leftBehind))
         }
         if flush { flushIfNeeded() }
     }
@@ -280,13 +283,27 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     func flush() { flushIfNeeded() }
 
     func roomFuture() -> EventLoopFuture<Void>? {
-        guard phase == .open, !queue.hasRoom(for: 1), let context else { return nil }
+        guard phase == .open, !leftBehind, !queue.hasRoom(for: 1), let context else { return nil }
         let promise = context.eventLoop.makePromise(of: Void.self)
         roomWaiters.append(promise)
         return promise.futureResult
     }
 
+    /// The hub waited long enough for room here: if the queue is still full, stop setting the pace.
+    func leaveBehindIfFull() {
+        guard phase == .open, !leftBehind, !queue.hasRoom(for: 1) else { return }
+        leftBehind = true
+        logger.info("not reading: --speed max goes on without waiting for this connection (oldest events dropped until it catches up)")
+        let waiters = roomWaiters
+        roomWaiters = []
+        for w in waiters { w.succeed() }
+    }
+
     private func resolveRoomWaiters() {
+        if leftBehind, queue.isEmpty {
+            leftBehind = false
+            logger.info("reading again: --speed max waits for this connection again", metadata: ["dropped": "\(queue.droppedCount)"])
+        }
         guard !roomWaiters.isEmpty, phase != .open || queue.hasRoom(for: 1) else { return }
         let waiters = roomWaiters
         roomWaiters = []
