@@ -121,6 +121,7 @@ let package = Package(
         .target(
             name: "TapedeckRecording",
             dependencies: [
+                "TapedeckCompression",
                 "TapedeckCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
