@@ -1,5 +1,6 @@
 public import TapedeckCore
 public import TapedeckScenario
+public import OrderedCollections
 
 /// A protocol profile: a declarative description of one WebSocket protocol, read by a generic engine.
 ///
@@ -47,6 +48,8 @@ public struct Profile: Sendable {
     /// `tapedeck validate` and before serving: `entities: {jobs: [tenant_id]}` means every entry
     /// of `entities.jobs` has a `tenant_id`.
     public var requires = Requirements()
+    /// The claims of the development tokens `tapedeck token` mints for this profile (`token:`).
+    public var token = TokenSpec()
     /// The file it came from.
     public var source: String
 
@@ -97,13 +100,11 @@ public struct CredentialSource: Sendable, Hashable {
         case header(String)
     }
 
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
         /// A JWT signed with the simulator's secret (HS256). Its claims become `claims`.
         case jwt
-        /// An opaque key looked up in the scenario's `entities.api_keys` (key -> claims).
-        case apiKey = "api_key"
-        /// An opaque session token looked up in `entities.sessions` (token -> claims).
-        case session
+        /// An opaque value looked up in a scenario entity table, as the profile's `lookup:` says.
+        case lookup(CredentialLookup)
     }
 
     public var place: Place
@@ -119,9 +120,13 @@ public struct CredentialSource: Sendable, Hashable {
 public struct Refusal: Sendable, Hashable {
     public var status: Int
     public var body: Template
-    public init(status: Int, body: Template) {
+    /// More response headers, by name (`WWW-Authenticate: Bearer` on a 401); the values are
+    /// templates over the same names as `body`.
+    public var headers: OrderedDictionary<String, Template> = [:]
+    public init(status: Int, body: Template, headers: OrderedDictionary<String, Template> = [:]) {
         self.status = status
         self.body = body
+        self.headers = headers
     }
 }
 

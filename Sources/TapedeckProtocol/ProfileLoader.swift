@@ -83,6 +83,7 @@ struct ProfileReader {
         "subscriptions", "limits", "heartbeat", "on_connect", "on", "invalid", "activity", "history", "backpressure",
         "diff",
         "requires",
+        "token",
     ]
 
     /// `requires: { entities: { <table>: [field, ...] }, events: [field.path, ...] }`.
@@ -116,6 +117,7 @@ struct ProfileReader {
         if let n = k["description"] { p.description = r.string(n, what: "'description'") }
         if let n = k["settings"] { p.settings = r.value(n) }
         if let n = k["requires"] { p.requires = requirements(n) }
+        if let n = k["token"] { p.token = tokenSpec(n) }
         if let n = k["codec"] { p.codec = codec(n) }
         if let n = k["endpoints"] {
             let items: [Node] = if case .sequence(let s) = n { Array(s) } else { [n] }
@@ -180,11 +182,12 @@ struct ProfileReader {
 
     func refusal(_ n: Node, default d: Refusal) -> Refusal {
         let r = reader
-        guard let pairs = r.mapping(n, what: "a refusal", allowed: ["status", "body"]) else { return d }
+        guard let pairs = r.mapping(n, what: "a refusal", allowed: ["status", "body", "headers"]) else { return d }
         var out = d
         for (key, _, v) in pairs {
             switch key {
             case "status": out.status = r.integer(v, what: "'status'") ?? d.status
+            case "headers": out.headers = responseHeaders(v, names: ProfileNames.access.union(["reason"]))
             default: out.body = r.template(v, names: ProfileNames.access.union(["reason"])) ?? d.body
             }
         }
@@ -201,7 +204,7 @@ struct ProfileReader {
             case "credentials":
                 guard case .sequence(let seq) = v else { r.error("expected 'credentials' to be a list", at: v); continue }
                 for item in seq {
-                    guard let c = r.mapping(item, what: "a credential", allowed: ["cookie", "bearer", "query", "header", "kind"]) else { continue }
+                    guard let c = r.mapping(item, what: "a credential", allowed: ["cookie", "bearer", "query", "header", "kind", "lookup"]) else { continue }
                     var place: CredentialSource.Place?
                     var kind = CredentialSource.Kind.jwt
                     for (ck, _, cv) in c {
@@ -210,9 +213,10 @@ struct ProfileReader {
                         case "query": place = r.string(cv, what: "'query' (a query parameter)").map { .query($0) }
                         case "header": place = r.string(cv, what: "'header' (a header name)").map { .header($0) }
                         case "bearer": place = .bearer
+                        case "lookup": if let l = credentialLookup(cv) { kind = .lookup(l) }
                         default:
-                            if let s = r.string(cv, what: "'kind'") {
-                                if let kd = CredentialSource.Kind(rawValue: s) { kind = kd } else { r.error("unknown credential kind '\(s)'; expected jwt, api_key or session", at: cv) }
+                            if let s = r.string(cv, what: "'kind'"), s != "jwt" {
+                                r.error("unknown credential kind '\(s)'; a credential is a JWT (kind: jwt, the default) or is looked up in a scenario entity table (lookup: {table: ...})", at: cv)
                             }
                         }
                     }
@@ -223,7 +227,7 @@ struct ProfileReader {
             case "unauthorized": a.unauthorized = refusal(v, default: a.unauthorized)
             case "forbidden": a.forbidden = refusal(v, default: a.forbidden)
             default:
-                guard let c = r.mapping(v, what: "'connection_limit'", allowed: ["max", "per", "status", "body"]) else { continue }
+                guard let c = r.mapping(v, what: "'connection_limit'", allowed: ["max", "per", "status", "body", "headers"]) else { continue }
                 let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
                 guard let maxNode = ck["max"] else { r.error("'connection_limit' needs 'max'", at: v); continue }
                 var maxSetting: NumberSetting?
@@ -238,6 +242,7 @@ struct ProfileReader {
                 var refusal = Refusal(status: 429, body: .constant(.string("Too many connections")))
                 if let s = ck["status"] { refusal.status = r.integer(s, what: "'status'") ?? 429 }
                 if let b = ck["body"] { refusal.body = r.template(b, names: ProfileNames.access) ?? refusal.body }
+                if let h = ck["headers"] { refusal.headers = responseHeaders(h, names: ProfileNames.access) }
                 a.connectionLimit = .init(max: max, per: per, refusal: refusal)
                 a.connectionLimit?.maxSetting = maxSetting
             }

@@ -58,8 +58,8 @@ struct Upgrader: Sendable {
         let outcome = await authenticator.authenticate(
             request, profile: profile, endpoint: endpoint, entities: entry.entities, settings: entry.settings, now: clock.wallTime)
         switch outcome {
-        case .refused(let status, let body, let reason):
-            let refusal = await refuse(channel, status: status, body: body, challenge: status == 401, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
+        case .refused(let status, let body, let reason, let extra):
+            let refusal = await refuse(channel, status: status, body: body, extraHeaders: extra, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
             logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(status)", "reason": "\(reason)", "peer": "\(peer)"])
             return .refuse(refusal)
         case .accepted(var conn):
@@ -74,7 +74,11 @@ struct Upgrader: Sendable {
                 case .failure(let full):
                     ctx.variables["connections"] = .int(full.held)
                     let body = (try? limit.refusal.body.evaluate(in: &ctx)) ?? .string("Too many connections")
-                    let refusal = await refuse(channel, status: limit.refusal.status, body: body, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
+                    var extra: OrderedDictionary<String, String> = [:]
+                    for (name, value) in limit.refusal.headers {
+                        if let v = try? value.evaluate(in: &ctx), !v.isNull { extra[name] = v.plainText }
+                    }
+                    let refusal = await refuse(channel, status: limit.refusal.status, body: body, extraHeaders: extra, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
                     logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(limit.refusal.status)", "reason": "connection limit \(max) for \(key)"])
                     return .refuse(refusal)
                 }
@@ -130,12 +134,13 @@ struct Upgrader: Sendable {
     }
 
     func refuse(
-        _ channel: any Channel, status: Int, body: Value, challenge: Bool = false, request: UpgradeRequest, query: String?,
+        _ channel: any Channel, status: Int, body: Value, extraHeaders: OrderedDictionary<String, String> = [:], request: UpgradeRequest, query: String?,
         headers: [(name: String, value: String)], peer: String, profile: String?
     ) async -> UpgradeRefusal {
         let (bytes, type): ([UInt8], String) =
             if case .string(let s) = body { (Array((s + "\n").utf8), "text/plain; charset=utf-8") } else { (Array((body.jsonString + "\n").utf8), "application/json") }
-        let extra = challenge ? [("www-authenticate", "Bearer")] : []
+        // The profile's headers (`unauthorized.headers`); a value cannot end the header early.
+        let extra = extraHeaders.map { ($0.key, String($0.value.filter { $0 != "\r" && $0 != "\n" })) }
         await tap?.refused(
             TappedRefusal(
                 path: request.path, query: query, headers: headers, peer: peer, profile: profile, status: status, body: bytes,

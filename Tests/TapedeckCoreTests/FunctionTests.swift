@@ -88,11 +88,11 @@ struct FunctionTests {
     }
 
     @Test func durationAlwaysHasFourUnits() throws {
-        #expect(try eval("duration(691199)") == "7d 23h 59m 59s")
-        #expect(try eval("duration(7205)") == "0d 2h 0m 5s")
-        #expect(try eval("duration(59)") == "0d 0h 0m 59s")
-        #expect(try eval("duration(0)") == "0d 0h 0m 0s")
-        #expect(try eval("duration(-90)") == "-0d 0h 1m 30s")
+        #expect(try eval("duration.dhms(691199)") == "7d 23h 59m 59s")
+        #expect(try eval("duration.dhms(7205)") == "0d 2h 0m 5s")
+        #expect(try eval("duration.dhms(59)") == "0d 0h 0m 59s")
+        #expect(try eval("duration.dhms(0)") == "0d 0h 0m 0s")
+        #expect(try eval("duration.dhms(-90)") == "-0d 0h 1m 30s")
     }
 
     @Test func timeIsISO8601() throws {
