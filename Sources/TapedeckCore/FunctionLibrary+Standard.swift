@@ -28,6 +28,7 @@ extension FunctionLibrary {
     /// | `env(name[, default])` | an environment variable |
     /// | `without(list, items)`, `keys_where(object, field, value)` | list helpers |
     /// | `fail(message)` | an error (e.g. a claim that must be present) |
+    /// | `regex_find(text, regex[, group])`, `regex_all(text, regex[, group])`, `object(key, value, ...)` | see ``textFunctions`` |
     /// | `len`, `lower`, `upper`, `str`, `int`, `float`, `keys`, `values`, `join`, `split`, `contains`, `starts_with`, `ends_with`, `merge`, `get`, `range`, `slice`, `unique` | helpers |
     public static let standard: FunctionLibrary = {
         var f: [String: Function] = [:]
@@ -317,6 +318,7 @@ extension FunctionLibrary {
         f["matches"] = Function { _, a in
             .bool(Pattern(try a.require(1)).matches(try a.require(0)))
         }
+        for (name, function) in textFunctions { f[name] = function }
         return FunctionLibrary(f)
     }()
 
