@@ -178,3 +178,18 @@ def test_chromium_speaks_graphql_transport_ws_with_its_own_websocket(page_origin
             assert other["close"]["code"] == 1006
         finally:
             browser.close()
+
+
+def test_the_demo_serves_graphql_transport_ws_at_graphql():
+    with serve() as host:  # no scenario: the built-in demo, every profile on one port
+        async def go():
+            async with websockets.connect(f"ws://{host}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                await ws.send(json.dumps({"type": "connection_init"}))
+                ack = json.loads(await ws.recv())
+                await ws.send(json.dumps({"id": "p", "type": "subscribe", "payload": {"query": "subscription { price { symbol price } }"}}))
+                return ws.subprotocol, ack, json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+        subprotocol, ack, first = run(go())
+        assert subprotocol == "graphql-transport-ws"
+        assert ack == {"type": "connection_ack", "payload": {"server": "tapedeck"}}
+        assert first["id"] == "p" and first["type"] == "next" and first["payload"]["data"]["price"]["symbol"] in ("ACME", "GLOBEX")
