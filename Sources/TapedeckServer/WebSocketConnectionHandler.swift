@@ -119,7 +119,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             "connected",
             metadata: ["path": "\(setup.path)", "profile": "\(setup.profileName)", "peer": "\(setup.peer)", "user": "\(engine.conn["user"]?.plainText ?? "")"])
         tapFeed?.send(
-            .opened(TappedConnection(id: setup.id, path: setup.path, query: setup.query, headers: setup.headers, peer: setup.peer, profile: setup.profileName)))
+            .opened(
+                TappedConnection(
+                    id: setup.id, path: setup.path, query: setup.query, headers: setup.headers, peer: setup.peer, profile: setup.profileName,
+                    subprotocol: setup.subprotocol)))
         // History is read and the initial subscriptions made on the event loop, before any event
         // the hub sends here: an event published meanwhile is in the history or delivered live.
         let past = hub.history.items(profile: setup.profileName, keys: engine.historyKeys)

@@ -193,3 +193,18 @@ def test_the_demo_serves_graphql_transport_ws_at_graphql():
         assert subprotocol == "graphql-transport-ws"
         assert ack == {"type": "connection_ack", "payload": {"server": "tapedeck"}}
         assert first["id"] == "p" and first["type"] == "next" and first["payload"]["data"]["price"]["symbol"] in ("ACME", "GLOBEX")
+
+
+def test_serve_record_keeps_the_selected_subprotocol(tmp_path):
+    import sqlite3
+
+    out = tmp_path / "gql.sqlite"
+    with serve(EXAMPLE, "--record", str(out)) as host:
+        async def go():
+            async with websockets.connect(f"ws://{host}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+                await ws.send(json.dumps({"type": "connection_init"}))
+                await ws.recv()
+
+        run(go())
+    with sqlite3.connect(out) as db:
+        assert db.execute("SELECT path, subprotocol FROM connections").fetchall() == [("/graphql", "graphql-transport-ws")]
