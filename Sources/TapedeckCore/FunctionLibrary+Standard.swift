@@ -28,6 +28,7 @@ extension FunctionLibrary {
     /// | `env(name[, default])` | an environment variable |
     /// | `without(list, items)`, `keys_where(object, field, value)` | list helpers |
     /// | `fail(message)` | an error (e.g. a claim that must be present) |
+    /// | `regex_find(text, regex[, group])`, `regex_all(text, regex[, group])`, `object(key, value, ...)` | see ``textFunctions`` |
     /// | `len`, `lower`, `upper`, `str`, `int`, `float`, `keys`, `values`, `join`, `split`, `contains`, `starts_with`, `ends_with`, `merge`, `get`, `range`, `slice`, `unique` | helpers |
     public static let standard: FunctionLibrary = {
         var f: [String: Function] = [:]
@@ -290,6 +291,7 @@ extension FunctionLibrary {
         // Functions of their own namespaces, each in its own file.
         for (name, function) in logQueryFunctions { f[name] = function }
         for (name, function) in durationFormatFunctions { f[name] = function }
+        for (name, function) in textFunctions { f[name] = function }
         return FunctionLibrary(f)
     }()
 

@@ -53,6 +53,20 @@ public struct Profile: Sendable {
     /// The file it came from.
     public var source: String
 
+    // MARK: Subprotocols and timers (issue 12)
+
+    /// The WebSocket subprotocols this profile speaks (`Sec-WebSocket-Protocol`); `nil`: none is
+    /// selected, whatever the client offers.
+    public var subprotocols: SubprotocolSpec?
+    /// Named timers that rules and `on_connect` start, reset and cancel, and what each does when it fires.
+    public var timers: [TimerSpec] = []
+    /// Whether an event is enveloped once per subscription on each connection (the envelope reads
+    /// `sub`, `subscriptions.deliver` is `each`, or `subscriptions.end` is set), rather than once per
+    /// profile for every connection.
+    public var rendersPerSubscription: Bool {
+        subscriptions.deliverEach || subscriptions.end != nil || (envelope?.freeNames.contains("sub") ?? false)
+    }
+
     public init(name: String, source: String) {
         self.name = name
         self.source = source
@@ -173,7 +187,26 @@ public struct SubscriptionSpec: Sendable {
     public var replaceInitial = false
     /// Whether an event passes one subscription (names: `event`, `topic`, `sub`, `conn`). Default: true.
     public var filter: Template?
+    /// `deliver: each`: an event that passes several subscriptions of one connection is sent once
+    /// per subscription (each frame enveloped with its own `sub`); by default it is sent once.
+    public var deliverEach = false
+    /// Ends a subscription from the server's side: an event for which `if` holds is sent to that
+    /// subscription as `message` instead of the envelope, and the subscription is removed.
+    public var end: SubscriptionEnd?
     public init() {}
+}
+
+/// How the server ends a subscription (`subscriptions.end`); names: `event`, `topic`, `sub`, `conn`,
+/// `settings`, `entities`.
+public struct SubscriptionEnd: Sendable {
+    /// Whether this event ends the subscription it is delivered to.
+    public var condition: Template
+    /// The message sent instead of the envelope (e.g. `{id: "{{ sub.key }}", type: complete}`); none when `nil`.
+    public var message: Template?
+    public init(condition: Template, message: Template?) {
+        self.condition = condition
+        self.message = message
+    }
 }
 
 /// Inbound limits.
@@ -291,8 +324,12 @@ public struct BackpressureSpec: Sendable {
 public struct ServerHeartbeatSpec: Sendable {
     /// Interval between heartbeats.
     public var every: NumberSetting
-    /// The heartbeat message (names: `heartbeat` with `seq`, `conn`, `settings`); its `id` field is the id to ack.
+    /// The heartbeat message (names: `heartbeat` with `seq`, `conn`, `settings`).
     public var message: Template
+    /// The id an `ack:` action must give to acknowledge the heartbeat (names: `message`, the heartbeat
+    /// as sent, and `heartbeat`, `conn`, `settings`, `entities`), e.g. `"{{ message.id }}"`.
+    /// Without it, the heartbeat's sequence number (`heartbeat.seq`).
+    public var key: Template?
     /// A heartbeat not acknowledged within this long closes the connection with `close`.
     public var grace: NumberSetting
     public var close = CloseAction(code: 1001, reason: .constant(.string("heartbeat not acknowledged")))
@@ -335,10 +372,19 @@ public struct Rule: Sendable {
     }
 }
 
-/// What a rule does, in this order: subscribe, unsubscribe, set, clear_history, ack, reply, each, close.
+/// What a rule does, in this order: subscribe, unsubscribe, set, clear_history, ack, timers
+/// (cancel, start, reset), reply, replies, each, close.
 public struct Actions: Sendable {
     /// Messages sent back to the client.
     public var reply: [Template] = []
+    /// Several messages sent back, one frame each, after `reply` (`replies:`; a template giving a list).
+    public var replies: Template?
+    /// Timers (re)started: a running one starts over.
+    public var startTimers: [String] = []
+    /// Timers restarted only if they are running.
+    public var resetTimers: [String] = []
+    /// Timers stopped.
+    public var cancelTimers: [String] = []
     /// One message per item of a list (names add `item` and `index`), after `reply`.
     public var each: EachAction?
     /// Acknowledges the server heartbeat with this id.

@@ -72,6 +72,12 @@ enum ProfileNames {
     static let warning: Set<String> = ["dropped", "subscription", "conn", "settings", "entities"]
     static let identity: Set<String> = ["claims", "request", "settings", "entities"]
     static let access: Set<String> = ["claims", "request", "conn", "settings", "entities", "connections"]
+    // Issue 12: per-subscription envelopes, subscription ends, timers, subprotocol refusals.
+    static let envelope: Set<String> = event.union(["sub", "conn"])
+    static let subscriptionEnd: Set<String> = filter
+    static let timer: Set<String> = message.union(["timer"])
+    static let heartbeatKey: Set<String> = heartbeatMessage.union(["message"])
+    static let subprotocolRefusal: Set<String> = ["request", "offered", "settings", "entities"]
 }
 
 struct ProfileReader {
@@ -84,6 +90,7 @@ struct ProfileReader {
         "diff",
         "requires",
         "token",
+        "subprotocols", "timers",
     ]
 
     /// `requires: { entities: { <table>: [field, ...] }, events: [field.path, ...] }`.
@@ -136,7 +143,7 @@ struct ProfileReader {
         }
         if let n = k["auth"] { p.auth = auth(n) }
         if let n = k["topic"] { p.topic = r.template(n, names: ProfileNames.event) }
-        if let n = k["envelope"] { p.envelope = r.template(n, names: ProfileNames.event) }
+        if let n = k["envelope"] { p.envelope = r.template(n, names: ProfileNames.envelope) }
         if let n = k["deliver_if"] { p.deliverIf = r.template(n, names: ProfileNames.delivery) }
         if let n = k["subscriptions"] { p.subscriptions = subscriptions(n) }
         if let n = k["limits"] { p.limits = limits(n) }
@@ -158,6 +165,10 @@ struct ProfileReader {
             guard case .sequence(let seq) = n else { r.error("expected 'on' to be a list of rules", at: n); return }
             for item in seq { if let rule = rule(item) { p.rules.append(rule) } }
         }
+        // Issue 12: subprotocols and timers (see ProfileReader+Timers.swift).
+        if let n = k["subprotocols"] { p.subprotocols = subprotocols(n) }
+        if let n = k["timers"] { p.timers = timers(n) }
+        checkTimerNames(p, root: root)
     }
 
     func codec(_ n: Node) -> CodecSpec {
@@ -253,13 +264,20 @@ struct ProfileReader {
     func subscriptions(_ n: Node) -> SubscriptionSpec {
         let r = reader
         var s = SubscriptionSpec()
-        guard let pairs = r.mapping(n, what: "'subscriptions'", allowed: ["max", "over_limit", "initial", "replace_initial", "filter"]) else { return s }
+        guard let pairs = r.mapping(n, what: "'subscriptions'", allowed: ["max", "over_limit", "initial", "replace_initial", "filter", "deliver", "end"]) else { return s }
         for (key, _, v) in pairs {
             switch key {
             case "max": s.max = r.integer(v, what: "'max'", minimum: 0)
             case "over_limit": s.overLimit = actions(v, what: "'over_limit'", names: ProfileNames.message, allowed: Self.actionKeys)
             case "replace_initial": s.replaceInitial = r.bool(v, what: "'replace_initial'") ?? false
             case "filter": s.filter = r.template(v, names: ProfileNames.filter)
+            case "deliver":
+                switch r.string(v, what: "'deliver'") {
+                case "each": s.deliverEach = true
+                case "once": s.deliverEach = false
+                case let other: r.error("unknown 'deliver' '\(other ?? "")'; expected once (one frame per connection) or each (one per subscription)", at: v)
+                }
+            case "end": s.end = subscriptionEnd(v)
             default:
                 guard case .sequence(let seq) = v else { r.error("expected 'initial' to be a list of subscriptions", at: v); continue }
                 for item in seq { if let sub = subscribe(item) { s.initial.append(sub) } }
@@ -350,16 +368,17 @@ struct ProfileReader {
 
     func serverHeartbeat(_ n: Node) -> ServerHeartbeatSpec? {
         let r = reader
-        guard let pairs = r.mapping(n, what: "'server'", allowed: ["every", "message", "grace", "close"]) else { return nil }
+        guard let pairs = r.mapping(n, what: "'server'", allowed: ["every", "message", "grace", "close", "key"]) else { return nil }
         let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         guard let e = k["every"].flatMap({ numberSetting($0, what: "'every'") }),
             let m = k["message"].flatMap({ r.template($0, names: ProfileNames.heartbeatMessage) })
         else {
-            r.error("a server heartbeat needs 'every' (a duration) and 'message' (a template with an 'id')", at: n)
+            r.error("a server heartbeat needs 'every' (a duration) and 'message' (a template; 'key' names the id its ack gives)", at: n)
             return nil
         }
         var h = ServerHeartbeatSpec(every: e, message: m, grace: k["grace"].flatMap { numberSetting($0, what: "'grace'") } ?? e)
         if let c = k["close"].flatMap({ close($0) }) { h.close = c }
+        h.key = k["key"].flatMap { r.template($0, names: ProfileNames.heartbeatKey) }
         return h
     }
 
@@ -390,7 +409,10 @@ struct ProfileReader {
         return BackpressureSpec(capacity: capacity, warning: k["warning"].flatMap { r.template($0, names: ProfileNames.warning) })
     }
 
-    static let actionKeys = ["reply", "subscribe", "unsubscribe", "set", "close", "each", "ack", "clear_history"]
+    static let actionKeys = [
+        "reply", "subscribe", "unsubscribe", "set", "close", "each", "ack", "clear_history",
+        "replies", "start_timer", "reset_timer", "cancel_timer",
+    ]
     static let ruleKeys = ["when", "if", "otherwise"] + actionKeys
 
     func rule(_ n: Node, requireCondition: Bool = true) -> Rule? {
@@ -425,6 +447,10 @@ struct ProfileReader {
             case "close": a.close = close(v)
             case "ack": a.ack = r.template(v, names: names)
             case "clear_history": a.clearHistory = r.bool(v, what: "'clear_history'") ?? false
+            case "replies": a.replies = r.template(v, names: names)
+            case "start_timer": a.startTimers = r.strings(v, what: "'start_timer' (timer names)") ?? []
+            case "reset_timer": a.resetTimers = r.strings(v, what: "'reset_timer' (timer names)") ?? []
+            case "cancel_timer": a.cancelTimers = r.strings(v, what: "'cancel_timer' (timer names)") ?? []
             case "each":
                 guard let c = r.mapping(v, what: "'each'", allowed: ["items", "message"]) else { continue }
                 let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })

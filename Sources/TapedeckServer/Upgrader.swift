@@ -55,6 +55,14 @@ struct Upgrader: Sendable {
         let entry = pickProfile(names, request: request)
         let profile = entry.profile
         let endpoint = profile.endpoints.first { $0.path == request.path }?.name ?? request.path
+        let subprotocol: String?
+        switch selectSubprotocol(profile: profile, entry: entry, request: request) {
+        case .success(let selected): subprotocol = selected
+        case .failure(let refused):
+            let refusal = await refuse(channel, status: refused.status, body: refused.body, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
+            logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(refused.status)", "reason": "no supported subprotocol offered", "peer": "\(peer)"])
+            return .refuse(refusal)
+        }
         let outcome = await authenticator.authenticate(
             request, profile: profile, endpoint: endpoint, entities: entry.entities, settings: entry.settings, now: clock.wallTime)
         switch outcome {
@@ -86,6 +94,7 @@ struct Upgrader: Sendable {
             let id = hub.nextConnectionID()
             conn["id"] = .int(id)
             conn["query"] = request.value["query"] ?? .emptyObject
+            conn["subprotocol"] = subprotocol.map(Value.string) ?? .null
             let engine = ConnectionEngine(
                 profile: profile, conn: conn, entities: entry.entities, settings: entry.settings,
                 now: seconds(clock.elapsed), seed: UInt64(id), sharedLimiter: entry.sharedLimiter)
@@ -112,8 +121,29 @@ struct Upgrader: Sendable {
                 WebSocketConnectionHandler.Setup(
                     id: id, profileName: profile.name, engine: engine, codec: codec, queueCapacity: queueCapacity, tagCapacity: tagCapacity,
                     warning: warning, ownsTimeline: configuration.timeline == .perConnection, peer: peer, path: request.path, query: query,
-                    headers: headers))
+                    headers: headers, subprotocol: subprotocol))
         }
+    }
+
+    /// A refused subprotocol negotiation: the profile's status and body.
+    struct SubprotocolRefused: Error {
+        var status: Int
+        var body: Value
+    }
+
+    /// The subprotocol to answer: the first of the client's `Sec-WebSocket-Protocol` offer that the
+    /// profile speaks; `nil` when the profile declares none or the client offers none of them
+    /// (then refused when the profile requires one).
+    func selectSubprotocol(profile: Profile, entry: SimulatorWorld.ProfileEntry, request: UpgradeRequest) -> Result<String?, SubprotocolRefused> {
+        guard let spec = profile.subprotocols else { return .success(nil) }
+        let offered = SubprotocolSpec.offered(in: request.headers.filter { $0.name.lowercased() == "sec-websocket-protocol" }.map(\.value))
+        if let selected = spec.select(offered: offered) { return .success(selected) }
+        guard spec.required else { return .success(nil) }
+        var ctx = EvaluationContext(
+            variables: ["request": request.value, "offered": .array(offered.map(Value.string)), "settings": entry.settings, "entities": entry.entities],
+            now: clock.wallTime)
+        let body = (try? spec.refusal.body.evaluate(in: &ctx)) ?? .string("Unsupported WebSocket subprotocol")
+        return .failure(SubprotocolRefused(status: spec.refusal.status, body: body))
     }
 
     /// With several profiles on one path, the first whose credentials the request carries.

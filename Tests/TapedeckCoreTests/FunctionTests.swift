@@ -121,3 +121,18 @@ struct FunctionTests {
         #expect(throws: ExpressionError.self) { try eval("format('%d')") }
     }
 }
+
+extension FunctionTests {
+    @Test func regexFindAndAllReadCaptures() throws {
+        #expect(try eval("regex_find('subscription S { price(symbol: $s) { p } }', '[{][ ]*([a-zA-Z_]+)', 1)") == "price")
+        #expect(try eval("regex_find('abc', 'x')") == .null)
+        #expect(try eval("regex_find('k=v', '(?<key>[a-z])=(?<val>[a-z])', 'val')") == "v")
+        #expect(try eval("regex_all('a1 b2 c3', '[a-z]([0-9])', 1)") == ["1", "2", "3"])
+        #expect(throws: ExpressionError.self) { try eval("regex_find('a', '(')") }
+    }
+
+    @Test func objectBuildsComputedKeys() throws {
+        #expect(try eval("object('price', 3, 'n', null)") == ["price": 3, "n": .null])
+        #expect(throws: ExpressionError.self) { try eval("object('a')") }
+    }
+}
