@@ -2,6 +2,7 @@ import Testing
 import TapedeckCore
 import TapedeckScenario
 import TapedeckProtocol
+import OrderedCollections
 
 /// Credential lookups, refusal headers and token claims come from the profile: a made-up protocol
 /// with its own conventions works without any Swift of its own.
