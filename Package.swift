@@ -89,6 +89,7 @@ let package = Package(
         .target(
             name: "TapedeckProtocol",
             dependencies: [
+                "TapedeckCompression",
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtobuf",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -102,6 +103,7 @@ let package = Package(
         .target(
             name: "TapedeckServer",
             dependencies: [
+                "TapedeckCompression",
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

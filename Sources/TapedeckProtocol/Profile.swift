@@ -1,3 +1,4 @@
+public import TapedeckCompression
 public import TapedeckCore
 public import TapedeckScenario
 public import OrderedCollections
@@ -58,6 +59,9 @@ public struct Profile: Sendable {
     /// The WebSocket subprotocols this profile speaks (`Sec-WebSocket-Protocol`); `nil`: none is
     /// selected, whatever the client offers.
     public var subprotocols: SubprotocolSpec?
+    /// `compression: { permessage_deflate: ... }`: what the server agrees when a client offers
+    /// permessage-deflate (RFC 7692); `nil`: connections are never compressed.
+    public var compression: DeflateSettings?
     /// Named timers that rules and `on_connect` start, reset and cancel, and what each does when it fires.
     public var timers: [TimerSpec] = []
     /// Whether an event is enveloped once per subscription on each connection (the envelope reads

@@ -5,6 +5,7 @@ import TapedeckProtocol
 import HTTPTypes
 import NIOCore
 import OrderedCollections
+import TapedeckCompression
 
 /// Decides each WebSocket upgrade: finds the profile for the path, authenticates, and either
 /// refuses with the profile's status (401, 403, ...) or sets up the connection.
@@ -95,6 +96,9 @@ struct Upgrader: Sendable {
             conn["id"] = .int(id)
             conn["query"] = request.value["query"] ?? .emptyObject
             conn["subprotocol"] = subprotocol.map(Value.string) ?? .null
+            // permessage-deflate when the profile enables it and the client offers it acceptably.
+            let offers = ExtensionOffer.parse(headers.filter { $0.name.lowercased() == "sec-websocket-extensions" }.map(\.value)) ?? []
+            let deflate = profile.compression?.accept(offers)
             let engine = ConnectionEngine(
                 profile: profile, conn: conn, entities: entry.entities, settings: entry.settings,
                 now: seconds(clock.elapsed), seed: UInt64(id), sharedLimiter: entry.sharedLimiter)
@@ -121,7 +125,7 @@ struct Upgrader: Sendable {
                 WebSocketConnectionHandler.Setup(
                     id: id, profileName: profile.name, engine: engine, codec: codec, queueCapacity: queueCapacity, tagCapacity: tagCapacity,
                     warning: warning, ownsTimeline: configuration.timeline == .perConnection, peer: peer, path: request.path, query: query,
-                    headers: headers, subprotocol: subprotocol))
+                    headers: headers, subprotocol: subprotocol, deflate: deflate))
         }
     }
 
