@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "TapedeckReplay", targets: ["TapedeckReplay"]),
         .library(name: "TapedeckTesting", targets: ["TapedeckTesting"]),
         .library(name: "TapedeckBench", targets: ["TapedeckBench"]),
+        .library(name: "TapedeckCompression", targets: ["TapedeckCompression"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -40,6 +41,7 @@ let package = Package(
         // Tests only: forged JWTs (HMAC over a header that names another algorithm).
         .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // The command line: thin ArgumentParser commands over the libraries.
@@ -132,6 +134,7 @@ let package = Package(
         .target(
             name: "TapedeckRecording",
             dependencies: [
+                "TapedeckCompression",
                 "TapedeckCore", "TapedeckHandshake",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -197,6 +200,20 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // permessage-deflate (RFC 7692): negotiation, and compressing and decompressing messages within limits.
+        .target(
+            name: "TapedeckCompression",
+            dependencies: [
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TapedeckCompressionTests",
+            dependencies: ["TapedeckCompression", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TapedeckCoreTests", dependencies: ["TapedeckCore", .product(name: "OrderedCollections", package: "swift-collections")], swiftSettings: swiftSettings),

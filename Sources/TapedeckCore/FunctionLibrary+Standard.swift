@@ -20,14 +20,15 @@ extension FunctionLibrary {
     /// | `ramp(from, to, duration[, start])` | a linear ramp over scenario time, clamped |
     /// | `round(x[, digits])`, `floor`, `ceil`, `abs`, `min`, `max` | arithmetic |
     /// | `format(fmt, args...)` | printf-style: `%d %5d %05d %s %f %.2f %x %%` |
-    /// | `duration(seconds)` | `7d 23h 59m 59s` |
     /// | `unix(iso)` | the Unix time of an ISO-8601 text |
-    /// | `query_match(query, log)`, `query_error(query)`, `query_select(list, query)` | log queries (`LogQuery`) |
+    /// | `logquery.match(query, log)`, `logquery.error(query)`, `logquery.select(list, query)` | the log search query language (`LogQuery`, `FunctionLibrary+LogQuery.swift`) |
+    /// | `duration.dhms(seconds)` | `7d 23h 59m 59s` (`FunctionLibrary+DurationFormats.swift`) |
     /// | `filter_match(data, filter[, strict])`, `filter_error(filter[, fields])`, `filter_select(list, filter[, strict])` | field filters |
     /// | `last(list, n)`, `parse_json(text[, default])` | helpers |
     /// | `env(name[, default])` | an environment variable |
     /// | `without(list, items)`, `keys_where(object, field, value)` | list helpers |
     /// | `fail(message)` | an error (e.g. a claim that must be present) |
+    /// | `regex_find(text, regex[, group])`, `regex_all(text, regex[, group])`, `object(key, value, ...)` | see ``textFunctions`` |
     /// | `len`, `lower`, `upper`, `str`, `int`, `float`, `keys`, `values`, `join`, `split`, `contains`, `starts_with`, `ends_with`, `merge`, `get`, `range`, `slice`, `unique` | helpers |
     public static let standard: FunctionLibrary = {
         var f: [String: Function] = [:]
@@ -137,14 +138,6 @@ extension FunctionLibrary {
         f["min"] = Function { _, a in try extreme(a, <) }
         f["max"] = Function { _, a in try extreme(a, >) }
         f["format"] = Function { _, a in .string(try Printf.format(try a.string(0), Array(a.positional.dropFirst()))) }
-        f["duration"] = Function { _, a in
-            var rest = try whole(a.number(0))
-            let negative = rest < 0
-            rest = abs(rest)
-            // Always days, hours, minutes and seconds, zeros included: `0d 2h 0m 5s`.
-            let parts = [(rest / 86400, "d"), ((rest / 3600) % 24, "h"), ((rest / 60) % 60, "m"), (rest % 60, "s")]
-            return .string((negative ? "-" : "") + parts.map { "\($0.0)\($0.1)" }.joined(separator: " "))
-        }
         f["env"] = Function { ctx, a in
             let name = try a.string(0, "name")
             if let v = ctx.environment[name] { return .string(v) }
@@ -249,28 +242,6 @@ extension FunctionLibrary {
             return .array(table.filter { $0.value[field]?.looselyEquals(value) ?? false }.map { .string($0.key) })
         }
         f["fail"] = Function { _, a in throw ExpressionError(try a.string(0)) }
-        f["query_match"] = Function { _, a in
-            // query_match(query, log): a log query (`level:ERROR AND NOT service:auth`); null or '' matches all.
-            let q = a.value(0)?.stringValue ?? ""
-            return .bool(try LogQuery.cached(q).matches(try a.require(1)))
-        }
-        f["query_error"] = Function { _, a in
-            // query_error(query): null when the query is valid, else what is wrong with it.
-            let q = a.value(0)
-            if q == nil || q!.isNull { return .null }
-            guard let text = q!.stringValue else { return .string("a query is a string, not \(q!.kindName)") }
-            do throws(ExpressionError) {
-                _ = try LogQuery(parsing: text)
-                return .null
-            } catch {
-                return .string(error.message)
-            }
-        }
-        f["query_select"] = Function { _, a in
-            // query_select(list, query): the items that match a log query.
-            let query = try LogQuery.cached(a.value(1)?.stringValue ?? "")
-            return .array(try a.list(0).filter { query.matches($0) })
-        }
         f["filter_error"] = Function { _, a in
             // filter_error(filter[, fields]): null when `filter` is an object whose keys are among
             // `fields` (when given; dotted paths check their first segment) and whose values are
@@ -317,6 +288,10 @@ extension FunctionLibrary {
         f["matches"] = Function { _, a in
             .bool(Pattern(try a.require(1)).matches(try a.require(0)))
         }
+        // Functions of their own namespaces, each in its own file.
+        for (name, function) in logQueryFunctions { f[name] = function }
+        for (name, function) in durationFormatFunctions { f[name] = function }
+        for (name, function) in textFunctions { f[name] = function }
         return FunctionLibrary(f)
     }()
 

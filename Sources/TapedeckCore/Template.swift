@@ -173,6 +173,9 @@ public indirect enum Template: Sendable, Hashable {
                 let start = i + 2
                 var j = start
                 var quote: Character?
+                // Braces opened inside the expression (object literals): `}}` closes the template
+                // only outside them, so `{{ {a: {b: 1}}}}` is the whole object.
+                var depth = 0
                 while j + 1 < chars.count {
                     let c = chars[j]
                     if let q = quote {
@@ -180,16 +183,17 @@ public indirect enum Template: Sendable, Hashable {
                         if c == q { quote = nil }
                     } else if c == "'" || c == "\"" {
                         quote = c
-                    } else if c == "}", chars[j + 1] == "}" {
-                        break
+                    } else if c == "{" {
+                        depth += 1
+                    } else if c == "}" {
+                        if depth == 0, chars[j + 1] == "}" { break }
+                        depth = Swift.max(0, depth - 1)
                     }
                     j += 1
                 }
                 guard j + 1 < chars.count, chars[j] == "}", chars[j + 1] == "}" else {
                     throw ExpressionError("'{{' is not closed by '}}'", offset: i)
                 }
-                // `}}}` closes an object literal first: prefer the last of a run of braces.
-                while j + 2 < chars.count, chars[j + 2] == "}" { j += 1 }
                 let source = String(chars[start..<j])
                 do {
                     let e = try Expression(parsing: source)

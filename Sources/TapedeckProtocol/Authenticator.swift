@@ -1,14 +1,14 @@
 public import TapedeckCore
 import JWTKit
 import Foundation
-import OrderedCollections
+public import OrderedCollections
 
 /// The outcome of authenticating an upgrade request.
 public enum AuthOutcome: Sendable, Equatable {
     /// Accepted: `conn` is the connection's identity (the profile's `identity`, plus `claims`).
     case accepted(conn: Value)
-    /// Refused with an HTTP status and a body.
-    case refused(status: Int, body: Value, reason: String)
+    /// Refused with an HTTP status, a body and the profile's extra response headers.
+    case refused(status: Int, body: Value, reason: String, headers: OrderedDictionary<String, String> = [:])
 }
 
 /// Verifies credentials at upgrade time, per a profile's `auth` section, and mints development tokens.
@@ -98,7 +98,7 @@ public struct Authenticator: Sendable {
     ///
     /// - Parameters:
     ///   - endpoint: the endpoint's name, added to `conn.endpoint`.
-    ///   - entities: the scenario entities (for API keys and sessions).
+    ///   - entities: the scenario entities (for credentials looked up in them).
     public func authenticate(
         _ request: UpgradeRequest, profile: Profile, endpoint: String, entities: Value, settings: Value, now: Double
     ) async -> AuthOutcome {
@@ -113,7 +113,7 @@ public struct Authenticator: Sendable {
             var valid: Value?
             for source in spec.credentials {
                 guard let token = credential(source.place.resolved(settings: settings), in: request), !token.isEmpty else { continue }
-                switch await check(token, kind: source.kind, entities: entities, now: now) {
+                switch await check(token, kind: source.kind, entities: entities, now: now, request: requestValue, settings: settings) {
                 case .success(let c): valid = c
                 case .failure(let problem): firstProblem = firstProblem ?? problem.reason
                 }
@@ -151,22 +151,19 @@ public struct Authenticator: Sendable {
     }
 
     /// The claims of one credential, or why it is not valid.
-    func check(_ token: String, kind: CredentialSource.Kind, entities: Value, now: Double) async -> Result<Value, CredentialProblem> {
+    func check(
+        _ token: String, kind: CredentialSource.Kind, entities: Value, now: Double, request: Value = .null, settings: Value = .emptyObject
+    ) async -> Result<Value, CredentialProblem> {
         switch kind {
         case .jwt:
             guard let c = await verify(token, now: now) else { return .failure(CredentialProblem(reason: "invalid or expired token")) }
             return .success(c)
-        case .apiKey, .session:
-            let table = kind == .apiKey ? "api_keys" : "sessions"
-            // A better-auth style signed session cookie is `<token>.<signature>`: the token alone is looked up too.
-            let bare = kind == .session ? token.split(separator: ".", maxSplits: 1).first.map(String.init) ?? token : token
-            guard let c = entities[table]?[token] ?? entities[table]?[bare] else {
-                return .failure(CredentialProblem(reason: kind == .apiKey ? "unknown API key" : "no valid session"))
+        case .lookup(let lookup):
+            guard let found = lookup.find(token, in: entities, request: request, settings: settings, now: now) else {
+                return .failure(CredentialProblem(reason: lookup.unknownReason))
             }
-            if let exp = c["expires_at"]?.stringValue.flatMap(Timestamp.parse), exp <= now {
-                return .failure(CredentialProblem(reason: "session expired"))
-            }
-            return .success(c)
+            if found.expired { return .failure(CredentialProblem(reason: lookup.expiredReason)) }
+            return .success(found.entry)
         }
     }
 
@@ -186,7 +183,11 @@ public struct Authenticator: Sendable {
     func refusal(_ r: Refusal, reason: String, request: Value, claims: Value, conn: Value, settings: Value, entities: Value) -> AuthOutcome {
         var ctx = EvaluationContext(variables: ["request": request, "claims": claims, "conn": conn, "settings": settings, "entities": entities, "reason": .string(reason), "connections": 0])
         let body = (try? r.body.evaluate(in: &ctx)) ?? .string(reason)
-        return .refused(status: r.status, body: body, reason: reason)
+        var headers: OrderedDictionary<String, String> = [:]
+        for (name, value) in r.headers {
+            if let v = try? value.evaluate(in: &ctx), !v.isNull { headers[name] = v.plainText }
+        }
+        return .refused(status: r.status, body: body, reason: reason, headers: headers)
     }
 
     /// JWT claims as one ordered value.

@@ -60,9 +60,27 @@ public struct ConnectionEngine: Sendable {
     /// Server heartbeat interval and grace, resolved against the settings.
     public let serverHeartbeat: (every: Double, grace: Double)?
     var heartbeatsSent = 0
-    var nextHeartbeat: Double
     /// Heartbeat ids sent and not yet acknowledged, with the time they were sent.
     var unacknowledged: OrderedDictionary<String, Double> = [:]
+    /// Running timers by name: the profile's `timers:` and the heartbeats, which are timers too
+    /// (named `heartbeat:client` and `heartbeat:server`, names a profile cannot give).
+    public private(set) var timers: OrderedDictionary<String, RunningTimer> = [:]
+    /// The monotonic time of the latest input (creation, message, tick): when timers started by
+    /// actions start.
+    var now: Double
+
+    static let clientHeartbeatTimer = "heartbeat:client"
+    static let serverHeartbeatTimer = "heartbeat:server"
+
+    /// A timer's next deadline.
+    public struct RunningTimer: Sendable, Equatable {
+        /// Monotonic seconds when it fires next.
+        public var due: Double
+        /// Times it has fired.
+        public var fired: Int
+        /// Its repeat interval, if it repeats.
+        public var every: Double?
+    }
 
     /// - Parameters:
     ///   - conn: the identity from authentication.
@@ -88,7 +106,9 @@ public struct ConnectionEngine: Sendable {
         } else {
             self.serverHeartbeat = nil
         }
-        self.nextHeartbeat = now + (serverHeartbeat?.every ?? 0)
+        self.now = now
+        if let timeout = clientTimeout { timers[Self.clientHeartbeatTimer] = RunningTimer(due: now + timeout, fired: 0, every: nil) }
+        if let (every, _) = serverHeartbeat { timers[Self.serverHeartbeatTimer] = RunningTimer(due: now + every, fired: 0, every: every) }
         if case .object = self.conn {} else { self.conn = .emptyObject }
         self.conn["state"] = self.conn["state"] ?? .emptyObject
     }
@@ -100,6 +120,7 @@ public struct ConnectionEngine: Sendable {
         var out: [EngineAction] = []
         var ctx = context(msg: .null, raw: "", wallTime: wallTime)
         ctx.variables["history"] = .array(history)
+        for timer in profile.timers where timer.startOnConnect { startTimer(timer.name, out: &out) }
         for s in profile.subscriptions.initial {
             do {
                 try add(s, ctx: &ctx, out: &out, enforceLimit: false)
@@ -136,28 +157,56 @@ public struct ConnectionEngine: Sendable {
         return (v.arrayValue ?? [v]).filter { !$0.isNull }.map(\.plainText)
     }
 
-    /// Time-driven work at monotonic time `now`: the client heartbeat timeout, and the server heartbeat
-    /// (send one when due; close when one stays unacknowledged past the grace).
+    /// Time-driven work at monotonic time `now`: the timers that are due (the client heartbeat
+    /// timeout first, then the server heartbeat's grace, then the others in deadline order, each at
+    /// most once per call), stopping at the first close.
     public mutating func tick(now: Double, wallTime: Double) -> [EngineAction] {
-        if let timeout = clientTimeout, now - lastHeartbeat >= timeout {
+        self.now = now
+        if let t = timers[Self.clientHeartbeatTimer], t.due <= now {
+            timers[Self.clientHeartbeatTimer] = nil
             var ctx = context(msg: .null, raw: "", wallTime: wallTime)
             let c = profile.heartbeat.timeoutClose
             return [.close(code: c.code, reason: (try? c.reason.evaluate(in: &ctx).plainText) ?? "heartbeat timeout")]
         }
-        guard let server = profile.heartbeat.server, let (every, grace) = serverHeartbeat else { return [] }
-        if let oldest = unacknowledged.values.first, now - oldest >= grace {
+        if let server = profile.heartbeat.server, let (_, grace) = serverHeartbeat, let oldest = unacknowledged.values.first, now - oldest >= grace {
             var ctx = context(msg: .null, raw: "", wallTime: wallTime)
             return [.close(code: server.close.code, reason: (try? server.close.reason.evaluate(in: &ctx).plainText) ?? "heartbeat not acknowledged")]
         }
-        guard now >= nextHeartbeat else { return [] }
-        nextHeartbeat = now + every
+        var out: [EngineAction] = []
+        let due = timers.filter { $0.value.due <= now }.sorted { $0.value.due < $1.value.due }.map(\.key)
+        for name in due {
+            guard var t = timers[name], t.due <= now else { continue }
+            // Rescheduled (or removed) before its actions run, so that they may start it again.
+            t.fired += 1
+            if let every = t.every {
+                t.due = Swift.max(t.due + every, now + every / 2)
+                timers[name] = t
+            } else {
+                timers[name] = nil
+            }
+            if name == Self.serverHeartbeatTimer {
+                out += sendServerHeartbeat(now: now, wallTime: wallTime)
+            } else if let spec = profile.timers.first(where: { $0.name == name }) {
+                var ctx = context(msg: .null, raw: "", wallTime: wallTime)
+                ctx.variables["timer"] = ["name": .string(name), "fired": .int(t.fired)]
+                run(spec.actions, ctx: &ctx, out: &out)
+            }
+            if out.contains(where: { if case .close = $0 { true } else { false } }) { break }
+        }
+        return out
+    }
+
+    /// Sends a server heartbeat and remembers the id its ack must give (`heartbeat.server.key`).
+    mutating func sendServerHeartbeat(now: Double, wallTime: Double) -> [EngineAction] {
+        guard let server = profile.heartbeat.server else { return [] }
         heartbeatsSent += 1
         var ctx = context(msg: .null, raw: "", wallTime: wallTime)
         ctx.variables["heartbeat"] = ["seq": .int(heartbeatsSent)]
         do {
             let message = try server.message.evaluate(in: &ctx)
+            ctx.variables["message"] = message
+            let id = try server.key?.evaluate(in: &ctx).plainText ?? "\(heartbeatsSent)"
             random = ctx.random
-            let id = message["id"]?.plainText ?? "\(heartbeatsSent)"
             unacknowledged[id] = now
             // Bounded: a client that never acks is closed after `grace` anyway.
             if unacknowledged.count > 1000 { unacknowledged.removeFirst() }
@@ -165,6 +214,17 @@ public struct ConnectionEngine: Sendable {
         } catch {
             return [.log("server heartbeat: \(error.message)")]
         }
+    }
+
+    /// Starts (or restarts) a profile timer at the engine's current time; a timer whose duration
+    /// the settings leave undefined does not run.
+    mutating func startTimer(_ name: String, out: inout [EngineAction]) {
+        guard let spec = profile.timers.first(where: { $0.name == name }) else { return }
+        guard let after = spec.after.value(settings: settings, entities: entities) else {
+            timers[name] = nil
+            return
+        }
+        timers[name] = RunningTimer(due: now + after, fired: 0, every: spec.every?.value(settings: settings, entities: entities))
     }
 
     /// Whether a heartbeat with this id is awaiting its acknowledgement.
@@ -204,7 +264,18 @@ public struct ConnectionEngine: Sendable {
             }
         }
         if profile.limits.inbound != nil { inboundTimes.append(now) }
-        if decodeError == nil, profile.heartbeat.clientPattern?.matches(msg) ?? true { lastHeartbeat = now }
+        self.now = now
+        if decodeError == nil, profile.heartbeat.clientPattern?.matches(msg) ?? true {
+            lastHeartbeat = now
+            if let timeout = clientTimeout, timers[Self.clientHeartbeatTimer] != nil {
+                timers[Self.clientHeartbeatTimer] = RunningTimer(due: now + timeout, fired: 0, every: nil)
+            }
+        }
+        if decodeError == nil {
+            for timer in profile.timers where timers[timer.name] != nil && (timer.resetOn?.matches(msg) ?? false) {
+                startTimer(timer.name, out: &out)
+            }
+        }
 
         if let decodeError {
             ctx.variables["error"] = .string(decodeError)
@@ -257,6 +328,48 @@ public struct ConnectionEngine: Sendable {
         return nil
     }
 
+    /// One frame of an event for one subscription (see ``deliveries(event:topic:wallTime:)``).
+    public struct Delivery: Sendable, Equatable {
+        /// The subscription's key (the queue's per-subscription tag); empty without subscriptions.
+        public var key: String
+        /// The frame: the envelope evaluated with `sub`, or the `subscriptions.end` message.
+        public var message: Value
+        /// Whether this event ended the subscription (`subscriptions.end`), which is now removed.
+        public var ends: Bool
+    }
+
+    /// The frames of one event for this connection, for profiles that render per subscription
+    /// (``Profile/rendersPerSubscription``): authorization, then every subscription whose topics and
+    /// filter let the event through (only the first unless `deliver: each`), each enveloped with its
+    /// own `sub`. An event that meets `subscriptions.end` sends the end message instead (none when
+    /// it has no message) and removes that subscription. Failures are returned as log lines.
+    public mutating func deliveries(event: Value, topic: String?, wallTime: Double) -> (deliveries: [Delivery], log: [String]) {
+        var ctx = context(msg: .null, raw: "", wallTime: wallTime)
+        ctx.variables = deliveryContext(event: event, topic: topic).variables
+        ctx.variables["sub"] = .null
+        defer { random = ctx.random }
+        var out: [Delivery] = []
+        do throws(ExpressionError) {
+            if let d = profile.deliverIf, !(try d.evaluate(in: &ctx).isTruthy) { return ([], []) }
+            let candidates = usesSubscriptions ? Array(subscriptions.values) : [Subscription(key: "", topics: ["*"], params: .emptyObject)]
+            for sub in candidates {
+                guard sub.topics.contains("*") || topic.map(sub.topics.contains) == true else { continue }
+                ctx.variables["sub"] = sub.value
+                if let filter = profile.subscriptions.filter, !(try filter.evaluate(in: &ctx).isTruthy) { continue }
+                if let end = profile.subscriptions.end, try end.condition.evaluate(in: &ctx).isTruthy {
+                    if let m = try end.message?.evaluate(in: &ctx) { out.append(Delivery(key: sub.key, message: m, ends: true)) }
+                    subscriptions[sub.key] = nil
+                } else {
+                    out.append(Delivery(key: sub.key, message: try profile.envelope?.evaluate(in: &ctx) ?? event, ends: false))
+                }
+                if !profile.subscriptions.deliverEach { break }
+            }
+            return (out, [])
+        } catch {
+            return (out, ["delivery of an event on topic \(topic ?? "-"): \(error.message)"])
+        }
+    }
+
     private func deliveryContext(event: Value, topic: String?) -> EvaluationContext {
         let t: Value = topic.map(Value.string) ?? .null
         return EvaluationContext(variables: ["event": event, "topic": t, "conn": conn, "settings": settings, "entities": entities])
@@ -268,10 +381,9 @@ public struct ConnectionEngine: Sendable {
     public var nextTickTime: Double? {
         var next: Double?
         func consider(_ t: Double) { next = Swift.min(next ?? t, t) }
-        if let timeout = clientTimeout { consider(lastHeartbeat + timeout) }
-        if profile.heartbeat.server != nil, let (_, grace) = serverHeartbeat {
-            if let oldest = unacknowledged.values.first { consider(oldest + grace) }
-            consider(nextHeartbeat)
+        for t in timers.values { consider(t.due) }
+        if profile.heartbeat.server != nil, let (_, grace) = serverHeartbeat, let oldest = unacknowledged.values.first {
+            consider(oldest + grace)
         }
         return next
     }
@@ -290,8 +402,8 @@ public struct ConnectionEngine: Sendable {
 
     /// Whether the client heartbeat has timed out at monotonic time `now`.
     public func heartbeatExpired(now: Double) -> Bool {
-        guard let timeout = clientTimeout else { return false }
-        return now - lastHeartbeat >= timeout
+        guard let t = timers[Self.clientHeartbeatTimer] else { return clientTimeout != nil }
+        return now >= t.due
     }
 
     mutating func context(msg: Value, raw: String, wallTime: Double) -> EvaluationContext {
@@ -324,7 +436,17 @@ public struct ConnectionEngine: Sendable {
                 ctx.variables["history"] = .array([])
             }
             if let ack = a.ack { unacknowledged[try ack.evaluate(in: &ctx).plainText] = nil }
+            for name in a.cancelTimers { timers[name] = nil }
+            for name in a.startTimers { startTimer(name, out: &out) }
+            for name in a.resetTimers where timers[name] != nil { startTimer(name, out: &out) }
             for r in a.reply { out.append(.send(try r.evaluate(in: &ctx))) }
+            if let replies = a.replies {
+                let v = try replies.evaluate(in: &ctx)
+                guard let list = v.arrayValue ?? (v.isNull ? [] : nil) else {
+                    throw ExpressionError("'replies' must be a list of messages, found \(v.kindName)")
+                }
+                for m in list { out.append(.send(m)) }
+            }
             if let each = a.each {
                 let items = try each.items.evaluate(in: &ctx)
                 guard let list = items.arrayValue ?? (items.isNull ? [] : nil) else {

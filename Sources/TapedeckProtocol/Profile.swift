@@ -1,5 +1,6 @@
 public import TapedeckCore
 public import TapedeckScenario
+public import OrderedCollections
 
 /// A protocol profile: a declarative description of one WebSocket protocol, read by a generic engine.
 ///
@@ -47,8 +48,24 @@ public struct Profile: Sendable {
     /// `tapedeck validate` and before serving: `entities: {jobs: [tenant_id]}` means every entry
     /// of `entities.jobs` has a `tenant_id`.
     public var requires = Requirements()
+    /// The claims of the development tokens `tapedeck token` mints for this profile (`token:`).
+    public var token = TokenSpec()
     /// The file it came from.
     public var source: String
+
+    // MARK: Subprotocols and timers (issue 12)
+
+    /// The WebSocket subprotocols this profile speaks (`Sec-WebSocket-Protocol`); `nil`: none is
+    /// selected, whatever the client offers.
+    public var subprotocols: SubprotocolSpec?
+    /// Named timers that rules and `on_connect` start, reset and cancel, and what each does when it fires.
+    public var timers: [TimerSpec] = []
+    /// Whether an event is enveloped once per subscription on each connection (the envelope reads
+    /// `sub`, `subscriptions.deliver` is `each`, or `subscriptions.end` is set), rather than once per
+    /// profile for every connection.
+    public var rendersPerSubscription: Bool {
+        subscriptions.deliverEach || subscriptions.end != nil || (envelope?.freeNames.contains("sub") ?? false)
+    }
 
     public init(name: String, source: String) {
         self.name = name
@@ -97,13 +114,11 @@ public struct CredentialSource: Sendable, Hashable {
         case header(String)
     }
 
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
         /// A JWT signed with the simulator's secret (HS256). Its claims become `claims`.
         case jwt
-        /// An opaque key looked up in the scenario's `entities.api_keys` (key -> claims).
-        case apiKey = "api_key"
-        /// An opaque session token looked up in `entities.sessions` (token -> claims).
-        case session
+        /// An opaque value looked up in a scenario entity table, as the profile's `lookup:` says.
+        case lookup(CredentialLookup)
     }
 
     public var place: Place
@@ -119,9 +134,13 @@ public struct CredentialSource: Sendable, Hashable {
 public struct Refusal: Sendable, Hashable {
     public var status: Int
     public var body: Template
-    public init(status: Int, body: Template) {
+    /// More response headers, by name (`WWW-Authenticate: Bearer` on a 401); the values are
+    /// templates over the same names as `body`.
+    public var headers: OrderedDictionary<String, Template> = [:]
+    public init(status: Int, body: Template, headers: OrderedDictionary<String, Template> = [:]) {
         self.status = status
         self.body = body
+        self.headers = headers
     }
 }
 
@@ -168,7 +187,26 @@ public struct SubscriptionSpec: Sendable {
     public var replaceInitial = false
     /// Whether an event passes one subscription (names: `event`, `topic`, `sub`, `conn`). Default: true.
     public var filter: Template?
+    /// `deliver: each`: an event that passes several subscriptions of one connection is sent once
+    /// per subscription (each frame enveloped with its own `sub`); by default it is sent once.
+    public var deliverEach = false
+    /// Ends a subscription from the server's side: an event for which `if` holds is sent to that
+    /// subscription as `message` instead of the envelope, and the subscription is removed.
+    public var end: SubscriptionEnd?
     public init() {}
+}
+
+/// How the server ends a subscription (`subscriptions.end`); names: `event`, `topic`, `sub`, `conn`,
+/// `settings`, `entities`.
+public struct SubscriptionEnd: Sendable {
+    /// Whether this event ends the subscription it is delivered to.
+    public var condition: Template
+    /// The message sent instead of the envelope (e.g. `{id: "{{ sub.key }}", type: complete}`); none when `nil`.
+    public var message: Template?
+    public init(condition: Template, message: Template?) {
+        self.condition = condition
+        self.message = message
+    }
 }
 
 /// Inbound limits.
@@ -296,8 +334,12 @@ public struct BackpressureSpec: Sendable {
 public struct ServerHeartbeatSpec: Sendable {
     /// Interval between heartbeats.
     public var every: NumberSetting
-    /// The heartbeat message (names: `heartbeat` with `seq`, `conn`, `settings`); its `id` field is the id to ack.
+    /// The heartbeat message (names: `heartbeat` with `seq`, `conn`, `settings`).
     public var message: Template
+    /// The id an `ack:` action must give to acknowledge the heartbeat (names: `message`, the heartbeat
+    /// as sent, and `heartbeat`, `conn`, `settings`, `entities`), e.g. `"{{ message.id }}"`.
+    /// Without it, the heartbeat's sequence number (`heartbeat.seq`).
+    public var key: Template?
     /// A heartbeat not acknowledged within this long closes the connection with `close`.
     public var grace: NumberSetting
     public var close = CloseAction(code: 1001, reason: .constant(.string("heartbeat not acknowledged")))
@@ -340,10 +382,19 @@ public struct Rule: Sendable {
     }
 }
 
-/// What a rule does, in this order: subscribe, unsubscribe, set, clear_history, ack, reply, each, close.
+/// What a rule does, in this order: subscribe, unsubscribe, set, clear_history, ack, timers
+/// (cancel, start, reset), reply, replies, each, close.
 public struct Actions: Sendable {
     /// Messages sent back to the client.
     public var reply: [Template] = []
+    /// Several messages sent back, one frame each, after `reply` (`replies:`; a template giving a list).
+    public var replies: Template?
+    /// Timers (re)started: a running one starts over.
+    public var startTimers: [String] = []
+    /// Timers restarted only if they are running.
+    public var resetTimers: [String] = []
+    /// Timers stopped.
+    public var cancelTimers: [String] = []
     /// One message per item of a list (names add `item` and `index`), after `reply`.
     public var each: EachAction?
     /// Acknowledges the server heartbeat with this id.

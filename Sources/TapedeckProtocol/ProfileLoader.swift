@@ -74,6 +74,12 @@ enum ProfileNames {
     static let access: Set<String> = ["claims", "request", "conn", "settings", "entities", "connections"]
     static let connectionIdentity: Set<String> = ["claims", "request", "conn", "settings", "entities"]
     static let connectionRefusal: Set<String> = ["claims", "request", "conn", "settings", "entities", "reason", "status", "limit"]
+    // Issue 12: per-subscription envelopes, subscription ends, timers, subprotocol refusals.
+    static let envelope: Set<String> = event.union(["sub", "conn"])
+    static let subscriptionEnd: Set<String> = filter
+    static let timer: Set<String> = message.union(["timer"])
+    static let heartbeatKey: Set<String> = heartbeatMessage.union(["message"])
+    static let subprotocolRefusal: Set<String> = ["request", "offered", "settings", "entities"]
 }
 
 struct ProfileReader {
@@ -85,6 +91,8 @@ struct ProfileReader {
         "subscriptions", "limits", "heartbeat", "on_connect", "on", "invalid", "activity", "history", "backpressure",
         "diff",
         "requires",
+        "token",
+        "subprotocols", "timers",
     ]
 
     /// `requires: { entities: { <table>: [field, ...] }, events: [field.path, ...] }`.
@@ -118,6 +126,7 @@ struct ProfileReader {
         if let n = k["description"] { p.description = r.string(n, what: "'description'") }
         if let n = k["settings"] { p.settings = r.value(n) }
         if let n = k["requires"] { p.requires = requirements(n) }
+        if let n = k["token"] { p.token = tokenSpec(n) }
         if let n = k["codec"] { p.codec = codec(n) }
         if let n = k["endpoints"] {
             let items: [Node] = if case .sequence(let s) = n { Array(s) } else { [n] }
@@ -136,7 +145,7 @@ struct ProfileReader {
         }
         if let n = k["auth"] { p.auth = auth(n) }
         if let n = k["topic"] { p.topic = r.template(n, names: ProfileNames.event) }
-        if let n = k["envelope"] { p.envelope = r.template(n, names: ProfileNames.event) }
+        if let n = k["envelope"] { p.envelope = r.template(n, names: ProfileNames.envelope) }
         if let n = k["deliver_if"] { p.deliverIf = r.template(n, names: ProfileNames.delivery) }
         if let n = k["subscriptions"] { p.subscriptions = subscriptions(n) }
         if let n = k["limits"] { p.limits = limits(n) }
@@ -158,6 +167,10 @@ struct ProfileReader {
             guard case .sequence(let seq) = n else { r.error("expected 'on' to be a list of rules", at: n); return }
             for item in seq { if let rule = rule(item) { p.rules.append(rule) } }
         }
+        // Issue 12: subprotocols and timers (see ProfileReader+Timers.swift).
+        if let n = k["subprotocols"] { p.subprotocols = subprotocols(n) }
+        if let n = k["timers"] { p.timers = timers(n) }
+        checkTimerNames(p, root: root)
     }
 
     func codec(_ n: Node) -> CodecSpec {
@@ -182,11 +195,12 @@ struct ProfileReader {
 
     func refusal(_ n: Node, default d: Refusal) -> Refusal {
         let r = reader
-        guard let pairs = r.mapping(n, what: "a refusal", allowed: ["status", "body"]) else { return d }
+        guard let pairs = r.mapping(n, what: "a refusal", allowed: ["status", "body", "headers"]) else { return d }
         var out = d
         for (key, _, v) in pairs {
             switch key {
             case "status": out.status = r.integer(v, what: "'status'") ?? d.status
+            case "headers": out.headers = responseHeaders(v, names: ProfileNames.access.union(["reason"]))
             default: out.body = r.template(v, names: ProfileNames.access.union(["reason"])) ?? d.body
             }
         }
@@ -203,7 +217,7 @@ struct ProfileReader {
             case "credentials":
                 guard case .sequence(let seq) = v else { r.error("expected 'credentials' to be a list", at: v); continue }
                 for item in seq {
-                    guard let c = r.mapping(item, what: "a credential", allowed: ["cookie", "bearer", "query", "header", "kind"]) else { continue }
+                    guard let c = r.mapping(item, what: "a credential", allowed: ["cookie", "bearer", "query", "header", "kind", "lookup"]) else { continue }
                     var place: CredentialSource.Place?
                     var kind = CredentialSource.Kind.jwt
                     for (ck, _, cv) in c {
@@ -212,9 +226,10 @@ struct ProfileReader {
                         case "query": place = r.string(cv, what: "'query' (a query parameter)").map { .query($0) }
                         case "header": place = r.string(cv, what: "'header' (a header name)").map { .header($0) }
                         case "bearer": place = .bearer
+                        case "lookup": if let l = credentialLookup(cv) { kind = .lookup(l) }
                         default:
-                            if let s = r.string(cv, what: "'kind'") {
-                                if let kd = CredentialSource.Kind(rawValue: s) { kind = kd } else { r.error("unknown credential kind '\(s)'; expected jwt, api_key or session", at: cv) }
+                            if let s = r.string(cv, what: "'kind'"), s != "jwt" {
+                                r.error("unknown credential kind '\(s)'; a credential is a JWT (kind: jwt, the default) or is looked up in a scenario entity table (lookup: {table: ...})", at: cv)
                             }
                         }
                     }
@@ -225,7 +240,7 @@ struct ProfileReader {
             case "unauthorized": a.unauthorized = refusal(v, default: a.unauthorized)
             case "forbidden": a.forbidden = refusal(v, default: a.forbidden)
             default:
-                guard let c = r.mapping(v, what: "'connection_limit'", allowed: ["max", "per", "status", "body"]) else { continue }
+                guard let c = r.mapping(v, what: "'connection_limit'", allowed: ["max", "per", "status", "body", "headers"]) else { continue }
                 let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
                 guard let maxNode = ck["max"] else { r.error("'connection_limit' needs 'max'", at: v); continue }
                 var maxSetting: NumberSetting?
@@ -240,6 +255,7 @@ struct ProfileReader {
                 var refusal = Refusal(status: 429, body: .constant(.string("Too many connections")))
                 if let s = ck["status"] { refusal.status = r.integer(s, what: "'status'") ?? 429 }
                 if let b = ck["body"] { refusal.body = r.template(b, names: ProfileNames.access) ?? refusal.body }
+                if let h = ck["headers"] { refusal.headers = responseHeaders(h, names: ProfileNames.access) }
                 a.connectionLimit = .init(max: max, per: per, refusal: refusal)
                 a.connectionLimit?.maxSetting = maxSetting
             }
@@ -250,13 +266,20 @@ struct ProfileReader {
     func subscriptions(_ n: Node) -> SubscriptionSpec {
         let r = reader
         var s = SubscriptionSpec()
-        guard let pairs = r.mapping(n, what: "'subscriptions'", allowed: ["max", "over_limit", "initial", "replace_initial", "filter"]) else { return s }
+        guard let pairs = r.mapping(n, what: "'subscriptions'", allowed: ["max", "over_limit", "initial", "replace_initial", "filter", "deliver", "end"]) else { return s }
         for (key, _, v) in pairs {
             switch key {
             case "max": s.max = r.integer(v, what: "'max'", minimum: 0)
             case "over_limit": s.overLimit = actions(v, what: "'over_limit'", names: ProfileNames.message, allowed: Self.actionKeys)
             case "replace_initial": s.replaceInitial = r.bool(v, what: "'replace_initial'") ?? false
             case "filter": s.filter = r.template(v, names: ProfileNames.filter)
+            case "deliver":
+                switch r.string(v, what: "'deliver'") {
+                case "each": s.deliverEach = true
+                case "once": s.deliverEach = false
+                case let other: r.error("unknown 'deliver' '\(other ?? "")'; expected once (one frame per connection) or each (one per subscription)", at: v)
+                }
+            case "end": s.end = subscriptionEnd(v)
             default:
                 guard case .sequence(let seq) = v else { r.error("expected 'initial' to be a list of subscriptions", at: v); continue }
                 for item in seq { if let sub = subscribe(item) { s.initial.append(sub) } }
@@ -355,16 +378,17 @@ struct ProfileReader {
 
     func serverHeartbeat(_ n: Node) -> ServerHeartbeatSpec? {
         let r = reader
-        guard let pairs = r.mapping(n, what: "'server'", allowed: ["every", "message", "grace", "close"]) else { return nil }
+        guard let pairs = r.mapping(n, what: "'server'", allowed: ["every", "message", "grace", "close", "key"]) else { return nil }
         let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         guard let e = k["every"].flatMap({ numberSetting($0, what: "'every'") }),
             let m = k["message"].flatMap({ r.template($0, names: ProfileNames.heartbeatMessage) })
         else {
-            r.error("a server heartbeat needs 'every' (a duration) and 'message' (a template with an 'id')", at: n)
+            r.error("a server heartbeat needs 'every' (a duration) and 'message' (a template; 'key' names the id its ack gives)", at: n)
             return nil
         }
         var h = ServerHeartbeatSpec(every: e, message: m, grace: k["grace"].flatMap { numberSetting($0, what: "'grace'") } ?? e)
         if let c = k["close"].flatMap({ close($0) }) { h.close = c }
+        h.key = k["key"].flatMap { r.template($0, names: ProfileNames.heartbeatKey) }
         return h
     }
 
@@ -395,7 +419,10 @@ struct ProfileReader {
         return BackpressureSpec(capacity: capacity, warning: k["warning"].flatMap { r.template($0, names: ProfileNames.warning) })
     }
 
-    static let actionKeys = ["reply", "subscribe", "unsubscribe", "set", "close", "each", "ack", "clear_history"]
+    static let actionKeys = [
+        "reply", "subscribe", "unsubscribe", "set", "close", "each", "ack", "clear_history",
+        "replies", "start_timer", "reset_timer", "cancel_timer",
+    ]
     static let ruleKeys = ["when", "if", "otherwise"] + actionKeys
 
     func rule(_ n: Node, requireCondition: Bool = true) -> Rule? {
@@ -430,6 +457,10 @@ struct ProfileReader {
             case "close": a.close = close(v)
             case "ack": a.ack = r.template(v, names: names)
             case "clear_history": a.clearHistory = r.bool(v, what: "'clear_history'") ?? false
+            case "replies": a.replies = r.template(v, names: names)
+            case "start_timer": a.startTimers = r.strings(v, what: "'start_timer' (timer names)") ?? []
+            case "reset_timer": a.resetTimers = r.strings(v, what: "'reset_timer' (timer names)") ?? []
+            case "cancel_timer": a.cancelTimers = r.strings(v, what: "'cancel_timer' (timer names)") ?? []
             case "each":
                 guard let c = r.mapping(v, what: "'each'", allowed: ["items", "message"]) else { continue }
                 let ck = Dictionary(c.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })

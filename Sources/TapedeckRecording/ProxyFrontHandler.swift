@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import TapedeckCompression
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
@@ -58,8 +59,11 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         for (name, value) in request.headers {
             switch name.lowercased() {
             case "host": headers.add(name: name, value: upstream.authority)
-            // Extensions are not negotiated through the proxy, so that payloads are recorded in clear.
-            case "sec-websocket-extensions": continue
+            // Only permessage-deflate is offered on: the recorder decompresses it to record payloads
+            // in clear, where another extension would hide them. The upstream's answer comes back as it is.
+            case "sec-websocket-extensions":
+                let offers = ExtensionOffer.parse(value)?.filter { $0.name == DeflateAgreement.extensionName } ?? []
+                if !offers.isEmpty { headers.add(name: name, value: offers.map(\.headerValue).joined(separator: ", ")) }
             default: headers.add(name: name, value: value)
             }
         }
@@ -175,7 +179,11 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let session = ProxySession(id: id, writer: proxy.writer, proxy: proxy, eventLoop: context.eventLoop)
-        session.extensionsNegotiated = info.extensions != nil
+        do {
+            try session.agreeCompression(ExtensionOffer.parse(reply.head.headers[canonicalForm: "sec-websocket-extensions"].map(String.init)))
+        } catch {
+            proxy.logger.error("could not set up decompression: \(error)")
+        }
         session.client = context.channel
         session.upstream = upstreamChannel
         proxy.sessionStarted(session)

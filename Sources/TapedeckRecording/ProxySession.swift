@@ -2,6 +2,7 @@ import TapedeckCore
 import Logging
 import NIOCore
 import NIOWebSocket
+import TapedeckCompression
 
 /// One proxied WebSocket connection after the upgrade: both channels, the recording state and read gating.
 /// Confined to the event loop both channels share.
@@ -22,8 +23,14 @@ final class ProxySession {
     var closed: Set<Side> = []
     var ended = false
     var stopping = false
-    /// Whether the 101 agreed an extension (which may use the reserved bits).
+    /// Whether the 101 agreed an extension the recorder does not know (which may use the reserved bits).
     var extensionsNegotiated = false
+    /// permessage-deflate as the upstream's 101 agreed it (both legs agree the same): messages are
+    /// relayed as they are and recorded decompressed.
+    private(set) var compression: DeflateAgreement?
+    private var inflaters: [Side: MessageInflater] = [:]
+    /// Per side: the opcode and compressed payload of the compressed message in progress.
+    private var compressedMessage: [Side: (opcode: FrameOpcode, payload: ByteBuffer)] = [:]
     /// Per side: bytes of the message in progress, or `nil` between messages.
     private var messageBytes: [Side: Int] = [:]
     /// A client fault being answered: the close the client gets once the upstream has sent what
@@ -35,6 +42,17 @@ final class ProxySession {
         self.writer = writer
         self.proxy = proxy
         self.eventLoop = eventLoop
+    }
+
+    /// Reads the extensions of the upstream's 101 (`nil`: none).
+    func agreeCompression(_ extensions: [ExtensionOffer]?) throws {
+        guard let extensions, !extensions.isEmpty else { return }
+        guard let agreement = DeflateAgreement(response: extensions) else {
+            extensionsNegotiated = true
+            return
+        }
+        compression = agreement
+        inflaters = [.client: try MessageInflater(), .upstream: try MessageInflater()]
     }
 
     func channel(_ side: Side) -> (any Channel)? { side == .client ? client : upstream }
@@ -83,7 +101,35 @@ final class ProxySession {
             return
         }
         let data = frame.unmaskedData
-        let payload = Array(data.readableBytesView)
+        var recordedOpcode = opcode
+        var recordedFin = frame.fin
+        var payload: [UInt8]
+        if let inflater = inflaters[side], frame.rsv1 || (opcode == .continuation && compressedMessage[side] != nil) {
+            // A compressed message: relayed frame by frame as it is, recorded once, decompressed.
+            var message = compressedMessage[side] ?? (opcode, ByteBuffer())
+            message.payload.writeImmutableBuffer(data)
+            guard frame.fin else {
+                compressedMessage[side] = message
+                forward(frame, data: data, from: side, recording: nil)
+                return
+            }
+            compressedMessage[side] = nil
+            let limit = proxy.configuration.maxMessageSize
+            do {
+                payload = Array(try inflater.decompress(message.payload, limit: limit, allocator: ByteBufferAllocator()).readableBytesView)
+            } catch {
+                let who = side == .client ? "the client" : "the upstream"
+                switch error {
+                case .tooLarge: protocolFault(from: side, code: 1009, why: "\(who) sent a compressed message that inflates to more than \(limit) bytes (the limit, --max-message-size)")
+                case .corrupt: protocolFault(from: side, code: 1007, why: "\(who) sent a compressed message that does not inflate")
+                }
+                return
+            }
+            recordedOpcode = message.opcode
+            recordedFin = true
+        } else {
+            payload = Array(data.readableBytesView)
+        }
         let direction: FrameDirection = side == .client ? .clientToServer : .serverToClient
         if opcode == .close {
             let (code, reason) = ConnectionClose.parseClosePayload(payload)
@@ -95,17 +141,26 @@ final class ProxySession {
                 close.serverReason = reason
             }
         }
+        let recorded = RecordedFrame(connection: id, direction: direction, opcode: recordedOpcode, fin: recordedFin, payload: payload)
+        forward(frame, data: data, from: side, recording: recorded)
+    }
+
+    /// Writes `frame` (its payload `data`) to the other side; records `recording` once written
+    /// (writes complete in order, so the recording keeps each direction's order).
+    private func forward(_ frame: WebSocketFrame, data: ByteBuffer, from side: Side, recording: RecordedFrame?) {
         guard let target = channel(Self.other(side)) else { return }
-        // Frames to the upstream are masked as the client masked them; frames to the client are not.
-        let maskKey: WebSocketMaskingKey? = side == .client ? (frame.maskKey ?? .random()) : nil
+        // Frames to the upstream are masked as the client masked them (unmasked ones were refused by
+        // `fault(in:from:)`); frames to the client are not.
+        let maskKey: WebSocketMaskingKey? = side == .client ? frame.maskKey : nil
         let out = WebSocketFrame(
             fin: frame.fin, rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3, opcode: frame.opcode,
             maskKey: maskKey, data: data)
-        // A frame is recorded as relayed once it has been written to the other side (writes
-        // complete in order, so the recording keeps each direction's order).
-        let recorded = RecordedFrame(connection: id, direction: direction, opcode: opcode, fin: frame.fin, payload: payload)
+        guard let recording else {
+            target.write(out, promise: nil)
+            return
+        }
         let written = eventLoop.makePromise(of: Void.self)
-        written.futureResult.assumeIsolated().whenSuccess { self.record(recorded) }
+        written.futureResult.assumeIsolated().whenSuccess { self.record(recording) }
         target.write(out, promise: written)
     }
 
@@ -115,7 +170,12 @@ final class ProxySession {
         let who = side == .client ? "the client" : "the upstream"
         if side == .client && frame.maskKey == nil { return (1002, "\(who) sent an unmasked frame") }
         if side == .upstream && frame.maskKey != nil { return (1002, "\(who) sent a masked frame") }
-        if (frame.rsv1 || frame.rsv2 || frame.rsv3) && !extensionsNegotiated {
+        if compression != nil {
+            if frame.rsv2 || frame.rsv3 { return (1002, "\(who) set RSV2 or RSV3; only permessage-deflate (RSV1) was agreed") }
+            if frame.rsv1 && frame.opcode != .text && frame.opcode != .binary {
+                return (1002, "\(who) set RSV1 on a frame that does not begin a message")
+            }
+        } else if (frame.rsv1 || frame.rsv2 || frame.rsv3) && !extensionsNegotiated {
             return (1002, "\(who) set a reserved bit with no extension agreed")
         }
         switch frame.opcode {

@@ -34,8 +34,8 @@ public struct RecordingConfiguration: Sendable {
     public var overwrite: Bool
     /// What is redacted before it reaches disk.
     public var redaction: Redactor
-    /// Fills the `decoded` column of text and binary messages when it returns a value (a profile's codec).
-    /// Without one, JSON text messages are decoded.
+    /// Fills the `decoded` column of binary messages when it returns a value (a profile's codec).
+    /// Text messages that hold JSON are always decoded as JSON (their text is the column).
     public var decoder: RecordingFrameDecoder?
     /// Called after each batch commits, in order, from the writer's task.
     public var onCommit: (@Sendable (CommittedBatch) -> Void)?

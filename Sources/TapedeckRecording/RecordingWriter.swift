@@ -334,11 +334,8 @@ public final class RecordingWriter: Sendable {
         let redaction = configuration.redaction
         guard let first = fragments.first, let last = fragments.last else { return [] }
         let opcode = first.frame.opcode
-        let isMessage = opcode == .text || opcode == .binary
-        var out = fragments.map {
-            PreparedFrame(pending: $0, payload: $0.frame.payload, decoded: Optional<Value>.none, redacted: false)
-        }
-        guard isMessage else {
+        var out = fragments.map { PreparedFrame(pending: $0) }
+        guard opcode == .text || opcode == .binary else {
             // Control frames are stored as they are, but for secrets in a close reason.
             if opcode == .close, first.frame.payload.count > 2 {
                 let reason = String(decoding: first.frame.payload[2...], as: UTF8.self)
@@ -352,27 +349,46 @@ public final class RecordingWriter: Sendable {
         }
         let whole: [UInt8] = fragments.count == 1 ? first.frame.payload : fragments.flatMap { $0.frame.payload }
         var decoded = last.frame.decoded
-        // JSON text is parsed once, for redaction and for the decoded column.
-        let parsed = opcode == .text ? RecordingConfiguration.jsonTextDecoder(.text, whole) : Optional<Value>.none
-        if let parsed, let r = redaction.redactPayload(parsed: parsed) {
-            for i in out.indices {
-                out[i].payload = i == 0 ? r.bytes : []
-                out[i].redacted = true
+        if opcode == .text {
+            // The common case, and the hot path: JSON text in which nothing is secret is its own decoded
+            // value. Checking it is much cheaper than parsing it into a value and printing it again.
+            if decoded == nil, redaction.payloadPaths.isEmpty, Self.startsLikeJSONContainer(whole) {
+                switch JSONScanner.scan(whole, flagKey: redaction.isSecret) {
+                case .invalid:
+                    return out
+                case .valid(flagged: false):
+                    out[out.count - 1].decodedJSON = String(decoding: whole, as: UTF8.self)
+                    return out
+                case .valid(flagged: true):
+                    break
+                }
             }
-            decoded = r.value
-        } else if case .none = decoded {
-            if let custom = configuration.decoder {
-                decoded = custom(opcode, whole)
-            } else {
-                decoded = parsed
+            // Otherwise JSON text is parsed once, for redaction and for the decoded column.
+            if let parsed = RecordingConfiguration.jsonTextDecoder(.text, whole) {
+                if let r = redaction.redactPayload(parsed: parsed) {
+                    for i in out.indices {
+                        out[i].payload = i == 0 ? r.bytes : []
+                        out[i].redacted = true
+                    }
+                    out[out.count - 1].decodedJSON = r.value.jsonString
+                    return out
+                }
+                if decoded == nil { decoded = parsed }
             }
+        } else if decoded == nil {
+            decoded = configuration.decoder?(opcode, whole)
         }
         if let d = decoded, let r = redaction.redactValue(d) {
             decoded = r
             if opcode == .binary { for i in out.indices { out[i].redacted = true } }
         }
-        out[out.count - 1].decoded = decoded
+        out[out.count - 1].decodedJSON = decoded?.jsonString
         return out
+    }
+
+    private static func startsLikeJSONContainer(_ bytes: [UInt8]) -> Bool {
+        guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else { return false }
+        return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
     }
 
     private struct BatchResult {
@@ -389,7 +405,7 @@ public final class RecordingWriter: Sendable {
         var frames: [PreparedFrame] = []
         for op in ops {
             switch op {
-            case .frame(let p): frames.append(PreparedFrame(pending: p, payload: p.frame.payload, decoded: Optional<Value>.none, redacted: false))
+            case .frame(let p): frames.append(PreparedFrame(pending: p))
             case .message(let fs): frames.append(contentsOf: fs)
             default: break
             }
@@ -413,7 +429,7 @@ public final class RecordingWriter: Sendable {
             try insertFrame.execute(arguments: [
                 f.pending.seq, f.pending.frame.connection.rawValue, batchID, f.pending.frame.direction.rawValue,
                 f.pending.frame.opcode.rawValue, f.pending.frame.fin, Data(f.payload), stamp.offsetNanos,
-                stamp.wallNanos, f.decoded?.jsonString, f.redacted,
+                stamp.wallNanos, f.decodedJSON, f.redacted,
             ])
             result.bytes += f.payload.count
         }
@@ -444,7 +460,7 @@ public final class RecordingWriter: Sendable {
                         close.serverReason, close.error, id,
                     ])
             case .frame(let p):
-                try insert(PreparedFrame(pending: p, payload: p.frame.payload, decoded: Optional<Value>.none, redacted: false))
+                try insert(PreparedFrame(pending: p))
             case .message(let fs):
                 for f in fs { try insert(f) }
             }
@@ -472,8 +488,16 @@ struct PendingFrame: Sendable {
 struct PreparedFrame: Sendable {
     var pending: PendingFrame
     var payload: [UInt8]
-    var decoded: Value?
+    /// The `decoded` column: the message as JSON text (on a message's last frame).
+    var decodedJSON: String?
     var redacted: Bool
+
+    init(pending: PendingFrame) {
+        self.pending = pending
+        self.payload = pending.frame.payload
+        self.decodedJSON = nil
+        self.redacted = false
+    }
 }
 
 enum WriterOp: Sendable {

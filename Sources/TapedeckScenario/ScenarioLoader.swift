@@ -17,9 +17,9 @@ public struct ScenarioLoader: Sendable {
         "scenario", "description", "profile", "seed", "speed", "loop", "start", "vars", "include", "entities",
         "settings", "streams", "tests",
     ]
-    static let streamKeys = ["name", "profile", "at", "after", "every", "rate", "count", "for", "until", "jitter", "event", "job", "events"]
+    static let streamKeys = ["name", "profile", "at", "after", "every", "rate", "count", "for", "until", "jitter", "vars", "event", "progress", "events"]
     static let timedEventKeys = ["at", "event"]
-    static let jobKeys = ["id", "total_lines", "duration", "steps", "outcome", "fail_at", "statuses", "progress", "complete", "vars"]
+    static let progressKeys = ["duration", "steps", "stop_at", "phases", "event", "final"]
     /// Root names that stream templates can read.
     public static let eventNames: Set<String> = ["vars", "entities", "stream", "t", "iteration"]
 
@@ -208,11 +208,26 @@ public struct ScenarioLoader: Sendable {
     }
 
     func readStream(_ node: Node, index: Int, reader r: NodeReader) -> StreamSpec? {
+        if case .mapping(let m) = node, let job = m.first(where: { $0.key.string == "job" }) {
+            r.error("a stream's 'job' is now 'progress' (a run in steps, for any kind of run): write the job's own values (id, total lines...) under the stream's 'vars', 'progress' then 'event' and 'final' for its progress and completion events, 'stop_at' for fail_at, 'phases' for statuses; templates read progress.fraction, progress.percent, progress.phase", at: job.key)
+            return nil
+        }
         guard let pairs = r.mapping(node, what: "a stream", allowed: Self.streamKeys) else { return nil }
         let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let name = keys["name"].flatMap { r.string($0, what: "a stream's 'name'") } ?? "stream-\(index + 1)"
         let errorsBefore = r.problemCount
         var st = StreamSpec(name: name, location: r.location(node), kind: .events(.constant(.null)))
+        // The stream's own vars are known to its templates, over the scenario's.
+        let knownVars = r.knownVars
+        defer { r.knownVars = knownVars }
+        if let n = keys["vars"] {
+            if case .mapping = n {
+                st.vars = r.value(n)
+                r.knownVars = knownVars?.union(st.vars.objectValue?.keys.map { $0 } ?? [])
+            } else {
+                r.error("expected a stream's 'vars' to be a mapping, found \(r.describe(n))", at: n)
+            }
+        }
         if let n = keys["profile"] { st.profile = r.string(n, what: "'profile'") }
         if let n = keys["at"] { st.at = r.duration(n, what: "'at'") ?? 0 }
         if let n = keys["after"] { st.after = r.string(n, what: "'after' (a stream name)") }
@@ -233,11 +248,11 @@ public struct ScenarioLoader: Sendable {
         if let n = keys["for"] { st.duration = r.duration(n, what: "'for'") }
         if let n = keys["until"] { st.until = r.duration(n, what: "'until'") }
         if let n = keys["jitter"] { st.jitter = r.duration(n, what: "'jitter'") ?? 0 }
-        if keys["every"] == nil, keys["rate"] == nil, st.count != nil || st.duration != nil, keys["job"] == nil {
+        if keys["every"] == nil, keys["rate"] == nil, st.count != nil || st.duration != nil, keys["progress"] == nil {
             r.error("'count' and 'for' need 'every' or 'rate' to space the events", at: keys["count"] ?? keys["for"]!)
         }
         if let list = keys["events"] {
-            for other in ["event", "job", "every", "rate", "count", "for"] {
+            for other in ["event", "progress", "every", "rate", "count", "for"] {
                 if let n = keys[other] { r.error("a stream with 'events' (a list of timed events) cannot also have '\(other)'", at: n) }
             }
             if let events = readTimedEvents(list, reader: r) {
@@ -251,26 +266,26 @@ public struct ScenarioLoader: Sendable {
             }
             return r.errors.count == errorsBefore ? st : nil
         }
-        switch (keys["event"], keys["job"]) {
+        switch (keys["event"], keys["progress"]) {
         case (let e?, nil):
             if let t = r.template(e, names: Self.eventNames) {
                 st.kind = .events(t)
                 st.fieldLocations = r.leafLocations(e, prefix: "event:")
             }
-        case (nil, let j?):
-            if let job = readJob(j, reader: r) {
-                st.kind = .jobRun(job)
-                if case .mapping(let m) = j {
+        case (nil, let p?):
+            if let run = readProgress(p, reader: r) {
+                st.kind = .progress(run)
+                if case .mapping(let m) = p {
                     for (k, v) in m {
-                        guard case .scalar(let ks) = k, ["id", "progress", "complete"].contains(ks.string) else { continue }
-                        st.fieldLocations.merge(r.leafLocations(v, prefix: ks.string + ":")) { a, _ in a }
+                        guard case .scalar(let ks) = k, ["event", "final"].contains(ks.string) else { continue }
+                        st.fieldLocations.merge(r.leafLocations(v, prefix: "progress." + ks.string + ":")) { a, _ in a }
                     }
                 }
             }
-        case (_?, let j?):
-            r.error("a stream has either 'event' or 'job', not both", at: j)
+        case (_?, let p?):
+            r.error("a stream has either 'event' or 'progress', not both", at: p)
         case (nil, nil):
-            r.error("stream '\(name)' needs an 'event' (a template), 'events' (a list of timed events) or a 'job'", at: node)
+            r.error("stream '\(name)' needs an 'event' (a template), 'events' (a list of timed events) or 'progress' (a run in steps)", at: node)
         }
         return r.problemCount == errorsBefore ? st : nil
     }
@@ -304,28 +319,21 @@ public struct ScenarioLoader: Sendable {
         return out.count == seq.count ? out : nil
     }
 
-    func readJob(_ node: Node, reader r: NodeReader) -> JobRun? {
-        guard let pairs = r.mapping(node, what: "a job", allowed: Self.jobKeys) else { return nil }
+    /// `progress: {duration, steps, stop_at, phases, event, final}`: a run in steps.
+    func readProgress(_ node: Node, reader r: NodeReader) -> ProgressRun? {
+        guard let pairs = r.mapping(node, what: "'progress' (a run in steps)", allowed: Self.progressKeys) else { return nil }
         let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        let names = Self.eventNames.union(["job"])
-        var job = JobRun(
-            id: .constant(.string("job-1")), totalLines: 1000, duration: 60, steps: 10, outcome: "complete", failAt: 0.6,
-            statuses: ["parsing"], progress: .constant(.null), complete: .constant(.null), extra: .emptyObject)
-        if let n = keys["id"] { job.id = r.template(n, names: Self.eventNames) ?? job.id }
-        if let n = keys["total_lines"] { job.totalLines = r.integer(n, what: "'total_lines'", minimum: 0) ?? 0 }
-        if let n = keys["duration"] { job.duration = r.duration(n, what: "'duration'", allowZero: false) ?? 1 }
-        if let n = keys["steps"] { job.steps = r.integer(n, what: "'steps'", minimum: 1) ?? 1 }
-        if let n = keys["outcome"], let o = r.string(n, what: "'outcome'") {
-            if ["complete", "failed"].contains(o) { job.outcome = o } else { r.error("expected 'outcome' to be complete or failed, found '\(o)'", at: n) }
+        let names = Self.eventNames.union(["progress"])
+        var run = ProgressRun(duration: 60, steps: 10, event: .constant(.null), final: .constant(.null))
+        if let n = keys["duration"] { run.duration = r.duration(n, what: "'duration'", allowZero: false) ?? 1 }
+        if let n = keys["steps"] { run.steps = r.integer(n, what: "'steps'", minimum: 1) ?? 1 }
+        if let n = keys["stop_at"], let f = r.number(n, what: "'stop_at'") {
+            if f > 0 && f <= 1 { run.stopAt = f } else { r.error("'stop_at' must be a fraction of the run, above 0 and at most 1, found \(f)", at: n) }
         }
-        if let n = keys["fail_at"], let f = r.number(n, what: "'fail_at'") {
-            if f > 0 && f <= 1 { job.failAt = f } else { r.error("'fail_at' must be a fraction between 0 and 1", at: n) }
-        }
-        if let n = keys["statuses"] { job.statuses = r.strings(n, what: "'statuses'") ?? job.statuses }
-        if let n = keys["vars"] { job.extra = r.value(n) }
-        if let n = keys["progress"] { job.progress = r.template(n, names: names) ?? job.progress } else { r.error("a job needs a 'progress' event template", at: node) }
-        if let n = keys["complete"] { job.complete = r.template(n, names: names) ?? job.complete } else { r.error("a job needs a 'complete' event template", at: node) }
-        return job
+        if let n = keys["phases"] { run.phases = r.strings(n, what: "'phases'") ?? [] }
+        if let n = keys["event"] { run.event = r.template(n, names: names) ?? run.event } else { r.error("'progress' needs 'event' (the template of each step's event)", at: node) }
+        if let n = keys["final"] { run.final = r.template(n, names: names) ?? run.final } else { r.error("'progress' needs 'final' (the template of the last event)", at: node) }
+        return run
     }
 
 }

@@ -24,17 +24,19 @@ public struct StreamSpec: Sendable {
     public var jitter: Double
     /// What each event looks like.
     public var kind: Kind
+    /// Values this stream's templates read as `vars.<key>`, over the scenario's `vars`.
+    public var vars: Value = .emptyObject
     /// Where each field of the stream's templates is written, for errors that name the field:
     /// keyed `event` + path (`event:data.severity`), `events[2]:` + path for timed events, and
-    /// `progress:`, `complete:`, `id:` + path for a job.
+    /// `progress.event:`, `progress.final:` + path for a progress run.
     public var fieldLocations: [String: SourceLocation] = [:]
 
     /// What a stream generates.
     public enum Kind: Sendable {
         /// One event per tick, from a template.
         case events(Template)
-        /// A job run: progress events while it runs, then one completion event.
-        case jobRun(JobRun)
+        /// A run in steps: one event per step while it runs, then one final event.
+        case progress(ProgressRun)
         /// An explicit list of events, each at its own offset from the stream's start (`events:`),
         /// as `tapedeck scenario from-recording` writes them.
         case timed([TimedEvent])
@@ -62,7 +64,7 @@ public struct StreamSpec: Sendable {
     public var tickCount: Int? {
         if case .timed(let events) = kind { return events.count }
         guard let every, every > 0 else {
-            if case .jobRun(let job) = kind { return job.steps + 1 }
+            if case .progress(let run) = kind { return run.ticks }
             return 1
         }
         var n: Int? = count
@@ -101,7 +103,7 @@ public struct StreamSpec: Sendable {
 
     /// The nominal end of the stream relative to its own start, ignoring jitter; `nil` when it never ends.
     public var nominalLength: Double? {
-        if case .jobRun(let job) = kind { return job.duration }
+        if case .progress(let run) = kind { return run.duration }
         if case .timed(let events) = kind { return events.last?.at ?? 0 }
         guard let every, every > 0 else { return 0 }
         if let duration { return count.map { min(duration, Double($0 - 1) * every) } ?? duration }
@@ -110,41 +112,49 @@ public struct StreamSpec: Sendable {
     }
 }
 
-/// A job run: a job with a number of lines to process, a duration and an outcome.
+/// A run in steps (`progress:`): a job, an upload, a migration, anything that reports how far it
+/// has got.
 ///
-/// It emits `steps` progress events evenly over `duration`, then one completion event. Templates
-/// see `job` with `id`, `total_lines`, `processed_lines`, `progress_pct`, `status`, `step`, `steps`,
-/// `outcome`, `started_at` and `elapsed` (seconds).
-public struct JobRun: Sendable {
-    public var id: Template
-    public var totalLines: Int
+/// It emits one `event` per step, `steps` of them evenly spread over `duration` (the first at
+/// the start), then one `final` event at the end; with `stop_at` below 1 it stops early (a run
+/// that fails part-way): the final event comes at that fraction of `duration`, after the steps
+/// before it. Templates see `progress` with `step` (1-based), `steps`, `fraction` (0 to 1, the
+/// share done), `percent` (whole percent, rounded down), `phase` (one of `phases`, spread evenly
+/// over the run), `final` (true for the final event), `started_at` (ISO 8601) and `elapsed`
+/// (seconds).
+public struct ProgressRun: Sendable {
+    /// How long the run takes (to its end when it does not stop early).
     public var duration: Double
+    /// Number of step events before the final one (when the run does not stop early).
     public var steps: Int
-    /// `complete` or `failed`.
-    public var outcome: String
-    /// Progress stops at this fraction when the job fails (default 0.6).
-    public var failAt: Double
-    /// Statuses reported while running, in order, spread over the run.
-    public var statuses: [String]
-    public var progress: Template
-    public var complete: Template
-    /// Extra values templates can read as `job.<key>`.
-    public var extra: Value
+    /// Where the run stops, as a fraction of it (0 < stop_at <= 1); 1 runs to the end.
+    public var stopAt: Double
+    /// Names of the run's phases, in order, spread evenly over it (`progress.phase`).
+    public var phases: [String]
+    /// The event of each step.
+    public var event: Template
+    /// The last event.
+    public var final: Template
 
-    public init(
-        id: Template, totalLines: Int, duration: Double, steps: Int, outcome: String, failAt: Double, statuses: [String],
-        progress: Template, complete: Template, extra: Value
-    ) {
-        self.id = id
-        self.totalLines = totalLines
+    public init(duration: Double, steps: Int, stopAt: Double = 1, phases: [String] = [], event: Template, final: Template) {
         self.duration = duration
         self.steps = steps
-        self.outcome = outcome
-        self.failAt = failAt
-        self.statuses = statuses
-        self.progress = progress
-        self.complete = complete
-        self.extra = extra
+        self.stopAt = stopAt
+        self.phases = phases
+        self.event = event
+        self.final = final
+    }
+
+    /// Events of one run: the steps up to `stop_at`, then the final one.
+    public var ticks: Int { Int((Double(steps) * stopAt).rounded(.down)) + 1 }
+
+    /// The share of the run done at tick `k` (the final event's is `stop_at`).
+    public func fraction(tick k: Int) -> Double { k >= ticks - 1 ? stopAt : Double(k) / Double(steps) }
+
+    /// The phase at a fraction of the run, `nil` without phases.
+    public func phase(at fraction: Double) -> String? {
+        guard !phases.isEmpty else { return nil }
+        return phases[max(0, min(phases.count - 1, Int(fraction * Double(phases.count))))]
     }
 }
 

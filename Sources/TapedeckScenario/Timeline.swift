@@ -73,7 +73,7 @@ public struct Timeline: Sendable {
                 StreamCursor(
                     spec: st, start: starts[st.name] ?? 0, period: period,
                     context: EvaluationContext(
-                        variables: ["vars": s.vars, "entities": s.entities, "stream": .string(st.name), "t": 0, "iteration": 0],
+                        variables: ["vars": s.vars.merging(st.vars), "entities": s.entities, "stream": .string(st.name), "t": 0, "iteration": 0],
                         random: SeededRandom(seed: s.seed, stream: st.name),
                         now: timeline.epoch,
                         environment: timeline.environment),
@@ -127,7 +127,6 @@ struct StreamCursor: Sendable {
     var sequence = 0
     var lastTime = -Double.infinity
     var nextTime: Double?
-    var jobID: Value = .null
     /// The failing fields of the last event that failed.
     var failures: [ScenarioError] = []
     /// The last event that failed, its failing fields `null`.
@@ -142,20 +141,12 @@ struct StreamCursor: Sendable {
         self.profile = profile
     }
 
-    /// Job ticks: `steps` progress events, then one completion; a failed job stops early.
-    var jobTicks: Int? {
-        guard case .jobRun(let job) = spec.kind else { return nil }
-        if job.outcome == "failed" { return Int((Double(job.steps) * job.failAt).rounded(.down)) + 1 }
-        return job.steps + 1
-    }
-
     func nominalTime(tick: Int, iteration: Int) -> Double? {
         let base = start + Double(iteration) * (period ?? 0)
-        if case .jobRun(let job) = spec.kind {
-            let ticks = jobTicks ?? 1
-            guard tick < ticks else { return nil }
-            if tick == ticks - 1 { return base + (job.outcome == "failed" ? job.duration * job.failAt : job.duration) }
-            return base + Double(tick) * job.duration / Double(job.steps)
+        if case .progress(let run) = spec.kind {
+            guard tick < run.ticks else { return nil }
+            if tick == run.ticks - 1 { return base + run.duration * run.stopAt }
+            return base + Double(tick) * run.duration / Double(run.steps)
         }
         if let count = spec.tickCount, tick >= count { return nil }
         let offset = spec.offset(tick: tick)
@@ -195,8 +186,8 @@ struct StreamCursor: Sendable {
             switch spec.kind {
             case .events(let template):
                 value = try template.evaluate(in: &context)
-            case .jobRun(let job):
-                value = try jobEvent(job, time: time)
+            case .progress(let run):
+                value = try progressEvent(run, time: time)
             case .timed(let events):
                 value = try events[tick].template.evaluate(in: &context)
             }
@@ -212,9 +203,8 @@ struct StreamCursor: Sendable {
         switch spec.kind {
         case .events(let t): return ("event", t)
         case .timed(let events): return ("events[\(tick)]", events[tick].template)
-        case .jobRun(let job):
-            if tick == 0, jobID.isNull { return ("id", job.id) }
-            return tick == (jobTicks ?? 1) - 1 ? ("complete", job.complete) : ("progress", job.progress)
+        case .progress(let run):
+            return tick == run.ticks - 1 ? ("progress.final", run.final) : ("progress.event", run.event)
         }
     }
 
@@ -236,24 +226,16 @@ struct StreamCursor: Sendable {
         }, partial)
     }
 
-    mutating func jobEvent(_ job: JobRun, time: Double) throws(ExpressionError) -> Value {
-        if tick == 0 { jobID = try job.id.evaluate(in: &context) }
-        let ticks = jobTicks ?? 1
-        let isLast = tick == ticks - 1
-        let failed = job.outcome == "failed"
-        let fraction: Double = isLast ? (failed ? job.failAt : 1) : Double(tick) / Double(job.steps)
-        let processed = Int((Double(job.totalLines) * fraction).rounded(.down))
-        let statusIndex = min(job.statuses.count - 1, Int(fraction * Double(job.statuses.count)))
-        let status = isLast ? job.outcome : (job.statuses.isEmpty ? "running" : job.statuses[max(0, statusIndex)])
-        var info: OrderedDictionary<String, Value> = [
-            "id": jobID, "total_lines": .int(job.totalLines), "processed_lines": .int(processed),
-            "progress_pct": .int(isLast && !failed ? 100 : Int((fraction * 100).rounded(.down))), "status": .string(status),
-            "step": .int(tick + 1), "steps": .int(job.steps), "outcome": .string(job.outcome),
-            "started_at": .string(Timestamp.iso8601(epoch + start + Double(iteration) * (period ?? 0))),
-            "elapsed": .double(time - start - Double(iteration) * (period ?? 0)),
+    mutating func progressEvent(_ run: ProgressRun, time: Double) throws(ExpressionError) -> Value {
+        let isFinal = tick == run.ticks - 1
+        let fraction = run.fraction(tick: tick)
+        let runStart = start + Double(iteration) * (period ?? 0)
+        let info: OrderedDictionary<String, Value> = [
+            "step": .int(tick + 1), "steps": .int(run.steps), "fraction": .double(fraction),
+            "percent": .int(Int((fraction * 100).rounded(.down))), "phase": run.phase(at: fraction).map(Value.string) ?? .null,
+            "final": .bool(isFinal), "started_at": .string(Timestamp.iso8601(epoch + runStart)), "elapsed": .double(time - runStart),
         ]
-        for (k, v) in job.extra.objectValue ?? [:] where info[k] == nil { info[k] = v }
-        context.variables["job"] = .object(info)
-        return try (isLast ? job.complete : job.progress).evaluate(in: &context)
+        context.variables["progress"] = .object(info)
+        return try (isFinal ? run.final : run.event).evaluate(in: &context)
     }
 }

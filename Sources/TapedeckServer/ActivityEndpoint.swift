@@ -16,7 +16,7 @@ struct ActivityEndpoint: Sendable {
             request, profile: entry.profile, endpoint: spec.path, entities: entry.entities, settings: entry.settings,
             now: clock.wallTime)
         switch outcome {
-        case .refused(let status, let body, _):
+        case .refused(let status, let body, _, _):
             return (status, body)
         case .accepted(let conn):
             var ctx = EvaluationContext(

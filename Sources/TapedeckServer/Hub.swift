@@ -46,8 +46,12 @@ final class Hub: Sendable {
     /// One mailbox per event loop, made when first needed.
     private let mailboxes = Mutex<[ObjectIdentifier: HubMailbox]>([:])
 
-    init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger) {
+    /// At `--speed max`, how long to wait for a full connection before leaving it behind.
+    let stallAllowance: Duration
+
+    init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger, stallAllowance: Duration = .seconds(1)) {
         self.world = world
+        self.stallAllowance = stallAllowance
         self.clock = clock
         self.logger = logger
         self.start = TimelineStart(clock: clock)
@@ -241,12 +245,23 @@ final class Hub: Sendable {
     }
 
     /// Waits until every connection of `groups` has room for more events (or is closing): the pace
-    /// of `--speed max` is the pace of the slowest reader.
+    /// of `--speed max` is the pace of the slowest reader that is still reading. A connection still
+    /// full after `stallAllowance` is left behind (see ``SimulatorConnection/leaveBehindIfFull()``),
+    /// so one client that stops reading cannot stop the others.
     private func waitForRoom(_ groups: [LoopGroup]) async {
+        let allowance = TimeAmount.nanoseconds(Int64(stallAllowance.components.seconds) * 1_000_000_000
+            + stallAllowance.components.attoseconds / 1_000_000_000)
         for g in groups {
             let connections = g.connections
-            guard let waits = try? await g.loop.submit({ connections.compactMap { $0.roomFuture() } }).get() else { continue }
-            for w in waits { try? await w.get() }
+            let loop = g.loop
+            _ = try? await loop.flatSubmit { () -> EventLoopFuture<Void> in
+                let waiting = connections.compactMap { c in c.roomFuture().map { (c, $0) } }
+                guard !waiting.isEmpty else { return loop.makeSucceededVoidFuture() }
+                let timeout = loop.scheduleTask(in: allowance) {
+                    for (c, _) in waiting { c.leaveBehindIfFull() }
+                }
+                return EventLoopFuture.andAllComplete(waiting.map(\.1), on: loop).always { _ in timeout.cancel() }
+            }.get()
         }
     }
 

@@ -81,7 +81,9 @@ struct SimulatorChannel: ServerChildChannel, HTTPChannelHandler {
                         switch decision {
                         case .accept(let setup):
                             decided.value = .accepted(setup)
-                            return HTTPHeaders()
+                            var headers = HTTPHeaders()
+                            if let subprotocol = setup.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+                            return headers
                         case .refuse(let refusal):
                             decided.value = .refused(refusal)
                             return nil

@@ -54,6 +54,9 @@ public struct SimulatorConfiguration: Sendable {
     /// With `firstMessage`, seconds after the first connection at which the timeline starts
     /// anyway, for clients that never send a message.
     public var startGrace: Double
+    /// At `--speed max`, how long the timeline waits for a connection whose queue is full before
+    /// going on without it: a client that stops reading no longer stops the others.
+    public var maxSpeedStall: Duration = .seconds(1)
 
     /// How long a client has to send its whole first request (the upgrade); a slower one (a
     /// slowloris) or a socket that sends nothing is dropped. Also how long a plain HTTP connection

@@ -40,6 +40,12 @@ final class SimulatorConnection: Sendable {
         handler.value.roomFuture()
     }
 
+    /// Called when the hub has waited its allowance for room: a connection whose queue is still full
+    /// stops setting the pace of `--speed max` until it has read everything queued. On the event loop.
+    func leaveBehindIfFull() {
+        handler.value.leaveBehindIfFull()
+    }
+
     /// Closes with `code` after what is queued (from any thread).
     func close(code: Int, reason: String) {
         let handler = self.handler

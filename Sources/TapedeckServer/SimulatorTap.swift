@@ -43,6 +43,8 @@ public struct TappedConnection: Sendable {
     public var headers: [(name: String, value: String)]
     public var peer: String
     public var profile: String
+    /// The subprotocol the server selected in the 101, if any.
+    public var subprotocol: String? = nil
 }
 
 /// A frame as the tap sees it. Client messages arrive whole (the server reassembles fragments).

@@ -23,11 +23,18 @@ public struct SimulatorWorld: Sendable {
         /// and `seq()`.
         func render(_ event: TimelineEvent, now: Double, random: SeededRandom, sequence: Int) throws -> (topic: String?, frame: Value, item: OutboundItem) {
             var ctx = EvaluationContext(
-                variables: ["event": event.value, "topic": .null, "settings": settings, "entities": entities],
+                variables: ["event": event.value, "topic": .null, "settings": settings, "entities": entities, "sub": .null, "conn": .null],
                 random: random, sequence: sequence, now: now)
             let topic = try profile.topic.map { try $0.evaluate(in: &ctx).plainText }
             ctx.variables["topic"] = topic.map(Value.string) ?? .null
-            let frame = try profile.envelope?.evaluate(in: &ctx) ?? event.value
+            let frame: Value
+            if profile.rendersPerSubscription {
+                // Each connection envelopes the event per subscription; this one (with `sub` null)
+                // is for the activity log, and may fail without losing the event.
+                frame = (try? profile.envelope?.evaluate(in: &ctx)) ?? event.value
+            } else {
+                frame = try profile.envelope?.evaluate(in: &ctx) ?? event.value
+            }
             return (topic, frame, try codec.encode(frame))
         }
     }

@@ -78,11 +78,19 @@ struct Upgrader: Sendable {
             }
         }
         let endpoint = profile.endpoints.first { $0.path == request.path }?.name ?? request.path
+        let subprotocol: String?
+        switch selectSubprotocol(profile: profile, entry: entry, request: request) {
+        case .success(let selected): subprotocol = selected
+        case .failure(let refused):
+            let refusal = await refuse(channel, status: refused.status, body: refused.body, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
+            logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(refused.status)", "reason": "no supported subprotocol offered", "peer": "\(peer)"])
+            return .refuse(refusal)
+        }
         let outcome = await authenticator.authenticate(
             request, profile: profile, endpoint: endpoint, entities: entry.entities, settings: entry.settings, now: clock.wallTime)
         switch outcome {
-        case .refused(let status, let body, let reason):
-            let refusal = await refuse(channel, status: status, body: body, challenge: status == 401, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
+        case .refused(let status, let body, let reason, let extra):
+            let refusal = await refuse(channel, status: status, body: body, extraHeaders: extra, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
             logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(status)", "reason": "\(reason)", "peer": "\(peer)"])
             return .refuse(refusal)
         case .accepted(var conn):
@@ -110,7 +118,11 @@ struct Upgrader: Sendable {
                 case .failure(let full):
                     ctx.variables["connections"] = .int(full.held)
                     let body = (try? limit.refusal.body.evaluate(in: &ctx)) ?? .string("Too many connections")
-                    let refusal = await refuse(channel, status: limit.refusal.status, body: body, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
+                    var extra: OrderedDictionary<String, String> = [:]
+                    for (name, value) in limit.refusal.headers {
+                        if let v = try? value.evaluate(in: &ctx), !v.isNull { extra[name] = v.plainText }
+                    }
+                    let refusal = await refuse(channel, status: limit.refusal.status, body: body, extraHeaders: extra, request: request, query: query, headers: headers, peer: peer, profile: profile.name)
                     logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(limit.refusal.status)", "reason": "connection limit \(max) for \(key)"])
                     return .refuse(refusal)
                 }
@@ -118,6 +130,7 @@ struct Upgrader: Sendable {
             let id = hub.nextConnectionID()
             conn["id"] = .int(id)
             conn["query"] = request.value["query"] ?? .emptyObject
+            conn["subprotocol"] = subprotocol.map(Value.string) ?? .null
             let engine = ConnectionEngine(
                 profile: profile, conn: conn, entities: entry.entities, settings: entry.settings,
                 now: seconds(clock.elapsed), seed: UInt64(id), sharedLimiter: entry.sharedLimiter)
@@ -144,7 +157,7 @@ struct Upgrader: Sendable {
                 WebSocketConnectionHandler.Setup(
                     id: id, profileName: profile.name, engine: engine, codec: codec, queueCapacity: queueCapacity, tagCapacity: tagCapacity,
                     warning: warning, ownsTimeline: configuration.timeline == .perConnection, peer: peer, path: request.path, query: query,
-                    headers: headers))
+                    headers: headers, subprotocol: subprotocol))
         }
     }
 
@@ -192,6 +205,27 @@ struct Upgrader: Sendable {
         return await refuse(channel, status: status, body: body, request: request, query: query, headers: headers, peer: peer, profile: entry.profile.name)
     }
 
+    /// A refused subprotocol negotiation: the profile's status and body.
+    struct SubprotocolRefused: Error {
+        var status: Int
+        var body: Value
+    }
+
+    /// The subprotocol to answer: the first of the client's `Sec-WebSocket-Protocol` offer that the
+    /// profile speaks; `nil` when the profile declares none or the client offers none of them
+    /// (then refused when the profile requires one).
+    func selectSubprotocol(profile: Profile, entry: SimulatorWorld.ProfileEntry, request: UpgradeRequest) -> Result<String?, SubprotocolRefused> {
+        guard let spec = profile.subprotocols else { return .success(nil) }
+        let offered = SubprotocolSpec.offered(in: request.headers.filter { $0.name.lowercased() == "sec-websocket-protocol" }.map(\.value))
+        if let selected = spec.select(offered: offered) { return .success(selected) }
+        guard spec.required else { return .success(nil) }
+        var ctx = EvaluationContext(
+            variables: ["request": request.value, "offered": .array(offered.map(Value.string)), "settings": entry.settings, "entities": entry.entities],
+            now: clock.wallTime)
+        let body = (try? spec.refusal.body.evaluate(in: &ctx)) ?? .string("Unsupported WebSocket subprotocol")
+        return .failure(SubprotocolRefused(status: spec.refusal.status, body: body))
+    }
+
     /// With several profiles on one path, the first whose credentials the request carries.
     func pickProfile(_ names: [String], request: UpgradeRequest) -> SimulatorWorld.ProfileEntry {
         let entries = names.compactMap { world.profiles[$0] }
@@ -210,12 +244,13 @@ struct Upgrader: Sendable {
     }
 
     func refuse(
-        _ channel: any Channel, status: Int, body: Value, challenge: Bool = false, request: UpgradeRequest, query: String?,
+        _ channel: any Channel, status: Int, body: Value, extraHeaders: OrderedDictionary<String, String> = [:], request: UpgradeRequest, query: String?,
         headers: [(name: String, value: String)], peer: String, profile: String?
     ) async -> UpgradeRefusal {
         let (bytes, type): ([UInt8], String) =
             if case .string(let s) = body { (Array((s + "\n").utf8), "text/plain; charset=utf-8") } else { (Array((body.jsonString + "\n").utf8), "application/json") }
-        let extra = challenge ? [("www-authenticate", "Bearer")] : []
+        // The profile's headers (`unauthorized.headers`); a value cannot end the header early.
+        let extra = extraHeaders.map { ($0.key, String($0.value.filter { $0 != "\r" && $0 != "\n" })) }
         await tap?.refused(
             TappedRefusal(
                 path: request.path, query: query, headers: headers, peer: peer, profile: profile, status: status, body: bytes,

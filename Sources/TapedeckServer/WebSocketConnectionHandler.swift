@@ -40,6 +40,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         var path: String
         var query: String?
         var headers: [(name: String, value: String)]
+        /// The subprotocol selected from the client's offer, answered in the 101 response.
+        var subprotocol: String? = nil
     }
 
     /// The server's parts every connection uses.
@@ -80,14 +82,24 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var clientClose: (code: Int, reason: String)?
     private var needsFlush = false
     private var roomWaiters: [EventLoopPromise<Void>] = []
+    /// At `--speed max`: this connection stopped reading for longer than the hub waits, so it no
+    /// longer sets the pace; it gets events as at a fixed rate (the oldest dropped) until its queue empties.
+    private var leftBehind = false
     private var tasks: [Task<Void, Never>] = []
     private var closeTimer: Scheduled<Void>?
+    /// The task sleeping until the engine's next deadline, that deadline, and which task is current.
+    private var tickTask: Task<Void, Never>?
+    private var tickDeadline: Double?
+    private var tickGeneration = 0
     private let tapFeed: TapFeed?
+    /// Whether events are enveloped here, per subscription, rather than shared (``Profile/rendersPerSubscription``).
+    private let perSubscription: Bool
 
     init(setup: Setup, services: Services) {
         self.setup = setup
         self.services = services
         self.engine = setup.engine
+        self.perSubscription = setup.engine.profile.rendersPerSubscription
         self.queue = OutboundQueue(
             capacity: setup.queueCapacity, tagCapacity: setup.tagCapacity, warning: setup.warning,
             controlCapacity: services.configuration.replyQueueCapacity, controlBytes: services.configuration.replyQueueBytes)
@@ -115,13 +127,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             "connected",
             metadata: ["path": "\(setup.path)", "profile": "\(setup.profileName)", "peer": "\(setup.peer)", "user": "\(engine.conn["user"]?.plainText ?? "")"])
         tapFeed?.send(
-            .opened(TappedConnection(id: setup.id, path: setup.path, query: setup.query, headers: setup.headers, peer: setup.peer, profile: setup.profileName)))
+            .opened(
+                TappedConnection(
+                    id: setup.id, path: setup.path, query: setup.query, headers: setup.headers, peer: setup.peer, profile: setup.profileName,
+                    subprotocol: setup.subprotocol)))
         // History is read and the initial subscriptions made on the event loop, before any event
         // the hub sends here: an event published meanwhile is in the history or delivered live.
         let past = hub.history.items(profile: setup.profileName, keys: engine.historyKeys)
         apply(engine.start(wallTime: services.clock.wallTime, history: past))
         flushIfNeeded()
-        startHeartbeat(context: context)
+        scheduleTick()
         if setup.ownsTimeline {
             connection.start.connected()
             let scheduler = services.scheduler, configuration = services.configuration
@@ -215,6 +230,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         guard phase != .closed else { return }
         phase = .closed
         closeTimer?.cancel()
+        tickTask?.cancel()
+        tickTask = nil
         for t in tasks { t.cancel() }
         tasks = []
         queue.removeAll()
@@ -248,6 +265,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let clock = services.clock
         apply(engine.receive(decoded, now: seconds(clock.elapsed), wallTime: clock.wallTime))
         flushIfNeeded()
+        scheduleTick()
         // After the engine has handled it, so that a timeline it starts finds the subscription it made.
         services.hub.start.messageReceived()
         connection?.start.messageReceived()
@@ -274,23 +292,58 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     func deliver(_ events: [PreparedEvent], mayDrop: Bool, flush: Bool) {
         guard phase == .open else { return }
+        if perSubscription {
+            for e in events { deliverPerSubscription(e, mayDrop: mayDrop) }
+            if flush { flushIfNeeded() }
+            return
+        }
         for e in events {
             guard let key = engine.acceptingSubscription(event: e.value, topic: e.topic) else { continue }
-            send(e.frame, event: (key, mayDrop))
+            send(e.frame, event: (key, mayDrop || leftBehind))
         }
         if flush { flushIfNeeded() }
     }
 
     func flush() { flushIfNeeded() }
 
+    /// An event whose frames this connection renders itself, one per subscription it is delivered
+    /// under (the profile's envelope reads `sub`, or `subscriptions.end` ends subscriptions): each
+    /// frame is tagged with its subscription, and an end message is never dropped.
+    private func deliverPerSubscription(_ e: PreparedEvent, mayDrop: Bool) {
+        let (deliveries, log) = engine.deliveries(event: e.value, topic: e.topic, wallTime: services.clock.wallTime)
+        for line in log { logger.warning("profile \(setup.profileName): \(line)") }
+        for d in deliveries {
+            do {
+                let frame = OutboundFrame(try setup.codec.encode(d.message), allocator: context?.channel.allocator ?? ByteBufferAllocator())
+                send(frame, event: d.ends ? nil : (d.key, mayDrop))
+            } catch {
+                logger.error("profile \(setup.profileName): cannot encode an event: \(error)")
+            }
+        }
+    }
+
     func roomFuture() -> EventLoopFuture<Void>? {
-        guard phase == .open, !queue.hasRoom(for: 1), let context else { return nil }
+        guard phase == .open, !leftBehind, !queue.hasRoom(for: 1), let context else { return nil }
         let promise = context.eventLoop.makePromise(of: Void.self)
         roomWaiters.append(promise)
         return promise.futureResult
     }
 
+    /// The hub waited long enough for room here: if the queue is still full, stop setting the pace.
+    func leaveBehindIfFull() {
+        guard phase == .open, !leftBehind, !queue.hasRoom(for: 1) else { return }
+        leftBehind = true
+        logger.info("not reading: --speed max goes on without waiting for this connection (oldest events dropped until it catches up)")
+        let waiters = roomWaiters
+        roomWaiters = []
+        for w in waiters { w.succeed() }
+    }
+
     private func resolveRoomWaiters() {
+        if leftBehind, queue.isEmpty {
+            leftBehind = false
+            logger.info("reading again: --speed max waits for this connection again", metadata: ["dropped": "\(queue.droppedCount)"])
+        }
         guard !roomWaiters.isEmpty, phase != .open || queue.hasRoom(for: 1) else { return }
         let waiters = roomWaiters
         roomWaiters = []
@@ -465,37 +518,51 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    // MARK: Heartbeat
+    // MARK: Timers
 
-    /// Sleeps on the simulation clock until the engine's next heartbeat deadline, runs its tick on
-    /// the event loop, and repeats: a timer per connection, never a poll.
-    private func startHeartbeat(context: ChannelHandlerContext) {
-        guard let first = engine.nextTickTime else { return }
+    /// Makes sure a task sleeps until the engine's next deadline (heartbeats and the profile's
+    /// timers): none runs yet, or a client message or an action moved the deadline earlier (a
+    /// started timer). Sleeps on the simulation clock, runs the tick on the event loop, and
+    /// repeats: one timer task per connection, never a poll.
+    private func scheduleTick() {
+        guard phase == .open, let next = engine.nextTickTime, let context else { return }
+        if let current = tickDeadline, current <= next { return }
+        tickTask?.cancel()
+        tickGeneration += 1
+        tickDeadline = next
+        let generation = tickGeneration
         let clock = services.clock
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
-        tasks.append(Task {
-            var deadline = first
+        tickTask = Task {
+            var deadline = next
             while !Task.isCancelled {
                 // Rounded up to the next nanosecond, so that the tick finds it due.
                 let at = Duration.nanoseconds(Int64((deadline * 1e9).rounded(.up)) + 1)
                 do { try await clock.sleep(until: at) } catch { return }
-                guard let next = try? await loop.submit({ handler.value.tick() }).get() else { return }
+                guard let next = try? await loop.submit({ handler.value.tick(generation: generation) }).get() else { return }
                 // Never a busy loop, whatever the arithmetic.
                 deadline = Swift.max(next, seconds(clock.elapsed) + 0.001)
             }
-        })
+        }
     }
 
-    /// The engine's time-driven work; returns when it is next due (`nil`: never, or closed).
-    private func tick() -> Double? {
-        guard phase == .open else { return nil }
+    /// The engine's time-driven work; returns when it is next due (`nil`: never, closed, or this
+    /// task was replaced by one with an earlier deadline).
+    private func tick(generation: Int) -> Double? {
+        guard phase == .open, generation == tickGeneration else { return nil }
+        let next = runTick()
+        tickDeadline = next
+        return next
+    }
+
+    private func runTick() -> Double? {
         let clock = services.clock
         let actions = engine.tick(now: seconds(clock.elapsed), wallTime: clock.wallTime)
         apply(actions)
         flushIfNeeded()
-        if actions.contains(where: { if case .close = $0 { true } else { false } }) {
-            logger.info("heartbeat timeout")
+        if let reason = actions.lazy.compactMap({ if case .close(_, let r) = $0 { r } else { nil } }).first {
+            logger.info("closed by a timer", metadata: ["reason": "\(reason)"])
             return nil
         }
         return engine.nextTickTime

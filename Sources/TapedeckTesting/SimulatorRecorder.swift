@@ -29,8 +29,8 @@ public final class SimulatorRecorder: SimulatorTap {
 
     public func opened(_ c: TappedConnection) async {
         let info = ConnectionInfo(
-            path: c.path, query: c.query, requestHeaders: c.headers.map { HeaderField($0.name, $0.value) }, upgradeStatus: 101,
-            peer: c.peer)
+            path: c.path, query: c.query, requestHeaders: c.headers.map { HeaderField($0.name, $0.value) }, subprotocol: c.subprotocol,
+            upgradeStatus: 101, peer: c.peer)
         do {
             let id = try await writer.beginConnection(info)
             ids.withLock { $0[c.id] = id }

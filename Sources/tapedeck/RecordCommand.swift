@@ -178,13 +178,12 @@ struct RecordCommand: AsyncParsableCommand {
     }
 
     /// Parses `500ms`, `30s`, `2m`, `1h` or a plain number of seconds.
+    /// A duration option (`500ms`, `30s`, `2m`, `1h30m`; a bare number is seconds), as `DurationText` reads it.
     static func parseDuration(_ text: String) throws -> Duration {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            if let n = Double(text.dropLast(suffix.count)), n >= 0 { return .milliseconds(Int64(n * scale * 1000)) }
+        guard let seconds = DurationText.seconds(text), seconds >= 0, seconds < 1e9 else {
+            throw ValidationError("cannot read duration \(text) (use e.g. 500ms, 30s, 2m)")
         }
-        if let n = Double(text), n >= 0 { return .milliseconds(Int64(n * 1000)) }
-        throw ValidationError("cannot read duration \(text) (use e.g. 500ms, 30s, 2m)")
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 }
 

@@ -88,11 +88,11 @@ struct FunctionTests {
     }
 
     @Test func durationAlwaysHasFourUnits() throws {
-        #expect(try eval("duration(691199)") == "7d 23h 59m 59s")
-        #expect(try eval("duration(7205)") == "0d 2h 0m 5s")
-        #expect(try eval("duration(59)") == "0d 0h 0m 59s")
-        #expect(try eval("duration(0)") == "0d 0h 0m 0s")
-        #expect(try eval("duration(-90)") == "-0d 0h 1m 30s")
+        #expect(try eval("duration.dhms(691199)") == "7d 23h 59m 59s")
+        #expect(try eval("duration.dhms(7205)") == "0d 2h 0m 5s")
+        #expect(try eval("duration.dhms(59)") == "0d 0h 0m 59s")
+        #expect(try eval("duration.dhms(0)") == "0d 0h 0m 0s")
+        #expect(try eval("duration.dhms(-90)") == "-0d 0h 1m 30s")
     }
 
     @Test func timeIsISO8601() throws {
@@ -119,5 +119,20 @@ struct FunctionTests {
         #expect(throws: ExpressionError.self) { try eval("pick([])") }
         #expect(throws: ExpressionError.self) { try eval("round('x')") }
         #expect(throws: ExpressionError.self) { try eval("format('%d')") }
+    }
+}
+
+extension FunctionTests {
+    @Test func regexFindAndAllReadCaptures() throws {
+        #expect(try eval("regex_find('subscription S { price(symbol: $s) { p } }', '[{][ ]*([a-zA-Z_]+)', 1)") == "price")
+        #expect(try eval("regex_find('abc', 'x')") == .null)
+        #expect(try eval("regex_find('k=v', '(?<key>[a-z])=(?<val>[a-z])', 'val')") == "v")
+        #expect(try eval("regex_all('a1 b2 c3', '[a-z]([0-9])', 1)") == ["1", "2", "3"])
+        #expect(throws: ExpressionError.self) { try eval("regex_find('a', '(')") }
+    }
+
+    @Test func objectBuildsComputedKeys() throws {
+        #expect(try eval("object('price', 3, 'n', null)") == ["price": 3, "n": .null])
+        #expect(throws: ExpressionError.self) { try eval("object('a')") }
     }
 }

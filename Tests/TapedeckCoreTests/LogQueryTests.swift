@@ -49,10 +49,10 @@ struct LogQueryTests {
 
     @Test func queryAndFilterFunctions() throws {
         let logs: Value = [error, authError, info]
-        #expect(try eval("query_match('level:ERROR', log)", ["log": error]) == true)
-        #expect(try eval("query_error('level:ERROR')") == .null)
-        #expect(try eval("query_error('level:(')") != .null)
-        #expect(try eval("len(query_select(logs, 'level:ERROR'))", ["logs": logs]) == 2)
+        #expect(try eval("logquery.match('level:ERROR', log)", ["log": error]) == true)
+        #expect(try eval("logquery.error('level:ERROR')") == .null)
+        #expect(try eval("logquery.error('level:(')") != .null)
+        #expect(try eval("len(logquery.select(logs, 'level:ERROR'))", ["logs": logs]) == 2)
         #expect(try eval("filter_error({level: ['ERROR', 'WARN']}, ['level'])") == .null)
         #expect(try eval("filter_error({invalid: 'field'}, ['level'])") == "unknown filter field 'invalid'")
         #expect(try eval("filter_error('level=ERROR')") != .null)
@@ -65,7 +65,7 @@ struct LogQueryTests {
         #expect(try eval("last([1, 2, 3], 9)") == [1, 2, 3])
         #expect(try eval("parse_json('{\"a\": 1}')") == ["a": 1])
         #expect(try eval("parse_json('nope', null)") == .null)
-        #expect(try eval("duration(unix('2026-02-08T23:59:59Z') - unix('2026-02-01T00:00:00Z'))") == "7d 23h 59m 59s")
+        #expect(try eval("duration.dhms(unix('2026-02-08T23:59:59Z') - unix('2026-02-01T00:00:00Z'))") == "7d 23h 59m 59s")
     }
 }
 

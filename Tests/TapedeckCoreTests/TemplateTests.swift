@@ -40,3 +40,12 @@ struct TemplateTests {
         #expect(throws: ExpressionError.self) { try Template(string: "id-{{ seq()") }
     }
 }
+
+extension TemplateTests {
+    @Test func nestedObjectLiteralsEndingInManyBracesAreWhole() throws {
+        #expect(try render("{{ {a: {b: 1}}}}") == ["a": ["b": 1]])
+        #expect(try render("x{{ {a: {b: 1}}.a.b }}y") == "x1y")
+        #expect(try render("{{ 1 }}}") == "1}")
+        #expect(try render("{{ '}}' + 'a' }}") == "}}a")
+    }
+}

@@ -14,7 +14,7 @@ struct AuthenticatorTests {
     }
 
     func status(_ o: AuthOutcome) -> Int {
-        if case .refused(let s, _, _) = o { s } else { 101 }
+        if case .refused(let s, _, _, _) = o { s } else { 101 }
     }
 
     @Test func missingOrBadCredentialsAre401() async throws {
@@ -78,7 +78,7 @@ struct AuthenticatorTests {
     @Test func authenticatedButNotPermittedIs403() async throws {
         let auth = try await Authenticator()
         let token = try await auth.mint(claims: ["sub": "nobody", "permissions": []], expiresIn: 3600, now: now)
-        guard case .refused(let s, let body, _) = try await outcome([("Authorization", "Bearer \(token)")], auth: auth) else {
+        guard case .refused(let s, let body, _, _) = try await outcome([("Authorization", "Bearer \(token)")], auth: auth) else {
             Issue.record("expected a refusal")
             return
         }
@@ -103,7 +103,7 @@ struct AuthenticatorTests {
             #expect(conn["user"] == "alice")
         }
         // Both stale: 401, for the first one's reason.
-        guard case .refused(401, _, let reason) = try await outcome([("Cookie", "session=\(stale)"), ("Authorization", "Bearer \(stale)")], auth: auth) else {
+        guard case .refused(401, _, let reason, _) = try await outcome([("Cookie", "session=\(stale)"), ("Authorization", "Bearer \(stale)")], auth: auth) else {
             Issue.record("expected 401")
             return
         }

@@ -124,6 +124,36 @@ struct RecordingWriterTests {
         #expect(RecordingSummary.messageType(frames[2].frame.decoded ?? .null) == "ping")
     }
 
+    @Test("JSON text without secrets is stored as its own decoded column, queryable with SQLite's JSON functions")
+    func jsonTextIsItsOwnDecodedColumn() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("verbatim.sqlite")
+        let writer = try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "verbatim"))
+        let conn = try await writer.beginConnection(ConnectionInfo(path: "/ws"))
+        let plain = #"{ "type": "metric", "data": {"value": 1.50, "keys": ["token"]} }"#
+        let secret = #"{"type":"login","data":{"Refresh-Token":"abc"}}"#
+        for payload in [plain, secret, "[1, 2", #""just a string""#] {
+            try await writer.append(RecordedFrame(connection: conn, direction: .serverToClient, opcode: .text, payload: text(payload)))
+        }
+        try await writer.finish()
+
+        let db = try DatabaseQueue(path: path)
+        let rows = try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT payload, decoded, redacted, json_extract(decoded, '$.type') AS type FROM frames ORDER BY seq")
+        }
+        #expect(rows.count == 4)
+        #expect(rows[0]["decoded"] as String? == plain, "stored as sent, not re-printed")
+        #expect(rows[0]["type"] as String? == "metric")
+        #expect(rows[0]["redacted"] as Bool? == false)
+        #expect(rows[1]["decoded"] as String? == #"{"type":"login","data":{"Refresh-Token":"[REDACTED]"}}"#)
+        #expect(rows[1]["redacted"] as Bool? == true)
+        #expect(String(decoding: rows[1]["payload"] as Data? ?? Data(), as: UTF8.self).contains("abc") == false)
+        #expect(rows[2]["decoded"] as String? == nil, "not JSON")
+        #expect(rows[3]["decoded"] as String? == nil, "JSON, but not an object or a list")
+        let frames = try RecordingReader(path: path).frames()
+        #expect(frames[0].frame.decoded == ["type": "metric", "data": ["value": 1.5, "keys": ["token"]]])
+    }
+
     @Test("refuses to overwrite an existing recording unless asked")
     func noSilentOverwrite() async throws {
         let dir = try TemporaryDirectory()

@@ -151,46 +151,82 @@ struct TimelineTests {
         #expect(try Timeline(scenario: s).prefix(2).map(\.value) == [["at": "2025-01-17T10:00:00.000Z"], ["at": "2025-01-17T10:01:30.000Z"]])
     }
 
-    @Test func jobRunEmitsProgressThenCompletion() throws {
+    @Test func progressRunEmitsStepsThenTheFinalEvent() throws {
         let s = try scenario("""
             scenario: j
             streams:
               - name: analysis
-                job:
-                  id: job-1
-                  total_lines: 1000
+                vars: { id: job-1, total: 1000 }
+                progress:
                   duration: 10s
                   steps: 4
-                  statuses: [uploading, parsing]
-                  progress: { type: job_progress, pct: "{{ job.progress_pct }}", lines: "{{ job.processed_lines }}", status: "{{ job.status }}" }
-                  complete: { type: job_complete, status: "{{ job.status }}", lines: "{{ job.processed_lines }}", took: "{{ duration(job.elapsed) }}" }
+                  phases: [uploading, parsing]
+                  event: { type: job_progress, id: "{{ vars.id }}", pct: "{{ progress.percent }}", lines: "{{ floor(vars.total * progress.fraction) }}", status: "{{ progress.phase }}", step: "{{ progress.step }}" }
+                  final: { type: job_complete, status: done, lines: "{{ floor(vars.total * progress.fraction) }}", took: "{{ duration.dhms(progress.elapsed) }}", final: "{{ progress.final }}" }
             """)
         let e = try Timeline(scenario: s).prefix(10)
         #expect(e.map(\.time) == [0, 2.5, 5, 7.5, 10])
         #expect(e.map { $0.value["pct"] ?? .null }.prefix(4) == [0, 25, 50, 75])
+        #expect(e.map { $0.value["step"] ?? .null }.prefix(4) == [1, 2, 3, 4])
         #expect(e[1].value["status"] == "uploading")
         #expect(e[3].value["status"] == "parsing")
-        #expect(e.last?.value == ["type": "job_complete", "status": "complete", "lines": 1000, "took": "0d 0h 0m 10s"])
+        #expect(e[2].value["lines"] == 500)
+        #expect(e[0].value["id"] == "job-1")
+        #expect(e.last?.value == ["type": "job_complete", "status": "done", "lines": 1000, "took": "0d 0h 0m 10s", "final": true])
     }
 
-    @Test func failedJobStopsEarlyAndCompletesAsFailed() throws {
+    @Test func progressRunThatStopsEarlyEndsAtItsFraction() throws {
         let s = try scenario("""
             scenario: j
             streams:
               - name: analysis
-                job:
-                  total_lines: 100
+                progress:
                   duration: 10s
                   steps: 10
-                  outcome: failed
-                  fail_at: 0.5
-                  progress: { pct: "{{ job.progress_pct }}" }
-                  complete: { status: "{{ job.status }}", lines: "{{ job.processed_lines }}" }
+                  stop_at: 0.5
+                  event: { pct: "{{ progress.percent }}" }
+                  final: { status: failed, lines: "{{ floor(100 * progress.fraction) }}", pct: "{{ progress.percent }}" }
             """)
         let e = try Timeline(scenario: s).prefix(100)
         #expect(e.count == 6)
-        #expect(e.last?.value == ["status": "failed", "lines": 50])
+        #expect(e.last?.value == ["status": "failed", "lines": 50, "pct": 50])
         #expect(e.last?.time == 5)
+    }
+
+    @Test func theOldJobKindIsRefusedWithTheWayToWriteIt() throws {
+        let text = """
+            scenario: j
+            streams:
+              - name: analysis
+                job: { id: job-1, progress: {}, complete: {} }
+            """
+        #expect {
+            try ScenarioLoader().load(text: text, file: "old.yaml")
+        } throws: { error in
+            let d = "\(error)"
+            return d.contains("old.yaml:4:5") && d.contains("'job' is now 'progress'")
+        }
+    }
+
+    @Test func aStreamsOwnVarsAreKnownToItsTemplatesOnly() throws {
+        let text = """
+            scenario: j
+            vars: { shared: 1 }
+            streams:
+              - name: a
+                vars: { mine: 2 }
+                event: { v: "{{ vars.mine + vars.shared }}" }
+              - name: b
+                event: { v: "{{ vars.mine }}" }
+            """
+        #expect {
+            try ScenarioLoader().load(text: text, file: "vars.yaml")
+        } throws: { error in
+            let d = "\(error)"
+            return d.contains("vars.yaml:8:") && d.contains("vars.mine") && !d.contains("vars.yaml:6:")
+        }
+        let ok = try scenario(text.replacingOccurrences(of: "event: { v: \"{{ vars.mine }}\" }", with: "event: { v: \"{{ vars.shared }}\" }"))
+        #expect(try Timeline(scenario: ok).prefix(2).map(\.value) == [["v": 3], ["v": 1]])
     }
 
     @Test func runtimeErrorsNameTheStreamAndGoOn() throws {

@@ -32,41 +32,38 @@ struct JobsLiveTailServerTests {
         streams:
           - name: run
             at: 300ms
-            job:
-              id: job-1
-              total_lines: 1000
+            vars: { job_id: job-1, total_lines: 1000, log_start: "2026-02-01T00:00:00Z", log_end: "2026-02-08T23:59:59Z" }
+            progress:
               duration: 600ms
               steps: 4
-              statuses: [parsing, analyzing]
-              vars: { log_start: "2026-02-01T00:00:00Z", log_end: "2026-02-08T23:59:59Z" }
-              progress:
+              phases: [parsing, analyzing]
+              event:
                 type: job_progress
                 tenant_id: t1
-                payload: { job_id: "{{ job.id }}", status: "{{ job.status }}", progress_pct: "{{ job.progress_pct }}", processed_lines: "{{ job.processed_lines }}", total_lines: "{{ job.total_lines }}", message: Parsing log entries... }
-              complete:
+                payload: { job_id: "{{ vars.job_id }}", status: "{{ progress.phase }}", progress_pct: "{{ progress.percent }}", processed_lines: "{{ floor(vars.total_lines * progress.fraction) }}", total_lines: "{{ vars.total_lines }}", message: Parsing log entries... }
+              final:
                 type: job_complete
                 tenant_id: t1
                 payload:
-                  job_id: "{{ job.id }}"
-                  status: "{{ job.status }}"
+                  job_id: "{{ vars.job_id }}"
+                  status: complete
                   api_count: 50
                   sql_count: 120
                   filter_count: 30
                   esc_count: 5
-                  log_start: "{{ job.log_start }}"
-                  log_end: "{{ job.log_end }}"
-                  log_duration: "{{ duration(unix(job.log_end) - unix(job.log_start)) }}"
+                  log_start: "{{ vars.log_start }}"
+                  log_end: "{{ vars.log_end }}"
+                  log_duration: "{{ duration.dhms(unix(vars.log_end) - unix(vars.log_start)) }}"
           - name: failing
             at: 300ms
-            job:
-              id: job-failed
-              total_lines: 1000
+            vars: { job_id: job-failed, total_lines: 1000 }
+            progress:
               duration: 400ms
               steps: 4
-              outcome: failed
-              fail_at: 0.5
-              progress: { type: job_progress, tenant_id: t1, payload: { job_id: "{{ job.id }}", status: "{{ job.status }}", progress_pct: "{{ job.progress_pct }}", processed_lines: "{{ job.processed_lines }}", total_lines: "{{ job.total_lines }}", message: Parsing } }
-              complete: { type: job_complete, tenant_id: t1, payload: { job_id: "{{ job.id }}", status: "{{ job.status }}", api_count: 0, sql_count: 0, filter_count: 0, esc_count: 0, log_start: null, log_end: null, log_duration: 0s } }
+              stop_at: 0.5
+              phases: [parsing]
+              event: { type: job_progress, tenant_id: t1, payload: { job_id: "{{ vars.job_id }}", status: "{{ progress.phase }}", progress_pct: "{{ progress.percent }}", processed_lines: "{{ floor(vars.total_lines * progress.fraction) }}", total_lines: "{{ vars.total_lines }}", message: Parsing } }
+              final: { type: job_complete, tenant_id: t1, payload: { job_id: "{{ vars.job_id }}", status: failed, api_count: 0, sql_count: 0, filter_count: 0, esc_count: 0, log_start: null, log_end: null, log_duration: 0s } }
           - name: other-tenant
             at: 300ms
             every: 50ms

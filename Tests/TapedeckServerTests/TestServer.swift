@@ -49,7 +49,7 @@ func token(_ claims: Value) async throws -> String {
 }
 
 /// Sends a raw HTTP upgrade request and returns the status code and body of the answer.
-func rawUpgrade(port: Int, path: String, headers: [String: String]) async throws -> (status: Int, body: String) {
+func rawUpgrade(port: Int, path: String, headers: [String: String]) async throws -> (status: Int, body: String, head: [String]) {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
@@ -74,7 +74,8 @@ func rawUpgrade(port: Int, path: String, headers: [String: String]) async throws
         }
         let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
         let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-        return (status, body)
+        let head = text.range(of: "\r\n\r\n").map { text[..<$0.lowerBound].components(separatedBy: "\r\n") } ?? []
+        return (status, body, head)
     }
 }
 

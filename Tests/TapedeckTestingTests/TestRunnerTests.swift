@@ -19,13 +19,11 @@ struct TestRunnerTests {
         streams:
           - name: run
             at: 500ms
-            job:
-              id: job-1
-              total_lines: 100
+            progress:
               duration: 1s
               steps: 2
-              progress: { type: job_progress, tenant_id: t1, payload: { job_id: "{{ job.id }}", progress_pct: "{{ job.progress_pct }}" } }
-              complete: { type: job_complete, tenant_id: t1, payload: { job_id: "{{ job.id }}", status: "{{ job.status }}" } }
+              event: { type: job_progress, tenant_id: t1, payload: { job_id: job-1, progress_pct: "{{ progress.percent }}" } }
+              final: { type: job_complete, tenant_id: t1, payload: { job_id: job-1, status: complete } }
         tests:
 
         """
