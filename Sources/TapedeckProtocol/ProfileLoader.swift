@@ -103,7 +103,7 @@ struct ProfileReader {
         for pair in pairs {
             if pair.key == "events" {
                 let names = (r.value(pair.value).arrayValue ?? [r.value(pair.value)]).compactMap(\.stringValue)
-                if names.isEmpty { r.error("expected 'requires.events' to be a list of field paths (tenant_id, payload.job_id)", at: pair.value) }
+                if names.isEmpty { r.error("expected 'requires.events' to be a list of field paths (such as type or payload.id)", at: pair.value) }
                 out.events = names
                 continue
             }

@@ -14,7 +14,7 @@ extension ProfileReader {
         guard let pairs = r.mapping(n, what: "'lookup'", allowed: Self.lookupKeys) else { return nil }
         let k = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         guard let tn = k["table"], let table = r.string(tn, what: "'table' (a scenario entity table)") else {
-            r.error("'lookup' needs 'table' (the scenario entity table the credential is a key of, e.g. api_keys)", at: n)
+            r.error("'lookup' needs 'table' (the scenario entity table the credential is a key of)", at: n)
             return nil
         }
         var lookup = CredentialLookup(table: table)

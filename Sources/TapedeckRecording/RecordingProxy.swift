@@ -62,22 +62,22 @@ public final class RecordingProxy: Sendable {
     }
 
     /// Connections currently being relayed.
-    public var activeConnections: Int { state.withLock { $0.sessions.count } }
+    public var activeConnections: Int { state.withLock { $0.live.count } }
 
     /// Stops listening, sends a 1001 close to both sides of every open connection, waits until each has
     /// been recorded as ended. Call `writer.finish()` afterwards.
     public func stop() async {
-        let (listener, sessions) = state.withLock { s in
+        let (listener, live) = state.withLock { s in
             defer { s.listener = nil; s.stopping = true }
-            return (s.listener, Array(s.sessions.values))
+            return (s.listener, Array(s.live.values))
         }
         try? await listener?.close()
-        for bound in sessions {
+        for bound in live {
             bound.eventLoop.execute { bound.value.stop() }
         }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in
-                if s.sessions.isEmpty { return true }
+                if s.live.isEmpty { return true }
                 s.drained.append(c)
                 return false
             }
@@ -90,7 +90,7 @@ public final class RecordingProxy: Sendable {
     func sessionStarted(_ session: ProxySession) {
         let key = ObjectIdentifier(session)
         let stopping = state.withLock { s -> Bool in
-            s.sessions[key] = NIOLoopBound(session, eventLoop: session.eventLoop)
+            s.live[key] = NIOLoopBound(session, eventLoop: session.eventLoop)
             return s.stopping
         }
         if stopping { session.stop() }
@@ -98,8 +98,8 @@ public final class RecordingProxy: Sendable {
 
     func sessionEnded(_ session: ProxySession) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.sessions[ObjectIdentifier(session)] = nil
-            guard s.sessions.isEmpty else { return [] }
+            s.live[ObjectIdentifier(session)] = nil
+            guard s.live.isEmpty else { return [] }
             defer { s.drained = [] }
             return s.drained
         }
@@ -123,7 +123,7 @@ public final class RecordingProxy: Sendable {
 
 struct ProxyState: ~Copyable {
     var listener: (any Channel)?
-    var sessions: [ObjectIdentifier: NIOLoopBound<ProxySession>] = [:]
+    var live: [ObjectIdentifier: NIOLoopBound<ProxySession>] = [:]
     var drained: [CheckedContinuation<Void, Never>] = []
     var stopping = false
 }

@@ -106,11 +106,11 @@ public final class ReplayClient: Service, Sendable {
     }
 
     private func stopAll() {
-        let sessions = state.withLock { s in
+        let live = state.withLock { s in
             s.stopping = true
-            return Array(s.sessions.values)
+            return Array(s.live.values)
         }
-        sessions.forEach { ReplaySessionRunner.stop($0) }
+        live.forEach { ReplaySessionRunner.stop($0) }
     }
 
     private func upgrade(_ connection: StoredConnection) async -> UpgradeResult {
@@ -239,7 +239,7 @@ public final class ReplayClient: Service, Sendable {
         let machine = ReplayStateMachine(script: script, configuration: configuration.replay, matcher: matcher, decoder: decoder)
         let sessionID = state.withLock { s -> Int in
             s.next += 1
-            s.sessions[s.next] = continuation
+            s.live[s.next] = continuation
             return s.next
         }
         if state.withLock({ $0.stopping }) { continuation.yield(.stop) }
@@ -267,7 +267,7 @@ public final class ReplayClient: Service, Sendable {
             onEvent: { ReplayLog.log($0, label: label, peerName: "server", logger: logger) }, tap: tap)
         let started = clock.elapsed
         result.outcome = await runner.run()
-        _ = state.withLock { $0.sessions.removeValue(forKey: sessionID) }
+        _ = state.withLock { $0.live.removeValue(forKey: sessionID) }
         await end(recordedID, closes.value.withLock { $0 })
         logger.info(
             "\(label): \(ReplayLog.describe(result.outcome)) (\(runner.framesSent) frames sent, \(runner.messagesReceived) received, \(ReplayLog.seconds(clock.elapsed - started)))"
@@ -318,7 +318,7 @@ struct UpgradedSession: Sendable {
 
 struct ClientState: ~Copyable {
     var results: [ReplayClientResult] = []
-    var sessions: [Int: AsyncStream<ReplayInput>.Continuation] = [:]
+    var live: [Int: AsyncStream<ReplayInput>.Continuation] = [:]
     var next = 0
     var stopping = false
 }

@@ -123,18 +123,18 @@ public final class ReplayServer: Service, Sendable {
 
     /// Stops listening, closes every connection with 1001 and waits until each has ended.
     public func stop() async {
-        let (listener, sessions) = state.withLock { s in
+        let (listener, live) = state.withLock { s in
             defer {
                 s.listener = nil
                 s.stopping = true
             }
-            return (s.listener, Array(s.sessions.values))
+            return (s.listener, Array(s.live.values))
         }
         try? await listener?.close()
-        for s in sessions { ReplaySessionRunner.stop(s) }
+        for s in live { ReplaySessionRunner.stop(s) }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in
-                if s.sessions.isEmpty { return true }
+                if s.live.isEmpty { return true }
                 s.drained.append(c)
                 return false
             }
@@ -191,7 +191,7 @@ public final class ReplayServer: Service, Sendable {
         let id = state.withLock { s -> Int? in
             guard !s.stopping else { return nil }
             s.nextSession += 1
-            s.sessions[s.nextSession] = continuation
+            s.live[s.nextSession] = continuation
             return s.nextSession
         }
         guard let id else {
@@ -233,8 +233,8 @@ public final class ReplayServer: Service, Sendable {
 
     private func sessionEnded(_ id: Int) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.sessions[id] = nil
-            guard s.sessions.isEmpty else { return [] }
+            s.live[id] = nil
+            guard s.live.isEmpty else { return [] }
             defer { s.drained = [] }
             return s.drained
         }
@@ -253,7 +253,7 @@ public final class ReplayServer: Service, Sendable {
 struct ReplayServerState: ~Copyable {
     var assigner: ConnectionAssigner
     var listener: (any Channel)?
-    var sessions: [Int: AsyncStream<ReplayInput>.Continuation] = [:]
+    var live: [Int: AsyncStream<ReplayInput>.Continuation] = [:]
     var nextSession = 0
     var stopping = false
     var drained: [CheckedContinuation<Void, Never>] = []

@@ -12,7 +12,7 @@ import TapedeckRecording
 struct RecordCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
-        abstract: "Record live WebSocket sessions through a transparent proxy.",
+        abstract: "Record live WebSocket traffic through a transparent proxy.",
         discussion: """
             Clients connect to --listen; each upgrade request is forwarded to --upstream and every frame is \
             relayed unchanged in both directions and written to --out. A client connecting to / is sent to the \

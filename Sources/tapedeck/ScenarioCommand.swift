@@ -30,7 +30,7 @@ struct ScenarioCommand: AsyncParsableCommand {
                 serving the scenario through the profile makes them again. Binary frames are decoded \
                 with the profile's codec (protobuf descriptor set).
 
-                A recording does not carry the data a profile consults (known jobs, sessions, API keys) \
+                A recording does not carry the data a profile consults (its entity tables: known jobs, logins, keys) \
                 nor event fields the envelope does not send (a tenant, a scope). --base takes them from \
                 an existing scenario: its entities, settings and vars are copied, messages replaying its \
                 history are left out, and missing event fields come from its most similar event.

@@ -8,7 +8,7 @@ struct Tapedeck: AsyncParsableCommand {
         abstract: "Record-and-replay simulator for WebSocket protocols.",
         discussion: """
             Serve scripted event streams over WebSocket with a protocol's own auth, envelope, \
-            subscriptions, heartbeats, limits and errors; record live sessions into SQLite; replay them \
+            subscriptions, heartbeats, limits and errors; record live traffic into SQLite; replay them \
             (as a server or as a client), diff them, turn them into scenarios; run scenario test suites in CI.
 
             Start with `tapedeck serve` (a demo of every built-in profile) and `tapedeck serve --help`.

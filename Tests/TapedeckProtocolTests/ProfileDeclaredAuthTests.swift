@@ -100,8 +100,8 @@ struct ProfileDeclaredAuthTests {
             Issue.record("expected errors")
         } catch {
             let d = error.errors.map { "\($0.location.line):\($0.location.column) \($0.message)" }
-            #expect(d.contains { $0.hasPrefix("5:31 unknown credential kind 'session'") }, "\(d)")
-            #expect(d.contains { $0.hasPrefix("6:27 'lookup' needs 'table'") }, "\(d)")
+            #expect(d.contains { $0.hasPrefix("5:28 unknown credential kind 'session'") }, "\(d)")
+            #expect(d.contains { $0.hasPrefix("6:32 'lookup' needs 'table'") }, "\(d)")
             #expect(d.contains { $0.hasPrefix("8:16 'Bad Header' is not a valid HTTP header name") }, "\(d)")
             #expect(d.contains { $0.hasPrefix("8:33 the header 'Content-Type' is set by the server") }, "\(d)")
             #expect(d.contains { $0.hasPrefix("11:5 '--user' is an option of tapedeck token itself") }, "\(d)")

@@ -19,6 +19,8 @@ struct TestRunnerTests {
         streams:
           - name: run
             at: 500ms
+            # A job of 100 lines in two steps, then its completion.
+            vars: { total_lines: 100 }
             progress:
               duration: 1s
               steps: 2
@@ -215,7 +217,7 @@ struct TestRunnerTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func scenario(progressMessage: String) throws -> Scenario {
             try ScenarioLoader().load(
-                text: Self.jobs.replacingOccurrences(of: "progress_pct: \"{{ job.progress_pct }}\"", with: "progress_pct: \"{{ job.progress_pct }}\", message: \(progressMessage)")
+                text: Self.jobs.replacingOccurrences(of: "progress_pct: \"{{ progress.percent }}\"", with: "progress_pct: \"{{ progress.percent }}\", message: \(progressMessage)")
                     + """
                       - name: progress
                         connect: { path: /api/v1/ws, query: { token: "{{ token(sub: 'ana', tenant_id: 't1') }}" } }
