@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TapedeckProtobuf", targets: ["TapedeckProtobuf"]),
         .library(name: "TapedeckServer", targets: ["TapedeckServer"]),
         .library(name: "TapedeckRecording", targets: ["TapedeckRecording"]),
+        .library(name: "TapedeckHandshake", targets: ["TapedeckHandshake"]),
         .library(name: "TapedeckDiff", targets: ["TapedeckDiff"]),
         .library(name: "TapedeckReplay", targets: ["TapedeckReplay"]),
         .library(name: "TapedeckTesting", targets: ["TapedeckTesting"]),
@@ -99,12 +100,24 @@ let package = Package(
             resources: [.copy("Profiles")],
             swiftSettings: swiftSettings
         ),
+        // What the simulator and the recording proxy share in front of a WebSocket upgrade: the
+        // handshake guard (timeout, unreadable or oversized requests), the RFC 6455 request check,
+        // the origin allow-list.
+        .target(
+            name: "TapedeckHandshake",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The simulator: upgrade and auth, connections, scheduler, fan-out, heartbeat, limits.
         .target(
             name: "TapedeckServer",
             dependencies: [
                 "TapedeckCompression",
-                "TapedeckCore", "TapedeckScenario", "TapedeckProtocol",
+                "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckHandshake",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -124,7 +137,7 @@ let package = Package(
             name: "TapedeckRecording",
             dependencies: [
                 "TapedeckCompression",
-                "TapedeckCore",
+                "TapedeckCore", "TapedeckHandshake",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -20,11 +20,27 @@ public struct Authenticator: Sendable {
 
     private let keys: JWTKeyCollection
     public let secret: String
+    /// The `iss` a JWT must carry; `nil`: any, or none.
+    public let issuer: String?
+    /// The audience a JWT's `aud` must name (the string itself, or a list that holds it); `nil`: any.
+    public let audience: String?
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds: at most ``maximumLeeway``.
+    public let leeway: Double
 
-    /// An authenticator for `secret`; throws if the secret is shorter than 32 bytes.
-    public init(secret: String = Authenticator.defaultSecret) async throws(AuthenticatorError) {
+    /// The most clock skew a configuration may allow: 60 s.
+    public static let maximumLeeway = 60.0
+
+    /// An authenticator for `secret`; throws if the secret is shorter than 32 bytes, or the
+    /// leeway is not 0 to 60 s.
+    public init(
+        secret: String = Authenticator.defaultSecret, issuer: String? = nil, audience: String? = nil, leeway: Double = 0
+    ) async throws(AuthenticatorError) {
         guard secret.utf8.count >= 32 else { throw .shortSecret(secret.utf8.count) }
+        guard leeway >= 0, leeway <= Self.maximumLeeway else { throw .leeway(leeway) }
         self.secret = secret
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
     }
@@ -44,16 +60,26 @@ public struct Authenticator: Sendable {
     ///
     /// The algorithm is HS256, fixed by configuration and never by the token: a header naming
     /// another algorithm (`none`, `RS256`) or none at all is refused even with a valid signature.
-    /// `exp`, `nbf` and `iat` must be numbers when present; `exp` must be in the future and `nbf`
-    /// in the past (no clock skew is allowed: the simulator is the token's issuer).
+    /// `exp`, `nbf` and `iat` must be numbers when present; `exp` must be in the future, `nbf` and
+    /// `iat` not, give or take ``leeway`` (none by default: the simulator is usually the token's
+    /// issuer). With ``issuer`` or ``audience`` configured, `iss` must be it and `aud` must name it.
     public func verify(_ token: String, now: Double) async -> Value? {
         guard token.utf8.count <= Self.maximumTokenLength, Self.algorithm(of: token) == "HS256" else { return nil }
         guard let claims = try? await keys.verify(token, as: Claims.self) else { return nil }
         for name in ["exp", "nbf", "iat"] {
             if let v = claims.value[name], !v.isNull, v.doubleValue == nil { return nil }
         }
-        if let exp = claims.value["exp"]?.doubleValue, exp <= now { return nil }
-        if let nbf = claims.value["nbf"]?.doubleValue, nbf > now { return nil }
+        if let exp = claims.value["exp"]?.doubleValue, exp + leeway <= now { return nil }
+        if let nbf = claims.value["nbf"]?.doubleValue, nbf - leeway > now { return nil }
+        if let iat = claims.value["iat"]?.doubleValue, iat - leeway > now { return nil }
+        if let issuer, claims.value["iss"]?.stringValue != issuer { return nil }
+        if let audience {
+            switch claims.value["aud"] {
+            case .string(let aud)? where aud == audience: break
+            case .array(let auds)? where auds.contains(.string(audience)): break
+            default: return nil
+            }
+        }
         return claims.value
     }
 
@@ -179,6 +205,9 @@ public struct AuthenticatorError: Error, CustomStringConvertible, Sendable {
     public let description: String
     static func shortSecret(_ n: Int) -> AuthenticatorError {
         AuthenticatorError(description: "the JWT secret must be at least 32 bytes long (HS256); this one has \(n)")
+    }
+    static func leeway(_ s: Double) -> AuthenticatorError {
+        AuthenticatorError(description: "the JWT clock skew allowed must be 0 to \(Int(Authenticator.maximumLeeway)) seconds, not \(s)")
     }
 }
 

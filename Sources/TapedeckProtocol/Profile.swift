@@ -219,6 +219,16 @@ public struct LimitsSpec: Sendable {
     public var inbound: RateLimit?
     /// Limits shared by every connection with the same key (per user, per tenant, ...).
     public var shared: [SharedRateLimit] = []
+    /// Who a connection is, for the server's per-identity connection cap (`serve
+    /// --max-connections-per-identity`), e.g. `"{{ conn.tenant }}"` (names: `conn`, `claims`,
+    /// `request`, `settings`, `entities`). Without it: what `auth.identity` derives, else the
+    /// client's address.
+    public var identity: Template?
+    /// The body of the server's own connection-cap refusals (503 for the total, 429 per identity),
+    /// in the profile's error format (names: `reason`, `status`, `limit`, `request`, `conn`, `claims`,
+    /// `settings`, `entities`; `conn` and `claims` are null for the total cap, checked before
+    /// authentication). Without it: `{"error": ..., "message": reason}`.
+    public var tooManyConnections: Template?
     public init() {}
 
     /// A limit counted across connections: messages of every connection whose `key` evaluates

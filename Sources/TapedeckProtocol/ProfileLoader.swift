@@ -72,6 +72,8 @@ enum ProfileNames {
     static let warning: Set<String> = ["dropped", "subscription", "conn", "settings", "entities"]
     static let identity: Set<String> = ["claims", "request", "settings", "entities"]
     static let access: Set<String> = ["claims", "request", "conn", "settings", "entities", "connections"]
+    static let connectionIdentity: Set<String> = ["claims", "request", "conn", "settings", "entities"]
+    static let connectionRefusal: Set<String> = ["claims", "request", "conn", "settings", "entities", "reason", "status", "limit"]
     // Issue 12: per-subscription envelopes, subscription ends, timers, subprotocol refusals.
     static let envelope: Set<String> = event.union(["sub", "conn"])
     static let subscriptionEnd: Set<String> = filter
@@ -291,11 +293,19 @@ struct ProfileReader {
     func limits(_ n: Node) -> LimitsSpec {
         let r = reader
         var l = LimitsSpec()
-        guard let pairs = r.mapping(n, what: "'limits'", allowed: ["inbound", "shared"]) else { return l }
+        guard let pairs = r.mapping(n, what: "'limits'", allowed: ["inbound", "shared", "identity", "too_many_connections"]) else { return l }
         for (key, _, v) in pairs {
-            if key == "inbound" {
+            switch key {
+            case "inbound":
                 l.inbound = rateLimit(v, what: "'inbound'", allowKey: false)?.limit
                 continue
+            case "identity":
+                l.identity = r.template(v, names: ProfileNames.connectionIdentity)
+                continue
+            case "too_many_connections":
+                l.tooManyConnections = r.template(v, names: ProfileNames.connectionRefusal)
+                continue
+            default: break
             }
             guard case .sequence(let seq) = v else { r.error("expected 'shared' to be a list of limits", at: v); continue }
             for item in seq {

@@ -5,6 +5,7 @@ import TapedeckCompression
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import TapedeckHandshake
 
 /// Receives the client's upgrade request, forwards it upstream, relays the upstream's real answer and,
 /// on a 101, swaps both pipelines to WebSocket frames and starts relaying.
@@ -17,28 +18,14 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let responseEncoder: HTTPResponseEncoder
     private var head: HTTPRequestHead?
     private var started = false
-    /// Drops a client that does not finish its upgrade request in time (a slowloris, an idle socket).
-    private var handshakeTimeout: Scheduled<Void>?
 
+    /// The handshake timeout, and the answers to unreadable or oversized requests, are the
+    /// ``HandshakeGuard``'s in front of this handler (as on `serve`): what comes here is a request
+    /// read whole.
     init(proxy: RecordingProxy, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>, responseEncoder: HTTPResponseEncoder) {
         self.proxy = proxy
         self.requestDecoder = requestDecoder
         self.responseEncoder = responseEncoder
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let limit = proxy.configuration.handshakeTimeout
-        let (seconds, attoseconds) = limit.components
-        let channel = context.channel
-        let logger = proxy.logger
-        handshakeTimeout = context.eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
-            logger.debug("client connection: no complete upgrade request within \(limit); dropped")
-            channel.close(promise: nil)
-        }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        handshakeTimeout?.cancel()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -48,37 +35,17 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head, !started else { return }
             started = true
-            handshakeTimeout?.cancel()
             forward(head, context: context)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         proxy.logger.debug("client connection: \(error)")
-        guard !started else {
-            context.close(promise: nil)
-            return
-        }
-        // A request that cannot be read is answered, not dropped.
-        started = true
-        handshakeTimeout?.cancel()
-        if let error = error as? HTTPParserError, case .headerOverflow = error {
-            respond(context: context, status: .init(statusCode: 431, reasonPhrase: "Request Header Fields Too Large"), text: "request headers are too large\n")
-        } else {
-            respond(context: context, status: .badRequest, text: "malformed HTTP request\n")
-        }
+        context.close(promise: nil)
     }
 
     private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, text: String) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-        headers.add(name: "Content-Length", value: String(text.utf8.count))
-        headers.add(name: "Connection", value: "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        HandshakeAnswer(status: status, text: text).send(on: context)
     }
 
     private func forward(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -109,10 +76,7 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             upstream: "ws://\(upstream.authority)\(target)")
         info.openedAt = proxy.writer.timestamp()
         // A browser's cross-site upgrade from an origin not allowed is refused here, never forwarded.
-        let allowed = proxy.configuration.allowedOrigins
-        if !allowed.isEmpty, let origin = request.headers.first(name: "origin"),
-            !allowed.contains(where: { $0.caseInsensitiveCompare(origin) == .orderedSame })
-        {
+        if let origin = request.headers.first(name: "origin"), !OriginPolicy(allowed: proxy.configuration.allowedOrigins).allows(origin) {
             let text = "origin \(origin) is not allowed\n"
             info.upgradeStatus = 403
             info.responseBody = Array(text.utf8)

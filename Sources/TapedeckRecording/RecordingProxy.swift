@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+import TapedeckHandshake
 
 /// A transparent WebSocket proxy that records every connection through a `RecordingWriter`.
 ///
@@ -46,6 +47,7 @@ public final class RecordingProxy: Sendable {
                     let ops = channel.pipeline.syncOperations
                     try ops.addHandler(encoder)
                     try ops.addHandler(decoder)
+                    try ops.addHandler(HandshakeGuard(timeout: configuration.handshakeTimeout, logger: logger))
                     try ops.addHandler(ProxyFrontHandler(proxy: self, requestDecoder: decoder, responseEncoder: encoder))
                 }
             }

@@ -6,8 +6,9 @@ import NIOCore
 /// many connections is one `OutboundFrame`, and each connection writes the same `ByteBuffer`
 /// (its storage is shared, never copied).
 struct OutboundFrame: Sendable {
-    /// What the frame carries, for the tap (`serve --record`) and for tests.
-    let item: OutboundItem
+    /// What the frame carries, for the tap (`serve --record`) and for tests; `nil` for a pong,
+    /// which the tap does not see.
+    let item: OutboundItem?
     /// The frame as it goes on the wire.
     let wire: ByteBuffer
 
@@ -36,9 +37,10 @@ struct OutboundFrame: Sendable {
     }
 
     /// A pong answering a ping with `payload` (not recorded: the tap sees messages and closes).
-    static func pong(_ payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    init(pong payload: ByteBuffer, allocator: ByteBufferAllocator) {
         var payload = payload
-        return encode(opcode: 0xA, payloadCount: payload.readableBytes, allocator: allocator) { $0.writeBuffer(&payload) }
+        item = nil
+        wire = Self.encode(opcode: 0xA, payloadCount: payload.readableBytes, allocator: allocator) { $0.writeBuffer(&payload) }
     }
 
     /// The opcode of a text or binary frame (`nil` for control frames).
@@ -46,7 +48,7 @@ struct OutboundFrame: Sendable {
         switch item {
         case .text: 0x1
         case .binary: 0x2
-        case .close: nil
+        case .close, nil: nil
         }
     }
 

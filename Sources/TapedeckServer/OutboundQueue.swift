@@ -1,13 +1,16 @@
 import DequeModule
+import NIOCore
 
 /// The bounded queue of one connection: what waits while its socket cannot take more.
 ///
 /// It belongs to the connection's event loop (not thread-safe): frames go straight to the socket
 /// while the channel is writable, and wait here only while it is not.
 ///
-/// Events beyond `capacity` drop the oldest queued event (and count it); replies and closes are
-/// never dropped. A producer that must not drop (the scheduler at `--speed max`) waits for
-/// ``hasRoom(for:)`` first.
+/// Events beyond `capacity` drop the oldest queued event (and count it); replies, pongs and
+/// closes are never dropped, but they are bounded too: beyond `controlCapacity` frames or
+/// `controlBytes` bytes ``pushControl(_:)`` refuses the frame, and the connection closes (a client
+/// that sends requests or pings and never reads cannot grow the server's memory). A producer of
+/// events that must not drop (the scheduler at `--speed max`) waits for ``hasRoom(for:)`` first.
 ///
 /// With `tagCapacity` (a profile's `backpressure:`), events are also bounded per tag (the
 /// subscription that accepted them): beyond it the oldest event of that tag is dropped, and before
@@ -25,17 +28,24 @@ struct OutboundQueue {
     let capacity: Int
     let tagCapacity: Int?
     let warning: Warning?
+    let controlCapacity: Int
+    let controlBytes: Int
     private var items: Deque<Entry> = []
     private var droppableCount = 0
+    /// Replies, pongs and closes queued, and their bytes.
+    private(set) var controlCount = 0
+    private(set) var controlByteCount = 0
     private var perTag: [String: Int] = [:]
     private var pendingDrops: [String: Int] = [:]
     /// Total events dropped so far.
     private(set) var droppedCount = 0
 
-    init(capacity: Int, tagCapacity: Int? = nil, warning: Warning? = nil) {
+    init(capacity: Int, tagCapacity: Int? = nil, warning: Warning? = nil, controlCapacity: Int = .max, controlBytes: Int = .max) {
         self.capacity = max(1, capacity)
         self.tagCapacity = tagCapacity.map { max(1, $0) }
         self.warning = warning
+        self.controlCapacity = max(1, controlCapacity)
+        self.controlBytes = max(1, controlBytes)
     }
 
     /// Whether nothing waits (no frame, no drop warning).
@@ -65,9 +75,17 @@ struct OutboundQueue {
         return dropped
     }
 
-    /// Queues a reply or a close, never dropped.
-    mutating func pushControl(_ frame: OutboundFrame) {
+    /// Queues a reply, a pong or a close, never dropped; returns false, queuing nothing, when it
+    /// would go over `controlCapacity` frames or `controlBytes` bytes (the first frame is always
+    /// taken, however large). With `bounded` false (the connection's close) it is always taken.
+    @discardableResult
+    mutating func pushControl(_ frame: OutboundFrame, bounded: Bool = true) -> Bool {
+        let size = frame.wire.readableBytes
+        if bounded, controlCount > 0, controlCount >= controlCapacity || controlByteCount + size > controlBytes { return false }
         items.append(Entry(frame: frame, droppable: false, tag: nil))
+        controlCount += 1
+        controlByteCount += size
+        return true
     }
 
     /// Removes a queued event; with a warning template, counts it for its tag's next warning.
@@ -94,6 +112,9 @@ struct OutboundQueue {
                 perTag[tag, default: 1] -= 1
                 if perTag[tag] == 0 { perTag[tag] = nil }
             }
+        } else {
+            controlCount -= 1
+            controlByteCount -= first.frame.wire.readableBytes
         }
         return first.frame
     }
@@ -111,5 +132,7 @@ struct OutboundQueue {
         pendingDrops.removeAll()
         perTag.removeAll()
         droppableCount = 0
+        controlCount = 0
+        controlByteCount = 0
     }
 }

@@ -8,8 +8,14 @@ import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
 import TapedeckCompression
+import TapedeckHandshake
 
 /// The server's child channel: HTTP/1 with the simulator's own WebSocket upgrade.
+///
+/// The first request is guarded (``HandshakeGuard``, as on the recording proxy): it must arrive
+/// whole within the handshake timeout; an unreadable one gets 400, one with too large headers 431,
+/// and an upgrade request that is not a valid opening handshake (RFC 6455: version 13, a 16-byte
+/// key, ...) 400, all before the upgrade is considered.
 ///
 /// Plain HTTP requests (`/`, `/healthz`, activity endpoints) go to Hummingbird's router. A
 /// WebSocket upgrade is decided by ``Upgrader``: a refusal is answered with the profile's status
@@ -39,14 +45,22 @@ struct SimulatorChannel: ServerChildChannel, HTTPChannelHandler {
     let upgrader: Upgrader
     let services: WebSocketConnectionHandler.Services
     let maxFrameSize: Int
+    let handshakeTimeout: Duration
 
     init(
-        responder: @escaping HTTPChannelHandler.Responder, upgrader: Upgrader, services: WebSocketConnectionHandler.Services, maxFrameSize: Int
+        responder: @escaping HTTPChannelHandler.Responder, upgrader: Upgrader, services: WebSocketConnectionHandler.Services, maxFrameSize: Int,
+        handshakeTimeout: Duration
     ) {
         self.responder = Self.redirectingLateUpgrades(responder)
         self.upgrader = upgrader
         self.services = services
         self.maxFrameSize = maxFrameSize
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    /// A WebSocket upgrade request that is not a valid opening handshake: its 400.
+    static let screen: HandshakeGuard.Screen = { head in
+        WebSocketRequestCheck.asksForWebSocket(head) ? WebSocketRequestCheck.problem(in: head) : nil
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -54,6 +68,7 @@ struct SimulatorChannel: ServerChildChannel, HTTPChannelHandler {
             let decided = NIOLoopBoundBox(Decided.none, eventLoop: channel.eventLoop)
             let upgrader = self.upgrader
             let services = self.services
+            let handshakeTimeout = self.handshakeTimeout
             let webSocket = NIOTypedWebSocketServerUpgrader<Outcome>(
                 maxFrameSize: maxFrameSize,
                 enableAutomaticErrorHandling: false,
@@ -91,7 +106,7 @@ struct SimulatorChannel: ServerChildChannel, HTTPChannelHandler {
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: handshakeTimeout, logger: logger))
                         let async = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
                         switch decided.value {
@@ -106,7 +121,10 @@ struct SimulatorChannel: ServerChildChannel, HTTPChannelHandler {
             pipeline.enablePipelining = false
             pipeline.enableErrorHandling = false
             pipeline.enableResponseHeaderValidation = false
-            let outcome = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipeline)
+            let ops = channel.pipeline.syncOperations
+            let outcome = try ops.configureUpgradableHTTPServerPipeline(configuration: pipeline)
+            let decoder = try ops.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try ops.addHandler(HandshakeGuard(timeout: handshakeTimeout, logger: logger, screen: Self.screen), position: .after(decoder))
             return Value(outcome: outcome, channel: channel)
         }
     }

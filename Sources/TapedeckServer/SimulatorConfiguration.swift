@@ -58,6 +58,38 @@ public struct SimulatorConfiguration: Sendable {
     /// going on without it: a client that stops reading no longer stops the others.
     public var maxSpeedStall: Duration = .seconds(1)
 
+    /// How long a client has to send its whole first request (the upgrade); a slower one (a
+    /// slowloris) or a socket that sends nothing is dropped. Also how long a plain HTTP connection
+    /// may stay idle between requests.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// Origins a browser may upgrade from; when not empty, an upgrade with another `Origin` gets 403.
+    public var allowedOrigins: [String] = []
+    /// WebSocket connections open at once, all profiles together; beyond it an upgrade gets 503.
+    /// `nil`: no limit.
+    public var maxConnections: Int? = SimulatorConfiguration.defaultMaxConnections
+    /// WebSocket connections open at once per identity (a profile's `limits.identity`, else what
+    /// its `auth.identity` derives, else the client's address); beyond it an upgrade gets 429.
+    /// `nil`: no limit.
+    public var maxConnectionsPerIdentity: Int?
+    /// Replies, pongs and closes waiting for a client that does not read (they are never dropped):
+    /// beyond this many frames, or `replyQueueBytes` bytes, the connection is closed with 1008.
+    public var replyQueueCapacity: Int = 1000
+    /// Bytes of replies and pongs waiting for a client that does not read; one frame is always
+    /// accepted, however large.
+    public var replyQueueBytes: Int = 16 << 20
+    /// How long the server waits for the client's close after sending its own (or for a close it
+    /// cannot even write to a client that does not read) before it drops the TCP connection.
+    public var closeTimeout: Duration = .seconds(5)
+    /// JWTs must carry this `iss` when set.
+    public var jwtIssuer: String?
+    /// JWTs must name this audience in `aud` (a string, or a list that contains it) when set.
+    public var jwtAudience: String?
+    /// Clock skew allowed on a JWT's `exp`, `nbf` and `iat`, in seconds (0 to 60).
+    public var jwtLeeway: Double = 0
+
+    /// The default of `maxConnections`: 16,384 (about 230 MiB of idle connections).
+    public static let defaultMaxConnections = 16_384
+
     public init(
         host: String = "127.0.0.1", port: Int = 8080, speed: Speed? = nil, loop: Bool? = nil,
         timeline: TimelineMode = .shared, start: StartPolicy? = nil,
@@ -81,7 +113,11 @@ extension SimulatorConfiguration: CustomStringConvertible, CustomDebugStringConv
     /// Every setting but the JWT secret, which no log may print.
     public var description: String {
         "SimulatorConfiguration(host: \(host), port: \(port), speed: \(speed.map { "\($0)" } ?? "scenario"), "
-            + "timeline: \(timeline), jwtSecret: <redacted>, queueCapacity: \(queueCapacity), maxMessageSize: \(maxMessageSize))"
+            + "timeline: \(timeline), jwtSecret: <redacted>, queueCapacity: \(queueCapacity), maxMessageSize: \(maxMessageSize), "
+            + "handshakeTimeout: \(handshakeTimeout), allowedOrigins: \(allowedOrigins), maxConnections: \(maxConnections.map(String.init) ?? "none"), "
+            + "maxConnectionsPerIdentity: \(maxConnectionsPerIdentity.map(String.init) ?? "none"), replyQueueCapacity: \(replyQueueCapacity), "
+            + "replyQueueBytes: \(replyQueueBytes), closeTimeout: \(closeTimeout), jwtIssuer: \(jwtIssuer ?? "any"), jwtAudience: \(jwtAudience ?? "any"), "
+            + "jwtLeeway: \(jwtLeeway))"
     }
 
     public var debugDescription: String { description }

@@ -65,7 +65,8 @@ public struct SimulatorServer: Service {
     /// group stops them in reverse order, so the hub first closes every client with 1001 (going
     /// away), then the application stops listening, then what was started before them ends.
     public func makeServices() async throws -> [any Service] {
-        let authenticator = try await Authenticator(secret: configuration.jwtSecret)
+        let authenticator = try await Authenticator(
+            secret: configuration.jwtSecret, issuer: configuration.jwtIssuer, audience: configuration.jwtAudience, leeway: configuration.jwtLeeway)
         let hub = Hub(world: world, clock: clock, logger: logger, stallAllowance: configuration.maxSpeedStall)
         let scheduler = Scheduler(hub: hub, world: world, configuration: configuration, clock: clock, logger: logger)
         let endpoints = self.endpoints
@@ -103,11 +104,13 @@ public struct SimulatorServer: Service {
         let services = WebSocketConnectionHandler.Services(
             hub: hub, scheduler: scheduler, configuration: configuration, clock: clock, logger: logger, tap: tap, probe: probe)
         let maxFrameSize = configuration.maxMessageSize
+        let handshakeTimeout = configuration.handshakeTimeout
         let listening = ListeningFlag()
         let app = Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                SimulatorChannel(responder: responder, upgrader: upgrader, services: services, maxFrameSize: maxFrameSize)
+                SimulatorChannel(
+                    responder: responder, upgrader: upgrader, services: services, maxFrameSize: maxFrameSize, handshakeTimeout: handshakeTimeout)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in

@@ -6,6 +6,7 @@ import HTTPTypes
 import NIOCore
 import OrderedCollections
 import TapedeckCompression
+import TapedeckHandshake
 
 /// Decides each WebSocket upgrade: finds the profile for the path, authenticates, and either
 /// refuses with the profile's status (401, 403, ...) or sets up the connection.
@@ -46,6 +47,14 @@ struct Upgrader: Sendable {
         let request = UpgradeRequest(uri: uri, headers: headers)
         let peer = Self.describe(channel.remoteAddress)
         let query = uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init)
+        // A browser page of another site (cross-site WebSocket hijacking), when origins are listed.
+        if let origin = request.header("origin"), !OriginPolicy(allowed: configuration.allowedOrigins).allows(origin) {
+            let refusal = await refuse(
+                channel, status: 403, body: .string("origin \(origin) is not allowed"), request: request, query: query, headers: headers, peer: peer,
+                profile: nil)
+            logger.info("refused upgrade", metadata: ["path": "\(request.path)", "status": "403", "reason": "origin \(origin) is not in --allow-origin", "peer": "\(peer)"])
+            return .refuse(refusal)
+        }
         guard let names = endpoints[request.path] else {
             var body: Value = ["error": "Not Found", "message": .string("no WebSocket endpoint at \(request.path)")]
             body["endpoints"] = .array(endpoints.keys.map(Value.string))
@@ -55,6 +64,20 @@ struct Upgrader: Sendable {
         }
         let entry = pickProfile(names, request: request)
         let profile = entry.profile
+        // The server's cap on connections, before any work on credentials; the slot is held until
+        // the socket closes, refused or not.
+        if let max = configuration.maxConnections {
+            switch hub.reserveSlot(key: Self.totalSlots, max: max) {
+            case .success(let slot):
+                channel.closeFuture.whenComplete { _ in slot.release() }
+            case .failure:
+                let reason = "too many connections: the server's limit is \(max)"
+                return .refuse(
+                    await tooManyConnections(
+                        channel, status: 503, reason: reason, limit: max, entry: entry, request: request, query: query, headers: headers, peer: peer,
+                        conn: .null))
+            }
+        }
         let endpoint = profile.endpoints.first { $0.path == request.path }?.name ?? request.path
         let subprotocol: String?
         switch selectSubprotocol(profile: profile, entry: entry, request: request) {
@@ -72,6 +95,19 @@ struct Upgrader: Sendable {
             logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(status)", "reason": "\(reason)", "peer": "\(peer)"])
             return .refuse(refusal)
         case .accepted(var conn):
+            if let max = configuration.maxConnectionsPerIdentity {
+                let identity = Self.identity(of: conn, entry: entry, request: request, address: channel.remoteAddress)
+                switch hub.reserveSlot(key: "\u{1}identity\u{0}\(profile.name)\u{0}\(identity)", max: max) {
+                case .success(let slot):
+                    channel.closeFuture.whenComplete { _ in slot.release() }
+                case .failure:
+                    let reason = "too many connections for this identity: the limit is \(max)"
+                    return .refuse(
+                        await tooManyConnections(
+                            channel, status: 429, reason: reason, limit: max, entry: entry, request: request, query: query, headers: headers,
+                            peer: peer, conn: conn))
+                }
+            }
             if let limit = profile.auth.connectionLimit {
                 var ctx = EvaluationContext(variables: ["conn": conn, "claims": conn["claims"] ?? .null, "request": request.value, "settings": entry.settings, "entities": entry.entities, "connections": 0])
                 let key = (try? limit.per.evaluate(in: &ctx).plainText) ?? "all"
@@ -127,6 +163,50 @@ struct Upgrader: Sendable {
                     warning: warning, ownsTimeline: configuration.timeline == .perConnection, peer: peer, path: request.path, query: query,
                     headers: headers, subprotocol: subprotocol, deflate: deflate))
         }
+    }
+
+    /// The hub's slot key of the server's total connection cap.
+    static let totalSlots = "\u{1}total"
+
+    /// Who a connection is, for `--max-connections-per-identity`: the profile's `limits.identity`;
+    /// else what its `auth.identity` derives (the connection's `conn` without `claims` and
+    /// `endpoint`); else, with credentials, their claims; else the client's IP address.
+    static func identity(of conn: Value, entry: SimulatorWorld.ProfileEntry, request: UpgradeRequest, address: SocketAddress?) -> String {
+        let auth = entry.profile.auth
+        let claims = conn["claims"] ?? .null
+        if let template = entry.profile.limits.identity {
+            var ctx = EvaluationContext(
+                variables: ["conn": conn, "claims": claims, "request": request.value, "settings": entry.settings, "entities": entry.entities])
+            if let v = try? template.evaluate(in: &ctx) { return v.plainText }
+        }
+        if auth.identity != nil, case .object(var fields) = conn {
+            fields["claims"] = nil
+            fields["endpoint"] = nil
+            return Value.object(fields).jsonString
+        }
+        if !auth.credentials.isEmpty { return claims.jsonString }
+        return address?.ipAddress ?? "?"
+    }
+
+    /// Refuses an upgrade over a connection cap: `status` (503, 429) with the profile's
+    /// `limits.too_many_connections` body, else `{"error": ..., "message": reason}`.
+    func tooManyConnections(
+        _ channel: any Channel, status: Int, reason: String, limit: Int, entry: SimulatorWorld.ProfileEntry, request: UpgradeRequest,
+        query: String?, headers: [(name: String, value: String)], peer: String, conn: Value
+    ) async -> UpgradeRefusal {
+        var body: Value = ["error": status == 503 ? "Service Unavailable" : "Too Many Requests", "message": .string(reason)]
+        if let template = entry.profile.limits.tooManyConnections {
+            var ctx = EvaluationContext(
+                variables: [
+                    "reason": .string(reason), "status": .int(status), "limit": .int(limit), "request": request.value, "conn": conn,
+                    "claims": conn["claims"] ?? .null, "settings": entry.settings, "entities": entry.entities,
+                ], now: clock.wallTime)
+            if let v = try? template.evaluate(in: &ctx) { body = v }
+        }
+        logger.info(
+            "refused upgrade",
+            metadata: ["path": "\(request.path)", "profile": "\(entry.profile.name)", "status": "\(status)", "reason": "\(reason)", "peer": "\(peer)"])
+        return await refuse(channel, status: status, body: body, request: request, query: query, headers: headers, peer: peer, profile: entry.profile.name)
     }
 
     /// A refused subprotocol negotiation: the profile's status and body.

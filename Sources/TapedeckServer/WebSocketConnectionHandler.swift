@@ -12,7 +12,13 @@ import TapedeckCompression
 /// and the writes they cause, so a reply is never overtaken by an event the same client message
 /// let through. Frames go straight to the socket while the channel is writable and wait in the
 /// bounded ``OutboundQueue`` while it is not; the queue drains when the channel becomes writable
-/// again. Writes are flushed once per client message, per batch of events or per drain.
+/// again. Writes are flushed once per client message, per batch of events or per drain. Replies
+/// and pongs wait there too, bounded: a client that keeps asking and never reads is closed with
+/// 1008 once they are over the bound.
+///
+/// Every close the server starts is bounded in time: once it has decided to close (its close
+/// queued, or written), the client has the close timeout to take it and answer; then the TCP
+/// connection is dropped, whether or not the close could even be written.
 ///
 /// Server frames are written as complete wire bytes (``OutboundFrame``) past NIO's frame encoder,
 /// so an event's one `ByteBuffer` is shared by every connection. Client frames come from NIO's
@@ -62,9 +68,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         case closed
     }
 
-    /// How long the server waits for the client's close after sending its own.
-    static let closeTimeout = TimeAmount.seconds(5)
-
     private let setup: Setup
     private let services: Services
     private let logger: Logger
@@ -103,7 +106,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         self.services = services
         self.engine = setup.engine
         self.perSubscription = setup.engine.profile.rendersPerSubscription
-        self.queue = OutboundQueue(capacity: setup.queueCapacity, tagCapacity: setup.tagCapacity, warning: setup.warning)
+        self.queue = OutboundQueue(
+            capacity: setup.queueCapacity, tagCapacity: setup.tagCapacity, warning: setup.warning,
+            controlCapacity: services.configuration.replyQueueCapacity, controlBytes: services.configuration.replyQueueBytes)
         var logger = services.logger
         logger[metadataKey: "connection"] = "\(setup.id)"
         self.logger = logger
@@ -173,8 +178,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         case .connectionClose:
             receivedClose(frame.unmaskedData)
         case .ping:
-            guard phase == .open || phase == .closeQueued else { return }
-            writeRaw(OutboundFrame.pong(frame.unmaskedData, allocator: context.channel.allocator))
+            sendPong(frame.unmaskedData, allocator: context.channel.allocator)
         case .pong:
             break
         case .text, .binary:
@@ -381,7 +385,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     // MARK: Writing
 
     /// Writes a frame now if nothing waits and the socket takes it, else queues it: an event
-    /// (droppable, with its subscription's tag) or a reply (never dropped).
+    /// (droppable, with its subscription's tag) or a reply (never dropped, but bounded).
     private func send(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
         guard phase == .open else { return }
         if queue.isEmpty, context?.channel.isWritable ?? false {
@@ -389,18 +393,41 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         } else if let event {
             queue.pushEvent(frame, tag: event.tag, mayDrop: event.mayDrop)
         } else {
-            queue.pushControl(frame)
+            queueControl(frame)
         }
     }
 
-    /// Closes with `code` once what is queued has been written.
+    /// Answers a ping: at once if nothing waits, else in the queue with the replies. While a close
+    /// waits in the queue, nothing more is sent before it, and after it nothing is.
+    private func sendPong(_ payload: ByteBuffer, allocator: ByteBufferAllocator) {
+        guard phase == .open || phase == .closeQueued else { return }
+        let pong = OutboundFrame(pong: payload, allocator: allocator)
+        if queue.isEmpty, context?.channel.isWritable ?? false {
+            write(pong)
+        } else if phase == .open {
+            queueControl(pong)
+        }
+    }
+
+    /// Queues a reply or a pong; over the queue's bound for them, the client is not reading what
+    /// it asks for: the connection closes with 1008, dropping what waits.
+    private func queueControl(_ frame: OutboundFrame) {
+        guard !queue.pushControl(frame) else { return }
+        logger.info(
+            "closing a client that does not read its replies",
+            metadata: ["queued": "\(queue.controlCount)", "bytes": "\(queue.controlByteCount)"])
+        sendCloseNow(code: 1008, reason: "too many unread replies")
+    }
+
+    /// Closes with `code` once what is queued has been written (within the close timeout).
     func close(code: Int, reason: String) {
         guard phase == .open else { return }
         if queue.isEmpty, context?.channel.isWritable ?? false {
             sendCloseNow(code: code, reason: reason)
         } else {
-            queue.pushControl(OutboundFrame(.close(code: code, reason: reason)))
+            queue.pushControl(OutboundFrame(.close(code: code, reason: reason)), bounded: false)
             phase = .closeQueued
+            startCloseTimer()
         }
     }
 
@@ -433,7 +460,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         } else {
             writeRaw(frame.wire)
         }
-        tapFeed?.sent(frame.item)
+        if let item = frame.item { tapFeed?.sent(item) }
     }
 
     private func writeRaw(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>? = nil) {
@@ -454,7 +481,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     // MARK: Closing
 
     /// Writes the server's close now. After a client's close (or a protocol error) the socket is
-    /// closed once it is written; otherwise the client has `closeTimeout` to answer.
+    /// closed once it is written; otherwise the client has the close timeout to answer. Either
+    /// way the socket is closed after the close timeout: a client that does not read never lets
+    /// the close be written.
     private func sendCloseNow(code: Int, reason: String, thenDisconnect: Bool = false) {
         guard phase != .closeSent, phase != .closed, let context else { return }
         phase = .closeSent
@@ -462,15 +491,26 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         queue.removeAll()
         message = nil
         let frame = OutboundFrame(.close(code: code, reason: reason), allocator: context.channel.allocator)
-        tapFeed?.sent(frame.item)
+        tapFeed?.sent(.close(code: code, reason: reason))
         let written = context.eventLoop.makePromise(of: Void.self)
         writeRaw(frame.wire, promise: written)
         flushIfNeeded()
         resolveRoomWaiters()
         if thenDisconnect || clientClose != nil {
             written.futureResult.whenComplete { _ in context.close(promise: nil) }
-        } else {
-            closeTimer = context.eventLoop.scheduleTask(in: Self.closeTimeout) { context.close(promise: nil) }
+        }
+        startCloseTimer()
+    }
+
+    /// Drops the TCP connection after the close timeout, unless it has closed by then.
+    private func startCloseTimer() {
+        guard let context else { return }
+        closeTimer?.cancel()
+        let timeout = services.configuration.closeTimeout
+        let logger = logger
+        closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            logger.debug("the close handshake did not finish within \(timeout); dropping the connection")
+            context.close(promise: nil)
         }
     }
 

@@ -54,7 +54,7 @@ final class TestConnection: Sendable {
             }
         var request = "GET \(uri) HTTP/1.1\r\n"
         if !headers.contains(where: { $0.0.lowercased() == "host" }) { request += "Host: \(host):\(port)\r\n" }
-        request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGFwZWRlY2stdGVzdC1rZXk=\r\nSec-WebSocket-Version: 13\r\n"
+        request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGFwZWRlY2stdGVzdGtleQ==\r\nSec-WebSocket-Version: 13\r\n"
         for (k, v) in headers { request += "\(k): \(v)\r\n" }
         request += "\r\n"
         let connection = TestConnection(channel: channel, request: request, activity: activity, decodeBinary: decodeBinary)

@@ -59,6 +59,36 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest message a client may send (all its fragments), e.g. 16MiB; a larger one is closed with 1009.")
     var maxMessageSize = ByteSize(bytes: 1 << 20)
 
+    @Option(help: "How long a client has to send its whole upgrade request (and a plain HTTP connection may stay idle); a slower client or an idle socket is dropped.")
+    var handshakeTimeout = "10s"
+
+    @Option(help: "An origin browsers may connect from, e.g. http://localhost:3000 (repeatable); an upgrade from another gets 403. Default: any.")
+    var allowOrigin: [String] = []
+
+    @Option(help: "WebSocket connections open at once, all endpoints together; beyond it an upgrade gets 503. 0: no limit.")
+    var maxConnections = SimulatorConfiguration.defaultMaxConnections
+
+    @Option(help: "WebSocket connections open at once per identity (the profile's limits.identity, else what its auth derives, else the client's address); beyond it an upgrade gets 429. Default: no limit.")
+    var maxConnectionsPerIdentity: Int?
+
+    @Option(help: "Replies and pongs waiting per connection for a client that does not read; beyond it the connection is closed with 1008.")
+    var replyQueueSize = 1000
+
+    @Option(help: "Bytes of replies and pongs waiting per connection (one reply always fits, however large); beyond it: close 1008.")
+    var replyQueueBytes = ByteSize(bytes: 16 << 20)
+
+    @Option(help: "How long the server waits for a client to answer its close (or to read it at all) before dropping the TCP connection.")
+    var closeTimeout = "5s"
+
+    @Option(help: "Only JWTs with this issuer (claim 'iss') are accepted. Default: any.")
+    var jwtIssuer: String?
+
+    @Option(help: "Only JWTs for this audience (claim 'aud', a string or a list) are accepted. Default: any.")
+    var jwtAudience: String?
+
+    @Option(help: "Clock skew allowed on a JWT's exp, nbf and iat, in seconds, 0 to 60.")
+    var jwtLeeway: Double = 0
+
     @Option(help: "Record every connection and frame into this SQLite file (see `tapedeck inspect`).")
     var record: String?
 
@@ -74,6 +104,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if port < 0 || port > 65535 { throw ValidationError("--port must be 0 to 65535") }
         if queueSize < 1 { throw ValidationError("--queue-size must be at least 1") }
+        if replyQueueSize < 1 { throw ValidationError("--reply-queue-size must be at least 1") }
+        if maxConnections < 0 { throw ValidationError("--max-connections must be 0 (no limit) or more") }
+        if let n = maxConnectionsPerIdentity, n < 1 { throw ValidationError("--max-connections-per-identity must be at least 1") }
+        for (name, text) in [("--handshake-timeout", handshakeTimeout), ("--close-timeout", closeTimeout)] {
+            guard try RecordCommand.parseDuration(text) > .zero else { throw ValidationError("\(name) must be more than 0") }
+        }
+        if !(0...Authenticator.maximumLeeway).contains(jwtLeeway) {
+            throw ValidationError("--jwt-leeway must be 0 to \(Int(Authenticator.maximumLeeway)) seconds")
+        }
     }
 
     func run() async throws {
@@ -109,10 +148,21 @@ struct ServeCommand: AsyncParsableCommand {
             for e in error.errors { FileHandle.standardError.write(Data("\(e)\n".utf8)) }
             throw ExitCode(2)
         }
-        let configuration = SimulatorConfiguration(
+        var configuration = SimulatorConfiguration(
             host: host, port: port, speed: speed.flatMap(SimulatorConfiguration.Speed.init), loop: loop, timeline: timeline,
             start: start, jwtSecret: jwtSecret ?? ProcessInfo.processInfo.environment["TAPEDECK_JWT_SECRET"] ?? Authenticator.defaultSecret,
             queueCapacity: queueSize, maxMessageSize: maxMessageSize.bytes)
+        configuration.handshakeTimeout = try RecordCommand.parseDuration(handshakeTimeout)
+        configuration.allowedOrigins = allowOrigin
+        configuration.maxConnections = maxConnections == 0 ? nil : maxConnections
+        configuration.maxConnectionsPerIdentity = maxConnectionsPerIdentity
+        configuration.replyQueueCapacity = replyQueueSize
+        configuration.replyQueueBytes = replyQueueBytes.bytes
+        configuration.closeTimeout = try RecordCommand.parseDuration(closeTimeout)
+        configuration.jwtIssuer = jwtIssuer
+        configuration.jwtAudience = jwtAudience
+        configuration.jwtLeeway = jwtLeeway
+        let serving = configuration
         var recorder: SimulatorRecorder?
         if let record {
             do {
@@ -127,15 +177,15 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("cannot record to \(record): \(error)")
             }
         }
-        let server = SimulatorServer(world: world, configuration: configuration, logger: logger, tap: recorder) { host, port in
+        let server = SimulatorServer(world: world, configuration: serving, logger: logger, tap: recorder) { host, port in
             let shownHost = host.contains(":") ? "[\(host)]" : host
             var lines: [String] = []
             lines.append("tapedeck \(TapedeckVersion.current) serving \(world.scenarios.map(\.name).joined(separator: ", "))")
-            for (path, profiles) in SimulatorServer(world: world, configuration: configuration).endpoints {
+            for (path, profiles) in SimulatorServer(world: world, configuration: serving).endpoints {
                 lines.append("  ws://\(shownHost):\(port)\(path)  (\(profiles.joined(separator: ", ")))")
             }
             if let record { lines.append("recording every connection to \(record)") }
-            lines.append("speed \((configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1)).description), timeline \(configuration.timeline.rawValue), starts \(Self.describe(configuration.start ?? world.scenarios.lazy.compactMap(\.startPolicy).first ?? .firstMessage)); Ctrl-C to stop")
+            lines.append("speed \((serving.speed ?? .factor(world.scenarios.first?.speed ?? 1)).description), timeline \(serving.timeline.rawValue), starts \(Self.describe(serving.start ?? world.scenarios.lazy.compactMap(\.startPolicy).first ?? .firstMessage)); Ctrl-C to stop")
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
         // One group: the writer starts first and stops last; the server's hub stops first (clients

@@ -110,6 +110,40 @@ struct AuthenticatorTests {
         #expect(reason == "invalid or expired token")
     }
 
+    @Test func issuerAndAudienceAreCheckedWhereConfigured() async throws {
+        let auth = try await Authenticator(issuer: "https://id.example", audience: "tapedeck")
+        func verified(_ claims: Value) async throws -> Bool {
+            await auth.verify(try await auth.mint(claims: claims, expiresIn: 3600, now: now), now: now) != nil
+        }
+        #expect(try await verified(["sub": "a", "iss": "https://id.example", "aud": "tapedeck"]))
+        #expect(try await verified(["sub": "a", "iss": "https://id.example", "aud": ["other", "tapedeck"]]))
+        #expect(try await !verified(["sub": "a", "aud": "tapedeck"]))
+        #expect(try await !verified(["sub": "a", "iss": "https://evil.example", "aud": "tapedeck"]))
+        #expect(try await !verified(["sub": "a", "iss": "https://id.example"]))
+        #expect(try await !verified(["sub": "a", "iss": "https://id.example", "aud": ["other"]]))
+        #expect(try await !verified(["sub": "a", "iss": "https://id.example", "aud": 7]))
+        // Not configured: any issuer and audience, or none.
+        let open = try await Authenticator()
+        #expect(await open.verify(try await open.mint(claims: ["sub": "a", "iss": "x", "aud": "y"], expiresIn: 60, now: now), now: now) != nil)
+    }
+
+    @Test func timeClaimsAllowTheConfiguredSkewAndNoMore() async throws {
+        let strict = try await Authenticator()
+        let skewed = try await Authenticator(leeway: 60)
+        let header = #"{"alg":"HS256","typ":"JWT"}"#
+        let t = Int(now)
+        // Expired 30 s ago, valid from 30 s from now, issued 30 s from now: within a 60 s skew.
+        for claims in [#"{"exp":\#(t - 30)}"#, #"{"nbf":\#(t + 30)}"#, #"{"iat":\#(t + 30)}"#] {
+            #expect(await strict.verify(forge(header: header, claims: claims), now: now) == nil, "strict accepted \(claims)")
+            #expect(await skewed.verify(forge(header: header, claims: claims), now: now) != nil, "skewed refused \(claims)")
+        }
+        for claims in [#"{"exp":\#(t - 61)}"#, #"{"nbf":\#(t + 61)}"#, #"{"iat":\#(t + 61)}"#] {
+            #expect(await skewed.verify(forge(header: header, claims: claims), now: now) == nil, "skewed accepted \(claims)")
+        }
+        await #expect(throws: AuthenticatorError.self) { try await Authenticator(leeway: 61) }
+        await #expect(throws: AuthenticatorError.self) { try await Authenticator(leeway: -1) }
+    }
+
     @Test func shortSecretsAreRejected() async {
         await #expect(throws: AuthenticatorError.self) { try await Authenticator(secret: "short") }
     }

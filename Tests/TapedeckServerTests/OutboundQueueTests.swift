@@ -13,7 +13,7 @@ struct OutboundQueueTests {
         // The warning comes first, then the 1000 newest of the flooded subscription; the other keeps all.
         #expect(q.pop()?.item == .text("warning tail 500"))
         var items: [OutboundItem] = []
-        for _ in 0..<1010 { if let i = q.pop() { items.append(i.item) } }
+        for _ in 0..<1010 { if let i = q.pop(), let item = i.item { items.append(item) } }
         #expect(items.first == .text("a500"))
         #expect(items.filter { if case .text(let s) = $0 { s.hasPrefix("a") } else { false } }.count == 1000)
         #expect(items.suffix(10) == (0..<10).map { .text("b\($0)") })
@@ -27,9 +27,31 @@ struct OutboundQueueTests {
         #expect(q.pop()?.item == .text("warning t 99995"))
         #expect(q.pop()?.item == .text("reply"))
         var rest: [OutboundItem] = []
-        for _ in 0..<5 { if let i = q.pop() { rest.append(i.item) } }
+        for _ in 0..<5 { if let i = q.pop(), let item = i.item { rest.append(item) } }
         #expect(rest == (99_995..<100_000).map { .text("e\($0)") })
         #expect(q.pop() == nil)
+    }
+
+    @Test func repliesAndPongsAreBoundedInFramesAndBytesButTheCloseAlwaysFits() {
+        var q = OutboundQueue(capacity: 10, controlCapacity: 3, controlBytes: 1000)
+        func push(_ frame: OutboundFrame, bounded: Bool = true) -> Bool { q.pushControl(frame, bounded: bounded) }
+        let pong = OutboundFrame(pong: ByteBuffer(bytes: [1, 2]), allocator: ByteBufferAllocator())
+        #expect(pong.item == nil)
+        #expect([push(pong), push(pong), push(pong), push(pong)] == [true, true, true, false])
+        #expect(q.controlCount == 3)
+        // The connection's own close is never refused.
+        #expect(push(OutboundFrame(.close(code: 1000, reason: "")), bounded: false))
+        while q.pop() != nil {}
+        #expect(q.controlCount == 0 && q.controlByteCount == 0)
+        // In bytes: one reply always fits however large; the next one must fit under the bound.
+        #expect(push(OutboundFrame(.binary(Array(repeating: 0, count: 5000)))))
+        #expect(!push(OutboundFrame(.text("x"))))
+        _ = q.pop()
+        #expect(push(OutboundFrame(.binary(Array(repeating: 0, count: 900)))))
+        #expect(!push(OutboundFrame(.binary(Array(repeating: 0, count: 200)))))
+        // Events do not count against the replies' bound.
+        for i in 0..<20 { q.pushEvent(OutboundFrame(.text("e\(i)"))) }
+        #expect(q.controlCount == 1)
     }
 
     @Test func aProducerThatMustNotDropSeesWhenThereIsRoom() {

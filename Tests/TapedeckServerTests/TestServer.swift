@@ -13,6 +13,7 @@ func withSimulator(
     scenario yaml: String, speed: SimulatorConfiguration.Speed? = .max, timeline: SimulatorConfiguration.TimelineMode = .perConnection,
     tap: (any SimulatorTap)? = nil,
     start: SimulatorConfiguration.StartPolicy? = nil, extra: [String] = [], logger given: Logger? = nil,
+    configure: (inout SimulatorConfiguration) -> Void = { _ in },
     _ body: @escaping @Sendable (Int) async throws -> Void
 ) async throws {
     let scenario = try ScenarioLoader().load(text: yaml, file: "test.yaml")
@@ -21,10 +22,9 @@ func withSimulator(
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     var logger = given ?? Logger(label: "test")
     if given == nil { logger.logLevel = .warning }
-    let server = SimulatorServer(
-        world: world, configuration: .init(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline, start: start), logger: logger,
-        tap: tap
-    ) { _, port in continuation.yield(port) }
+    var configuration = SimulatorConfiguration(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline, start: start)
+    configure(&configuration)
+    let server = SimulatorServer(world: world, configuration: configuration, logger: logger, tap: tap) { _, port in continuation.yield(port) }
     let group = ServiceGroup(services: [server], logger: logger)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
