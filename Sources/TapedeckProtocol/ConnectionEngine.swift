@@ -238,6 +238,7 @@ public struct ConnectionEngine: Sendable {
             case .message(let v, let raw): (v, raw, nil)
             case .undecodable(let e, let raw): (.null, raw, e)
             }
+        self.now = now
         var ctx = context(msg: msg, raw: raw, wallTime: wallTime)
 
         // Rate limit: refused messages are answered and not processed, and do not count.
@@ -264,7 +265,6 @@ public struct ConnectionEngine: Sendable {
             }
         }
         if profile.limits.inbound != nil { inboundTimes.append(now) }
-        self.now = now
         if decodeError == nil, profile.heartbeat.clientPattern?.matches(msg) ?? true {
             lastHeartbeat = now
             if let timeout = clientTimeout, timers[Self.clientHeartbeatTimer] != nil {
