@@ -209,6 +209,11 @@ struct Upgrader: Sendable {
         return await refuse(channel, status: status, body: body, request: request, query: query, headers: headers, peer: peer, profile: entry.profile.name)
     }
 
+    /// The subprotocols a request offers, in its order.
+    static func offeredSubprotocols(_ request: UpgradeRequest) -> [String] {
+        SubprotocolSpec.offered(in: request.headers.filter { $0.name.lowercased() == "sec-websocket-protocol" }.map(\.value))
+    }
+
     /// A refused subprotocol negotiation: the profile's status and body.
     struct SubprotocolRefused: Error {
         var status: Int
@@ -220,7 +225,7 @@ struct Upgrader: Sendable {
     /// (then refused when the profile requires one).
     func selectSubprotocol(profile: Profile, entry: SimulatorWorld.ProfileEntry, request: UpgradeRequest) -> Result<String?, SubprotocolRefused> {
         guard let spec = profile.subprotocols else { return .success(nil) }
-        let offered = SubprotocolSpec.offered(in: request.headers.filter { $0.name.lowercased() == "sec-websocket-protocol" }.map(\.value))
+        let offered = Self.offeredSubprotocols(request)
         if let selected = spec.select(offered: offered) { return .success(selected) }
         guard spec.required else { return .success(nil) }
         var ctx = EvaluationContext(
@@ -231,8 +236,15 @@ struct Upgrader: Sendable {
     }
 
     /// With several profiles on one path, the first whose credentials the request carries.
+    /// A profile that speaks a subprotocol the client offers goes first (`graphql-ws` and
+    /// `graphql-transport-ws` on one path).
     func pickProfile(_ names: [String], request: UpgradeRequest) -> SimulatorWorld.ProfileEntry {
-        let entries = names.compactMap { world.profiles[$0] }
+        var entries = names.compactMap { world.profiles[$0] }
+        let offered = Self.offeredSubprotocols(request)
+        if !offered.isEmpty {
+            let speaking = entries.filter { $0.profile.subprotocols?.select(offered: offered) != nil }
+            if !speaking.isEmpty { entries = speaking }
+        }
         for e in entries {
             for c in e.profile.auth.credentials {
                 let present: Bool = switch c.place.resolved(settings: e.settings) {
