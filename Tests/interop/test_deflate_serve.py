@@ -2,6 +2,7 @@
 negotiated where the profile enables it, messages intact both ways, limits applied after
 decompression (a deflate bomb gets 1009 and the server stays up)."""
 import json
+import os
 
 import websockets
 
@@ -74,3 +75,63 @@ def test_ops_control_center_sends_compressed_events(binary):
 
 
 
+
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>deflate</title><script>
+const params = new URLSearchParams(location.search);
+window.done = false;
+const ws = new WebSocket(params.get("ws"));
+const big = JSON.stringify({ type: "metric", pad: "x".repeat(100000) });
+const got = [];
+ws.onopen = () => { ws.send("hello from chromium"); ws.send(big); };
+ws.onmessage = (e) => {
+  got.push(e.data);
+  if (got.length === 2) {
+    window.result = { extensions: ws.extensions, first: got[0], bigIntact: got[1] === big };
+    ws.close(1000);
+  }
+};
+ws.onclose = (e) => { window.result = Object.assign(window.result || {}, { close: e.code }); window.done = true; };
+</script>"""
+
+
+def test_chromium_negotiates_compression_with_serve(tmp_path):
+    import http.server
+    import shutil
+    import threading
+    from urllib.parse import urlencode
+
+    import pytest
+    chromium = "/usr/lib/chromium/chromium" if os.path.exists("/usr/lib/chromium/chromium") else shutil.which("chromium")
+    if chromium is None and os.environ.get("CI") != "true":
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    (tmp_path / "deflate.html").write_text(PAGE)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    try:
+        with serve("scenarios/echo/echo.yaml") as (host, _), sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"], headless=True)
+            try:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{origin.server_address[1]}/deflate.html?" + urlencode({"ws": f"ws://{host}/"}))
+                page.wait_for_function("window.done === true", timeout=20_000)
+                result = page.evaluate("window.result")
+            finally:
+                browser.close()
+    finally:
+        origin.shutdown()
+        origin.server_close()
+    assert result["extensions"].startswith("permessage-deflate"), result
+    assert result["first"] == "hello from chromium"
+    assert result["bigIntact"] is True
+    assert result["close"] == 1000
