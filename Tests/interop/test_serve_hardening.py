@@ -194,11 +194,11 @@ def test_a_client_that_writes_and_never_reads_is_closed_and_server_memory_stays_
         assert echo_works(host)
         before = rss_kib(proc.pid)
         peak = before
-        # 160 MB of 64 KiB binary messages to echo, then a million pings, none of it ever read.
-        for flood in ([frame(0x2, os.urandom(64 << 10))] * 2560, [frame(0x9, b"")] * 1_000_000):
+        # 80 MB of 64 KiB binary messages to echo, then a million pings, none of it ever read.
+        for flood in ([frame(0x2, os.urandom(64 << 10))] * 1200, [frame(0x9, b"")] * 1_000_000):
             s = sock(host, rcvbuf=4096)
             s.sendall(request(host))
-            s.settimeout(30)
+            s.settimeout(60)
             start = time.monotonic()
             closed = False
             try:
@@ -218,12 +218,14 @@ def test_a_client_that_writes_and_never_reads_is_closed_and_server_memory_stays_
             except (ConnectionResetError, socket.timeout):
                 pass
             closed = True
-            assert closed and time.monotonic() - start < 30
+            # (A generous bound: a debug build on a busy machine reads a flood slowly.)
+            assert closed and time.monotonic() - start < 90
             s.close()
         grown = (peak - before) / 1024
         print(f"server RSS: {before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB at peak (+{grown:.0f} MiB)")
-        # Unbounded, the echoes alone would have queued 160 MB.
-        assert grown < 80, f"the server grew by {grown:.0f} MiB"
+        # Bounded by the default 1000 replies / 16 MiB: about +25 to +40 MiB in all. Unbounded
+        # (--reply-queue-bytes 1GiB) the same flood grows the server by about 175 MiB.
+        assert grown < 70, f"the server grew by {grown:.0f} MiB"
         assert echo_works(host) and proc.poll() is None
 
 
