@@ -3,6 +3,7 @@ import HTTPTypes
 import OrderedCollections
 import Testing
 import TapedeckCore
+import TapedeckScenario
 import TapedeckServer
 
 /// jobs-live-tail end to end: the built-in profile over real sockets on 127.0.0.1.
@@ -195,7 +196,8 @@ struct JobsLiveTailServerTests {
     @Test(arguments: 0..<7)
     func liveTailHonoursEveryFilter(filterCase: Int) async throws {
         let (filters, keep) = Self.filterCases[filterCase]
-        try await withSimulator(scenario: Self.scenario(), speed: .factor(2)) { port async throws in
+        // The timeline starts with the subscription (first-message), so no entry can pass before it.
+        try await withSimulator(scenario: Self.scenario(), speed: .factor(2), start: .firstMessage) { port async throws in
             let expected = (1...30).map { Entry(line: $0) }.filter(keep).map(\.line)
             let entries = try await liveTail(port: port, filters: filters, last: try #require(expected.last))
             #expect(entries.compactMap { $0["payload"]?["entry"]?["line_number"]?.intValue } == expected)
@@ -210,7 +212,8 @@ struct JobsLiveTailServerTests {
     }
 
     @Test func theEleventhSubscriptionIsRefusedAndTheFirstTenKeepWorking() async throws {
-        try await withSimulator(scenario: Self.scenario(), speed: .factor(1)) { port async throws in
+        // The timeline starts with the first subscription (first-message); the others follow at once.
+        try await withSimulator(scenario: Self.scenario(), speed: .factor(1), start: .firstMessage) { port async throws in
             let jwt = try await Self.t1()
             let run = try await withClient(port: port, path: Self.url(jwt)) { c in
                 try await c.send(#"{"type":"subscribe_job_progress","payload":{"job_id":"job-1"}}"#)
