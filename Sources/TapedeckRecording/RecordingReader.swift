@@ -35,7 +35,11 @@ public struct RecordingReader: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { throw RecordingError.notARecording(path) }
         self.path = path
         do {
-            database = try DatabaseQueue(path: path)
+            // Another process may hold the file's lock for a moment (a recorder committing, another
+            // reader recovering the WAL): wait for it rather than calling the file unreadable.
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            database = try DatabaseQueue(path: path, configuration: configuration)
             let ok = try database.read { db in try db.tableExists("recording") && db.tableExists("frames") }
             guard ok else { throw RecordingError.notARecording(path) }
         } catch let error as RecordingError {

@@ -48,9 +48,12 @@ final class Hub: Sendable {
 
     /// At `--speed max`, how long to wait for a full connection before leaving it behind.
     let stallAllowance: Duration
+    /// Told of every delivery posted and written, for in-process callers that wait for the server.
+    private let probe: SimulatorProbe?
 
-    init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger, stallAllowance: Duration = .seconds(1)) {
+    init(world: SimulatorWorld, clock: any SimulationClock, logger: Logger, stallAllowance: Duration = .seconds(1), probe: SimulatorProbe? = nil) {
         self.world = world
+        self.probe = probe
         self.stallAllowance = stallAllowance
         self.clock = clock
         self.logger = logger
@@ -233,7 +236,7 @@ final class Hub: Sendable {
         mailboxes.withLock { m in
             let key = ObjectIdentifier(loop)
             if let box = m[key] { return box }
-            let box = HubMailbox(loop: loop)
+            let box = HubMailbox(loop: loop, probe: probe)
             m[key] = box
             return box
         }

@@ -20,13 +20,16 @@ final class HubMailbox: Sendable {
     }
 
     let loop: any EventLoop
+    private let probe: SimulatorProbe?
     private let state = Mutex(State())
 
-    init(loop: any EventLoop) {
+    init(loop: any EventLoop, probe: SimulatorProbe?) {
         self.loop = loop
+        self.probe = probe
     }
 
     func post(_ entry: Entry) {
+        probe?.deliveryPosted()
         let schedule = state.withLock { s -> Bool in
             s.entries.append(entry)
             if s.scheduled { return false }
@@ -50,5 +53,6 @@ final class HubMailbox: Sendable {
         for e in entries {
             for c in e.connections { c.flush() }
         }
+        probe?.deliveriesDone(entries.count)
     }
 }

@@ -67,7 +67,7 @@ public struct SimulatorServer: Service {
     public func makeServices() async throws -> [any Service] {
         let authenticator = try await Authenticator(
             secret: configuration.jwtSecret, issuer: configuration.jwtIssuer, audience: configuration.jwtAudience, leeway: configuration.jwtLeeway)
-        let hub = Hub(world: world, clock: clock, logger: logger, stallAllowance: configuration.maxSpeedStall)
+        let hub = Hub(world: world, clock: clock, logger: logger, stallAllowance: configuration.maxSpeedStall, probe: probe)
         let scheduler = Scheduler(hub: hub, world: world, configuration: configuration, clock: clock, logger: logger)
         let endpoints = self.endpoints
         let world = self.world

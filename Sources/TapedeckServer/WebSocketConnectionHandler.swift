@@ -468,6 +468,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
+        if let probe = services.probe, let port = context?.channel.remoteAddress?.port { probe.wrote(bytes.readableBytes, toPeerPort: port) }
         wire.write(NIOAny(bytes), promise: promise)
         needsFlush = true
     }

@@ -21,6 +21,8 @@ struct FrameReader: Sendable {
     private var fragmentOpcode: UInt8 = 0
     /// Whether nothing more is expected (a close frame, or a refused upgrade's complete body).
     private(set) var finished = false
+    /// Bytes of WebSocket frames read so far (after the upgrade's answer).
+    private(set) var frameBytes = 0
 
     mutating func feed(_ bytes: [UInt8]) -> [Event] {
         buffer += bytes
@@ -52,6 +54,7 @@ struct FrameReader: Sendable {
         }
         while let (event, used) = nextFrame() {
             buffer.removeFirst(used)
+            frameBytes += used
             if let event { events.append(event) }
             if case .close? = event { finished = true; break }
         }

@@ -71,6 +71,8 @@ final class TestConnection: Sendable {
         let box = Box()
         self.box = box
         let reader = FrameReader()
+        let port = channel.channel.localAddress?.port
+        if let port { activity.read(0, port: port) }
         task = Task {
             do {
                 try await channel.executeThenClose { inbound, writer in
@@ -85,6 +87,7 @@ final class TestConnection: Sendable {
                                 for event in reader.feed(Array(chunk.readableBytesView)) {
                                     TestConnection.handle(event, box: box, outbound: outbound, activity: activity, decodeBinary: decodeBinary)
                                 }
+                                if let port { activity.read(reader.frameBytes, port: port) }
                                 if reader.finished { break }
                             }
                             if let head = reader.pendingRefusal() {
@@ -104,6 +107,7 @@ final class TestConnection: Sendable {
                 return s.upgrade == nil ? s.upgradeWaiter : nil
             }
             waiter?.resume(throwing: TestConnectionError(message: "the server closed the connection without answering the upgrade"))
+            if let port { activity.ended(port: port) }
             outbound.finish()
             activity.signal()
         }

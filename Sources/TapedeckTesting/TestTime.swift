@@ -83,6 +83,7 @@ struct ManualTestTime: TestTime {
     var wallTime: Double { clock.wallTime }
 
     func pass(until deadline: Duration, activity: Activity) async {
+        await delivered(activity: activity)
         let version = activity.version
         // While no server task sleeps on the clock, a server task may still poll it in real time
         // (a start grace): let a little real time pass with each step then.
@@ -96,22 +97,39 @@ struct ManualTestTime: TestTime {
         let next = min(deadline, max(clock.nextDeadline ?? now + Self.idleStep, now + .milliseconds(1)))
         let sleepers = clock.sleeperCount
         clock.advance(by: next - now)
-        // The woken server tasks do their work and sleep again; wait for that (bounded).
+        // The woken server tasks do their work and sleep again; wait for that (bounded: a woken
+        // task may also end), then for what they wrote to arrive.
         let start = ContinuousClock.now
-        while clock.sleeperCount < sleepers && ContinuousClock.now - start < .milliseconds(50) {
+        while clock.sleeperCount < sleepers && ContinuousClock.now - start < .milliseconds(200) {
             try? await Task.sleep(for: .microseconds(50))
+        }
+        await delivered(activity: activity)
+    }
+
+    /// Waits until the server has no delivery in flight and every test connection has read every
+    /// byte the server wrote to it: then a reply or event the server sent is in the inbox, however
+    /// slowly a loaded machine runs the client's reading task. Bounded, for a server that is stuck.
+    func delivered(activity: Activity) async {
+        guard let probe else { return }
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(10) {
+            if probe.pendingDeliveries == 0 && activity.hasRead(all: probe.bytesWritten(toPeerPort:)) { return }
+            try? await Task.sleep(for: .microseconds(100))
         }
     }
 
     func settle(activity: Activity) async {
+        await delivered(activity: activity)
         await Self.quiet(activity: activity, window: .microseconds(400), cap: .milliseconds(100))
     }
 
     func settleAfterAction(activity: Activity) async {
+        await delivered(activity: activity)
         await Self.quiet(activity: activity, window: .milliseconds(3) * patience, cap: .milliseconds(200) * patience)
     }
 
     func settleBeforeVerdict(activity: Activity) async {
+        await delivered(activity: activity)
         await Self.quiet(activity: activity, window: .milliseconds(30), cap: .seconds(1))
     }
 
@@ -119,11 +137,11 @@ struct ManualTestTime: TestTime {
         if let probe {
             // The server's engine must have run on the message before scenario time moves on: a
             // subscription it makes then sees the events due next. Bounded, for a message the
-            // server never reads (its connection is closing).
+            // server never reads (its connection is closing); generous, for a loaded machine.
             let count = sent.next()
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await probe.waitUntilHandled(atLeast: count) }
-                group.addTask { try? await Task.sleep(for: .seconds(5)) }
+                group.addTask { try? await Task.sleep(for: .seconds(10)) }
                 await group.next()
                 group.cancelAll()
             }

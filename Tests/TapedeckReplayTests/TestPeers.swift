@@ -60,7 +60,12 @@ final class TestClient: Sendable {
         let channel = try await bootstrap.connect(host: "127.0.0.1", port: port).get()
         channel.closeFuture.whenComplete { _ in
             once.run { upgraded.fail(ChannelError.ioOnClosedChannel) }
-            continuation.finish()
+            // Once upgraded, the collector ends the stream when it leaves the pipeline: frames
+            // that came with the 101 are handed on after the upgrade, even when the server has
+            // closed by then, and must not be cut off.
+            channel.eventLoop.execute {
+                if (try? channel.pipeline.syncOperations.handler(type: Collector.self)) == nil { continuation.finish() }
+            }
         }
         let selected = try await upgraded.futureResult.get()
         return TestClient(channel: channel, frames: stream, subprotocol: selected)
@@ -102,6 +107,9 @@ final class TestClient: Sendable {
         init(continuation: AsyncStream<WebSocketFrame>.Continuation) { self.continuation = continuation }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             continuation.yield(unwrapInboundIn(data))
+        }
+        func handlerRemoved(context: ChannelHandlerContext) {
+            continuation.finish()
         }
     }
 }

@@ -162,14 +162,19 @@ struct HardeningTests {
 
     @Test func aClientThatNeverReadsIsClosedWith1008AndTheServerSurvives() async throws {
         // A long close timeout: the server's close waits for this client to start reading.
-        try await withSimulator(scenario: Self.echo, configure: { $0.replyQueueCapacity = 16; $0.closeTimeout = .seconds(60) }) { port async throws in
+        let probe = SimulatorProbe()
+        try await withSimulator(
+            scenario: Self.echo, probe: probe, configure: { $0.replyQueueCapacity = 16; $0.closeTimeout = .seconds(60) }
+        ) { port async throws in
             // 100 binary messages of 60 KB (6 MB to echo) written without reading a byte: more
             // than the socket buffers (with the client's small receive buffer, about 3.5 MB here)
-            // and 16 queued replies hold.
+            // and 16 queued replies hold. The client reads once the server has read them all (it
+            // keeps reading while its close waits), however slowly a loaded machine runs it.
             let payload = [UInt8](repeating: 0x42, count: 60_000)
             let message = WebSocketProtocolTests.frame(0x2, payload)
             let chunks = [Self.request(port: port)] + Array(repeating: message, count: 100)
-            let r = try await rawConnection(port: port, chunks: chunks, readAfterWriting: true, until: { bytes in
+            let r = try await rawConnection(
+                port: port, chunks: chunks, readAfterWriting: true, readAfter: { await probe.waitUntilHandled(atLeast: 100) }, until: { bytes in
                 (parseFrames(bytes) ?? []).contains { $0.opcode == 8 }
             }, limit: .seconds(30))
             let frames = parseFrames(r.bytes) ?? []
@@ -233,6 +238,7 @@ func eventually(_ check: () async throws -> Bool) async throws -> Bool {
 /// server's).
 func rawConnection(
     port: Int, chunks: [[UInt8]], pause: Duration = .zero, readAfterWriting: Bool = false,
+    readAfter: (@Sendable () async -> Void)? = nil,
     until: @escaping @Sendable ([UInt8]) -> Bool = { _ in false }, limit: Duration
 ) async throws -> (bytes: [UInt8], closedAfter: Duration?) {
     var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -241,11 +247,13 @@ func rawConnection(
         // that what the client does not read backs up into the server at once.
         bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: 4096)
     }
+    // Timed from before the connect: the server's timers start at its accept, and a loaded
+    // machine may resume this task long after.
+    let start = ContinuousClock.now
     let channel = try await bootstrap
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
         }
-    let start = ContinuousClock.now
     let received = ReceivedBytes()
     let (written, allWritten) = AsyncStream<Void>.makeStream()
     let closedAfter: Duration? = try await channel.executeThenClose { inbound, outbound in
@@ -254,6 +262,7 @@ func rawConnection(
                 if readAfterWriting {
                     for await _ in written {}
                 }
+                await readAfter?()
                 do {
                     for try await chunk in inbound {
                         let enough = received.bytes.withLock { bytes in
