@@ -91,6 +91,7 @@ let package = Package(
         .target(
             name: "TapedeckProtocol",
             dependencies: [
+                "TapedeckCompression",
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtobuf",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -116,6 +117,7 @@ let package = Package(
         .target(
             name: "TapedeckServer",
             dependencies: [
+                "TapedeckCompression",
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckHandshake",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -120,7 +120,7 @@ public struct ConnectionEngine: Sendable {
         var out: [EngineAction] = []
         var ctx = context(msg: .null, raw: "", wallTime: wallTime)
         ctx.variables["history"] = .array(history)
-        for timer in profile.timers where timer.startOnConnect { startTimer(timer.name, out: &out) }
+        for timer in profile.timers where timer.startOnConnect { startTimer(timer.name) }
         for s in profile.subscriptions.initial {
             do {
                 try add(s, ctx: &ctx, out: &out, enforceLimit: false)
@@ -218,7 +218,7 @@ public struct ConnectionEngine: Sendable {
 
     /// Starts (or restarts) a profile timer at the engine's current time; a timer whose duration
     /// the settings leave undefined does not run.
-    mutating func startTimer(_ name: String, out: inout [EngineAction]) {
+    mutating func startTimer(_ name: String) {
         guard let spec = profile.timers.first(where: { $0.name == name }) else { return }
         guard let after = spec.after.value(settings: settings, entities: entities) else {
             timers[name] = nil
@@ -238,6 +238,7 @@ public struct ConnectionEngine: Sendable {
             case .message(let v, let raw): (v, raw, nil)
             case .undecodable(let e, let raw): (.null, raw, e)
             }
+        self.now = now
         var ctx = context(msg: msg, raw: raw, wallTime: wallTime)
 
         // Rate limit: refused messages are answered and not processed, and do not count.
@@ -264,7 +265,6 @@ public struct ConnectionEngine: Sendable {
             }
         }
         if profile.limits.inbound != nil { inboundTimes.append(now) }
-        self.now = now
         if decodeError == nil, profile.heartbeat.clientPattern?.matches(msg) ?? true {
             lastHeartbeat = now
             if let timeout = clientTimeout, timers[Self.clientHeartbeatTimer] != nil {
@@ -273,7 +273,7 @@ public struct ConnectionEngine: Sendable {
         }
         if decodeError == nil {
             for timer in profile.timers where timers[timer.name] != nil && (timer.resetOn?.matches(msg) ?? false) {
-                startTimer(timer.name, out: &out)
+                startTimer(timer.name)
             }
         }
 
@@ -437,8 +437,8 @@ public struct ConnectionEngine: Sendable {
             }
             if let ack = a.ack { unacknowledged[try ack.evaluate(in: &ctx).plainText] = nil }
             for name in a.cancelTimers { timers[name] = nil }
-            for name in a.startTimers { startTimer(name, out: &out) }
-            for name in a.resetTimers where timers[name] != nil { startTimer(name, out: &out) }
+            for name in a.startTimers { startTimer(name) }
+            for name in a.resetTimers where timers[name] != nil { startTimer(name) }
             for r in a.reply { out.append(.send(try r.evaluate(in: &ctx))) }
             if let replies = a.replies {
                 let v = try replies.evaluate(in: &ctx)

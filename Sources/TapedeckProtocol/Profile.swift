@@ -1,3 +1,4 @@
+public import TapedeckCompression
 public import TapedeckCore
 public import TapedeckScenario
 public import OrderedCollections
@@ -15,7 +16,8 @@ public struct Profile: Sendable {
     public var auth: AuthSpec
     /// How frames are encoded.
     public var codec: CodecSpec
-    /// How a scenario event becomes the frame sent to clients (names: `event`, `topic`, `settings`).
+    /// How a scenario event becomes the frame sent to clients (names: `event`, `topic`, `settings`,
+    /// `entities`; and `sub`, `conn`, which make it rendered per subscription, see ``rendersPerSubscription``).
     public var envelope: Template?
     /// The topic an event is published on (names: `event`).
     public var topic: Template?
@@ -58,13 +60,18 @@ public struct Profile: Sendable {
     /// The WebSocket subprotocols this profile speaks (`Sec-WebSocket-Protocol`); `nil`: none is
     /// selected, whatever the client offers.
     public var subprotocols: SubprotocolSpec?
+    /// `compression: { permessage_deflate: ... }`: what the server agrees when a client offers
+    /// permessage-deflate (RFC 7692); `nil`: connections are never compressed.
+    public var compression: DeflateSettings?
     /// Named timers that rules and `on_connect` start, reset and cancel, and what each does when it fires.
     public var timers: [TimerSpec] = []
     /// Whether an event is enveloped once per subscription on each connection (the envelope reads
-    /// `sub`, `subscriptions.deliver` is `each`, or `subscriptions.end` is set), rather than once per
-    /// profile for every connection.
+    /// `sub` or `conn`, `subscriptions.deliver` is `each`, or `subscriptions.end` is set), rather
+    /// than once per profile for every connection.
     public var rendersPerSubscription: Bool {
-        subscriptions.deliverEach || subscriptions.end != nil || (envelope?.freeNames.contains("sub") ?? false)
+        if subscriptions.deliverEach || subscriptions.end != nil { return true }
+        guard let names = envelope?.freeNames else { return false }
+        return names.contains("sub") || names.contains("conn")
     }
 
     public init(name: String, source: String) {

@@ -93,6 +93,7 @@ struct ProfileReader {
         "requires",
         "token",
         "subprotocols", "timers",
+        "compression",
     ]
 
     /// `requires: { entities: { <table>: [field, ...] }, events: [field.path, ...] }`.
@@ -170,6 +171,7 @@ struct ProfileReader {
         // Issue 12: subprotocols and timers (see ProfileReader+Timers.swift).
         if let n = k["subprotocols"] { p.subprotocols = subprotocols(n) }
         if let n = k["timers"] { p.timers = timers(n) }
+        if let n = k["compression"] { p.compression = compression(n) }
         checkTimerNames(p, root: root)
     }
 

@@ -76,7 +76,9 @@ extension ProfileReader {
         var seen: [(Actions, SourceLocation)] = p.rules.map { ($0.actions, $0.location) } + p.onConnect.map { ($0.actions, $0.location) }
         seen += p.timers.map { ($0.actions, $0.location) }
         let rootLocation = reader.location(root)
-        for a in [p.invalid, p.subscriptions.overLimit, p.limits.inbound?.actions].compactMap({ $0 }) { seen.append((a, rootLocation)) }
+        for a in [p.invalid, p.subscriptions.overLimit, p.limits.inbound?.actions].compactMap({ $0 }) + p.limits.shared.map(\.limit.actions) {
+            seen.append((a, rootLocation))
+        }
         for (a, location) in seen {
             for name in a.startTimers + a.resetTimers + a.cancelTimers where !known.contains(name) {
                 var message = "unknown timer '\(name)'"

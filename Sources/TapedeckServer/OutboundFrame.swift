@@ -43,12 +43,36 @@ struct OutboundFrame: Sendable {
         wire = Self.encode(opcode: 0xA, payloadCount: payload.readableBytes, allocator: allocator) { $0.writeBuffer(&payload) }
     }
 
-    /// An unmasked, unfragmented frame: FIN, the opcode, the length, the payload.
+    /// The opcode of a text or binary frame (`nil` for control frames).
+    var dataOpcode: UInt8? {
+        switch item {
+        case .text: 0x1
+        case .binary: 0x2
+        case .close, nil: nil
+        }
+    }
+
+    /// The length of the frame's header on the wire.
+    private var headerCount: Int {
+        switch wire.getInteger(at: wire.readerIndex + 1, as: UInt8.self).map({ $0 & 0x7F }) {
+        case 126: 4
+        case 127: 10
+        default: 2
+        }
+    }
+
+    /// The payload's length.
+    var payloadCount: Int { wire.readableBytes - headerCount }
+
+    /// The payload (a view of ``wire``, not a copy).
+    var payload: ByteBuffer { wire.getSlice(at: wire.readerIndex + headerCount, length: payloadCount) ?? ByteBuffer() }
+
+    /// An unmasked, unfragmented frame: FIN, RSV1 (a compressed message), the opcode, the length, the payload.
     static func encode(
-        opcode: UInt8, payloadCount: Int, allocator: ByteBufferAllocator, payload: (inout ByteBuffer) -> Void
+        opcode: UInt8, rsv1: Bool = false, payloadCount: Int, allocator: ByteBufferAllocator, payload: (inout ByteBuffer) -> Void
     ) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: payloadCount + 10)
-        buffer.writeInteger(0x80 | opcode)
+        buffer.writeInteger(0x80 | (rsv1 ? 0x40 : 0) | opcode)
         if payloadCount < 126 {
             buffer.writeInteger(UInt8(payloadCount))
         } else if payloadCount <= Int(UInt16.max) {

@@ -7,6 +7,7 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
+import TapedeckCompression
 import TapedeckHandshake
 
 /// The server's child channel: HTTP/1 with the simulator's own WebSocket upgrade.
@@ -83,6 +84,7 @@ struct SimulatorChannel: ServerChildChannel, HTTPChannelHandler {
                             decided.value = .accepted(setup)
                             var headers = HTTPHeaders()
                             if let subprotocol = setup.subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+                            if let deflate = setup.deflate { headers.add(name: "Sec-WebSocket-Extensions", value: deflate.headerValue) }
                             return headers
                         case .refuse(let refusal):
                             decided.value = .refused(refusal)

@@ -45,6 +45,8 @@ public struct TappedConnection: Sendable {
     public var profile: String
     /// The subprotocol the server selected in the 101, if any.
     public var subprotocol: String? = nil
+    /// The `Sec-WebSocket-Extensions` the server answered in the 101 (permessage-deflate), if any.
+    public var extensions: String? = nil
 }
 
 /// A frame as the tap sees it. Client messages arrive whole (the server reassembles fragments).

@@ -27,13 +27,15 @@ public struct SimulatorWorld: Sendable {
                 random: random, sequence: sequence, now: now)
             let topic = try profile.topic.map { try $0.evaluate(in: &ctx).plainText }
             ctx.variables["topic"] = topic.map(Value.string) ?? .null
-            let frame: Value
-            if profile.rendersPerSubscription {
-                // Each connection envelopes the event per subscription; this one (with `sub` null)
-                // is for the activity log, and may fail without losing the event.
-                frame = (try? profile.envelope?.evaluate(in: &ctx)) ?? event.value
-            } else {
-                frame = try profile.envelope?.evaluate(in: &ctx) ?? event.value
+            var frame = event.value
+            if let envelope = profile.envelope {
+                do {
+                    frame = try envelope.evaluate(in: &ctx)
+                } catch {
+                    // Each connection envelopes the event per subscription; this one (with `sub`
+                    // null) is only for the activity log, and may fail without losing the event.
+                    guard profile.rendersPerSubscription else { throw error }
+                }
             }
             return (topic, frame, try codec.encode(frame))
         }

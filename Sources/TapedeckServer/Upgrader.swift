@@ -5,6 +5,7 @@ import TapedeckProtocol
 import HTTPTypes
 import NIOCore
 import OrderedCollections
+import TapedeckCompression
 import TapedeckHandshake
 
 /// Decides each WebSocket upgrade: finds the profile for the path, authenticates, and either
@@ -131,6 +132,9 @@ struct Upgrader: Sendable {
             conn["id"] = .int(id)
             conn["query"] = request.value["query"] ?? .emptyObject
             conn["subprotocol"] = subprotocol.map(Value.string) ?? .null
+            // permessage-deflate when the profile enables it and the client offers it acceptably.
+            let offers = ExtensionOffer.parse(headers.filter { $0.name.lowercased() == "sec-websocket-extensions" }.map(\.value)) ?? []
+            let deflate = profile.compression?.accept(offers)
             let engine = ConnectionEngine(
                 profile: profile, conn: conn, entities: entry.entities, settings: entry.settings,
                 now: seconds(clock.elapsed), seed: UInt64(id), sharedLimiter: entry.sharedLimiter)
@@ -157,7 +161,7 @@ struct Upgrader: Sendable {
                 WebSocketConnectionHandler.Setup(
                     id: id, profileName: profile.name, engine: engine, codec: codec, queueCapacity: queueCapacity, tagCapacity: tagCapacity,
                     warning: warning, ownsTimeline: configuration.timeline == .perConnection, peer: peer, path: request.path, query: query,
-                    headers: headers, subprotocol: subprotocol))
+                    headers: headers, subprotocol: subprotocol, deflate: deflate))
         }
     }
 
@@ -205,6 +209,11 @@ struct Upgrader: Sendable {
         return await refuse(channel, status: status, body: body, request: request, query: query, headers: headers, peer: peer, profile: entry.profile.name)
     }
 
+    /// The subprotocols a request offers, in its order.
+    static func offeredSubprotocols(_ request: UpgradeRequest) -> [String] {
+        SubprotocolSpec.offered(in: request.headers.filter { $0.name.lowercased() == "sec-websocket-protocol" }.map(\.value))
+    }
+
     /// A refused subprotocol negotiation: the profile's status and body.
     struct SubprotocolRefused: Error {
         var status: Int
@@ -216,7 +225,7 @@ struct Upgrader: Sendable {
     /// (then refused when the profile requires one).
     func selectSubprotocol(profile: Profile, entry: SimulatorWorld.ProfileEntry, request: UpgradeRequest) -> Result<String?, SubprotocolRefused> {
         guard let spec = profile.subprotocols else { return .success(nil) }
-        let offered = SubprotocolSpec.offered(in: request.headers.filter { $0.name.lowercased() == "sec-websocket-protocol" }.map(\.value))
+        let offered = Self.offeredSubprotocols(request)
         if let selected = spec.select(offered: offered) { return .success(selected) }
         guard spec.required else { return .success(nil) }
         var ctx = EvaluationContext(
@@ -227,8 +236,15 @@ struct Upgrader: Sendable {
     }
 
     /// With several profiles on one path, the first whose credentials the request carries.
+    /// A profile that speaks a subprotocol the client offers goes first (`graphql-ws` and
+    /// `graphql-transport-ws` on one path).
     func pickProfile(_ names: [String], request: UpgradeRequest) -> SimulatorWorld.ProfileEntry {
-        let entries = names.compactMap { world.profiles[$0] }
+        var entries = names.compactMap { world.profiles[$0] }
+        let offered = Self.offeredSubprotocols(request)
+        if !offered.isEmpty {
+            let speaking = entries.filter { $0.profile.subprotocols?.select(offered: offered) != nil }
+            if !speaking.isEmpty { entries = speaking }
+        }
         for e in entries {
             for c in e.profile.auth.credentials {
                 let present: Bool = switch c.place.resolved(settings: e.settings) {

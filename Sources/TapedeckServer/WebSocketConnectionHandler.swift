@@ -3,6 +3,7 @@ import NIOCore
 import NIOWebSocket
 import TapedeckCore
 import TapedeckProtocol
+import TapedeckCompression
 
 /// Runs one WebSocket connection on its channel's event loop: reads client frames into the
 /// engine, writes replies and events, keeps the heartbeat, and does the close handshake.
@@ -42,6 +43,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         var headers: [(name: String, value: String)]
         /// The subprotocol selected from the client's offer, answered in the 101 response.
         var subprotocol: String? = nil
+        /// permessage-deflate as agreed in the 101 response (`nil`: uncompressed).
+        var deflate: DeflateAgreement? = nil
     }
 
     /// The server's parts every connection uses.
@@ -76,8 +79,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// of ``OutboundFrame`` go to the socket as they are.
     private var wire: ChannelHandlerContext?
     private var phase = Phase.open
-    /// A fragmented message being assembled.
-    private var message: (opcode: WebSocketOpcode, data: ByteBuffer)?
+    /// A fragmented message being assembled, and whether it is compressed (RSV1 on its first frame).
+    private var message: (opcode: WebSocketOpcode, data: ByteBuffer, compressed: Bool)?
+    /// permessage-deflate, when agreed: this server's compressor and the client's decompressor.
+    private let deflater: MessageDeflater?
+    private let inflater: MessageInflater?
     private var serverClose: (code: Int, reason: String)?
     private var clientClose: (code: Int, reason: String)?
     private var needsFlush = false
@@ -107,6 +113,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         logger[metadataKey: "connection"] = "\(setup.id)"
         self.logger = logger
         self.tapFeed = services.tap.map { TapFeed(tap: $0, connection: setup.id) }
+        self.deflater = setup.deflate.flatMap { try? MessageDeflater($0, asServer: true) }
+        self.inflater = setup.deflate.flatMap { _ in try? MessageInflater() }
     }
 
     // MARK: Channel events
@@ -123,6 +131,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             sendCloseNow(code: 1001, reason: "server shutting down")
             return
         }
+        if setup.deflate != nil && (deflater == nil || inflater == nil) {
+            logger.error("permessage-deflate was agreed but zlib could not be set up")
+            sendCloseNow(code: 1011, reason: "compression unavailable")
+            return
+        }
         logger.info(
             "connected",
             metadata: ["path": "\(setup.path)", "profile": "\(setup.profileName)", "peer": "\(setup.peer)", "user": "\(engine.conn["user"]?.plainText ?? "")"])
@@ -130,7 +143,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             .opened(
                 TappedConnection(
                     id: setup.id, path: setup.path, query: setup.query, headers: setup.headers, peer: setup.peer, profile: setup.profileName,
-                    subprotocol: setup.subprotocol)))
+                    subprotocol: setup.subprotocol, extensions: setup.deflate?.headerValue)))
         // History is read and the initial subscriptions made on the event loop, before any event
         // the hub sends here: an event published meanwhile is in the history or delivered live.
         let past = hub.history.items(profile: setup.profileName, keys: engine.historyKeys)
@@ -151,9 +164,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         guard phase != .closed else { return }
-        // Client frames must be masked, and no extension was negotiated that uses the reserved bits.
+        // Client frames must be masked; RSV1 marks a compressed message (on its first frame) when
+        // permessage-deflate was agreed, and no extension uses RSV2 or RSV3.
         guard frame.maskKey != nil else { return protocolError(1002, "unmasked client frame") }
-        guard !frame.rsv1 && !frame.rsv2 && !frame.rsv3 else { return protocolError(1002, "reserved bits set") }
+        guard !frame.rsv2 && !frame.rsv3 else { return protocolError(1002, "reserved bits set") }
+        if frame.rsv1 {
+            guard inflater != nil else { return protocolError(1002, "reserved bits set") }
+            guard frame.opcode == .text || frame.opcode == .binary else {
+                return protocolError(1002, "RSV1 on a frame that does not begin a message")
+            }
+        }
         switch frame.opcode {
         case .connectionClose:
             receivedClose(frame.unmaskedData)
@@ -166,9 +186,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             let data = frame.unmaskedData
             guard data.readableBytes <= services.configuration.maxMessageSize else { return protocolError(1009, "message too big") }
             if frame.fin {
-                received(frame.opcode, data)
+                received(frame.opcode, data, compressed: frame.rsv1)
             } else {
-                message = (frame.opcode, data)
+                message = (frame.opcode, data, frame.rsv1)
             }
         case .continuation:
             guard var m = message else { return protocolError(1002, "a continuation frame without a message") }
@@ -179,7 +199,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             m.data.writeBuffer(&data)
             if frame.fin {
                 message = nil
-                received(m.opcode, m.data)
+                received(m.opcode, m.data, compressed: m.compressed)
             } else {
                 message = m
             }
@@ -246,10 +266,22 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     // MARK: Client messages
 
     /// A whole client message: decoded, through the engine, replies written.
-    private func received(_ opcode: WebSocketOpcode, _ data: ByteBuffer) {
+    private func received(_ opcode: WebSocketOpcode, _ data: ByteBuffer, compressed: Bool) {
         // Counted as handled however it ends (ignored while closing, refused as invalid UTF-8).
         defer { services.probe?.messageHandled() }
         guard phase == .open else { return }
+        var data = data
+        if compressed, let inflater, let context {
+            // The size limit applies after decompression: a deflate bomb stops at the limit.
+            do {
+                data = try inflater.decompress(data, limit: services.configuration.maxMessageSize, allocator: context.channel.allocator)
+            } catch {
+                switch error {
+                case .tooLarge: return protocolError(1009, "message too big (once decompressed)")
+                case .corrupt: return protocolError(1007, "compressed data that does not inflate")
+                }
+            }
+        }
         let decoded: InboundMessage
         if opcode == .text {
             guard let text = String(validating: data.readableBytesView, as: UTF8.self) else {
@@ -413,7 +445,21 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     private func write(_ frame: OutboundFrame) {
-        writeRaw(frame.wire)
+        if let deflater, let context, let opcode = frame.dataOpcode, deflater.shouldCompress(frame.payloadCount) {
+            // Compressed per connection: with context takeover each connection's bytes differ.
+            do {
+                let compressed = try deflater.compress(frame.payload, allocator: context.channel.allocator)
+                writeRaw(OutboundFrame.encode(opcode: opcode, rsv1: true, payloadCount: compressed.readableBytes, allocator: context.channel.allocator) {
+                    var c = compressed
+                    $0.writeBuffer(&c)
+                })
+            } catch {
+                logger.error("compression failed: \(error)")
+                return sendCloseNow(code: 1011, reason: "compression failed")
+            }
+        } else {
+            writeRaw(frame.wire)
+        }
         if let item = frame.item { tapFeed?.sent(item) }
     }
 

@@ -29,7 +29,7 @@ public final class SimulatorRecorder: SimulatorTap {
 
     public func opened(_ c: TappedConnection) async {
         let info = ConnectionInfo(
-            path: c.path, query: c.query, requestHeaders: c.headers.map { HeaderField($0.name, $0.value) }, subprotocol: c.subprotocol,
+            path: c.path, query: c.query, requestHeaders: c.headers.map { HeaderField($0.name, $0.value) }, subprotocol: c.subprotocol, extensions: c.extensions,
             upgradeStatus: 101, peer: c.peer)
         do {
             let id = try await writer.beginConnection(info)

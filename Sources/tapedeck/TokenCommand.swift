@@ -19,7 +19,7 @@ struct TokenCommand: AsyncParsableCommand {
               tapedeck token --tenant t1 --user u1
               tapedeck token --expires -1h              (already expired, for a test)
               tapedeck token --claim exp=1700000000     (a claim given wins over --expires)
-              tapedeck token --user bob --squads platform,payments --permissions incidents,alerts
+              tapedeck token --user bob --squads platform,payments --permissions alerts
               tapedeck token --user carol --claim 'roles=["admin"]' --expires 15m
               tapedeck token --profile my-protocol.yaml --list-options
             """

@@ -119,3 +119,20 @@ extension ProfileLoaderTests {
         #expect(e.nextTickTime == nil)
     }
 }
+
+extension ProfileLoaderTests {
+    @Test func anEnvelopeThatReadsTheConnectionIsRenderedPerConnection() throws {
+        let text = """
+            profile: personal
+            endpoints: [/ws]
+            envelope: { to: "{{ conn.user }}", text: "{{ event.text }}" }
+            """
+        let p = try ProfileLoader().load(text: text, file: "p.yaml")
+        #expect(p.rendersPerSubscription)
+        var e = ConnectionEngine(profile: p, conn: ["user": "ada"], entities: [:], settings: [:], now: 0)
+        let (frames, log) = e.deliveries(event: ["text": "hi"], topic: nil, wallTime: 0)
+        #expect(log.isEmpty)
+        #expect(frames.map(\.message) == [["to": "ada", "text": "hi"]])
+        #expect(!(try ProfileLoader().load("ops-control-center").rendersPerSubscription))
+    }
+}

@@ -193,6 +193,48 @@ struct TimelineTests {
         #expect(e.last?.time == 5)
     }
 
+    @Test func aProgressRunsFailingFieldIsReportedWhereItIsWritten() throws {
+        let s = try scenario("""
+            scenario: p
+            streams:
+              - name: run
+                progress:
+                  duration: 4s
+                  steps: 2
+                  event: { pct: "{{ progress.percent }}" }
+                  final:
+                    lines: "{{ 10 / (progress.step - 3) }}"
+            """)
+        var it = Timeline(scenario: s).makeIterator()
+        #expect(try it.next()?.value == ["pct": 0])
+        #expect(try it.next()?.value == ["pct": 50])
+        #expect {
+            try it.next()
+        } throws: { error in
+            let e = error as? ScenarioError
+            return e?.location.line == 9 && e?.location.column == 17 && e?.message.contains("stream 'run', event 3, field 'lines'") == true
+        }
+        #expect(try it.next() == nil)
+    }
+
+    @Test func badProgressKeysAreReportedWithTheirLocation() {
+        let text = """
+            scenario: p
+            streams:
+              - name: run
+                progress: { duration: 1s, steps: 0, stop_at: 1.5, event: {} }
+            """
+        do {
+            _ = try ScenarioLoader().load(text: text, file: "p.yaml")
+            Issue.record("expected errors")
+        } catch {
+            let d = error.errors.map { "\($0.location.line):\($0.location.column) \($0.message)" }
+            #expect(d.contains { $0.hasPrefix("4:38 'steps' must be at least 1") }, "\(d)")
+            #expect(d.contains { $0.hasPrefix("4:50 'stop_at' must be a fraction") }, "\(d)")
+            #expect(d.contains { $0.hasPrefix("4:15 'progress' needs 'final'") }, "\(d)")
+        }
+    }
+
     @Test func theOldJobKindIsRefusedWithTheWayToWriteIt() throws {
         let text = """
             scenario: j

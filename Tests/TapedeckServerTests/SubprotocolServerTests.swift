@@ -85,4 +85,27 @@ struct SubprotocolServerTests {
             #expect(chosen.headers["sec-websocket-protocol"] == "v1.example")
         }
     }
+
+    @Test func onASharedPathTheProfileThatSpeaksTheOfferedSubprotocolAnswers() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tapedeck-subprotocol-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let legacy = dir.appendingPathComponent("legacy.yaml")
+        try """
+            profile: legacy-graphql-ws
+            endpoints: [/graphql]
+            subprotocols: [graphql-ws]
+            on_connect: { reply: { type: ka }, close: { code: 4000, reason: legacy } }
+            """.write(to: legacy, atomically: true, encoding: .utf8)
+        let extra = "scenario: legacy\nprofile: \(legacy.path)\nstreams: [{ name: later, at: 1h, event: {} }]\n"
+        try await withSimulator(scenario: Self.gql, extra: [extra]) { port in
+            let old = try await upgradeHead(port: port, path: "/graphql", headers: ["Sec-WebSocket-Protocol": "graphql-ws"])
+            #expect(old.headers["sec-websocket-protocol"] == "graphql-ws")
+            let new = try await upgradeHead(port: port, path: "/graphql", headers: ["Sec-WebSocket-Protocol": "graphql-transport-ws"])
+            #expect(new.headers["sec-websocket-protocol"] == "graphql-transport-ws")
+            let session = try await rawSession(port: port, path: "/graphql", headers: ["Sec-WebSocket-Protocol": "graphql-ws"])
+            #expect(session.messages == [["type": "ka"]])
+            #expect(session.closeCode == 4000)
+        }
+    }
 }

@@ -33,8 +33,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_echo(port):
-    """A faithful echo (text as text, binary as binary) in a thread; returns its stop function."""
+def start_echo(port, compression=None):
+    """A faithful echo (text as text, binary as binary) in a thread; returns its stop function.
+    `compression="deflate"` makes it accept permessage-deflate."""
     loop = asyncio.new_event_loop()
     stop = None
 
@@ -48,7 +49,7 @@ def start_echo(port):
     async def main(ready):
         nonlocal stop
         stop = asyncio.Event()
-        async with serve(echo, "127.0.0.1", port, max_size=2**25, compression=None, ping_interval=None):
+        async with serve(echo, "127.0.0.1", port, max_size=2**25, compression=compression, ping_interval=None):
             ready.set()
             await stop.wait()
 
