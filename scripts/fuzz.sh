@@ -19,6 +19,8 @@ TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzExpression FuzzScenario FuzzProtobuf FuzzJWT FuzzFrames)
 SCRATCH=.build-fuzz
 export TAPEDECK_FUZZ=1
+# No leak detection: Swift's globals (a target's fixtures, lazily made caches) look leaked to LSan.
+export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 
 for target in "${TARGETS[@]}"; do
   echo "== build $target"
@@ -54,11 +56,12 @@ for target in "${TARGETS[@]}"; do
   log="$SCRATCH/$target.log"
   parallel=()
   [ -z "${FUZZ_JOBS:-}" ] || parallel=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
-  # No leak detection: Swift's globals (a target's fixtures, lazily made caches) look leaked to LSan.
-  if "$BIN/$target" "$corpus" -max_total_time="$SECONDS_EACH" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -detect_leaks=0 \
+  if "$BIN/$target" "$corpus" -max_total_time="$SECONDS_EACH" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
       ${parallel[@]+"${parallel[@]}"} -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1; then
-    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^#[0-9]+ +DONE' "$log" | tr '\n' ' '
-    echo "($(ls "$corpus" | wc -l) inputs in the corpus)"
+    awk '/^stat::number_of_executed_units/ { runs = $2 } /^stat::average_exec_per_sec/ { rate = $2 }
+         /^stat::peak_rss_mb/ { rss = $2 } /DONE/ { cov = $3 }
+         END { printf "no crash: %d runs (%d/s), coverage %s, peak RSS %d MB, ", runs, rate, cov, rss }' "$log"
+    echo "$(ls "$corpus" | wc -l) inputs in the corpus"
   else
     echo "$target CRASHED: see $log and $crashes/"
     grep -E 'ERROR: (AddressSanitizer|libFuzzer)|Fatal error|SUMMARY' "$log" | head -5 || true
