@@ -59,8 +59,8 @@ for target in "${TARGETS[@]}"; do
   if "$BIN/$target" "$corpus" -max_total_time="$SECONDS_EACH" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
       ${parallel[@]+"${parallel[@]}"} -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1; then
     awk '/^stat::number_of_executed_units/ { runs = $2 } /^stat::average_exec_per_sec/ { rate = $2 }
-         /^stat::peak_rss_mb/ { rss = $2 } /DONE/ { cov = $3 }
-         END { printf "no crash: %d runs (%d/s), coverage %s, peak RSS %d MB, ", runs, rate, cov, rss }' "$log"
+         /^stat::peak_rss_mb/ { rss = $2 } /DONE/ { cov = $4 }
+         END { printf "no crash: %d runs (%d/s), %s coverage points, peak RSS %d MB, ", runs, rate, cov, rss }' "$log"
     echo "$(ls "$corpus" | wc -l) inputs in the corpus"
   else
     echo "$target CRASHED: see $log and $crashes/"
