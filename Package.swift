@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -292,3 +293,28 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets, for scripts/fuzz.sh only: declared when TAPEDECK_FUZZ is set, built with
+// `-sanitize=fuzzer,address` in their own scratch path (.build-fuzz). Each one's main runs
+// libFuzzer's driver (FuzzDriver declares it) with the target's callback.
+if ProcessInfo.processInfo.environment["TAPEDECK_FUZZ"] != nil {
+    func fuzzTarget(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+        .executableTarget(name: name, dependencies: ["FuzzDriver"] + dependencies, path: "Fuzz/\(name)", swiftSettings: swiftSettings)
+    }
+    package.targets += [
+        .target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"),
+        fuzzTarget("FuzzExpression", ["TapedeckCore"]),
+        fuzzTarget("FuzzScenario", ["TapedeckScenario"]),
+        fuzzTarget("FuzzProtobuf", ["TapedeckCore", "TapedeckProtobuf"]),
+        fuzzTarget("FuzzJWT", ["TapedeckCore", "TapedeckProtocol"]),
+        fuzzTarget(
+            "FuzzFrames",
+            [
+                "TapedeckCore", "TapedeckScenario", "TapedeckServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+    ]
+}
