@@ -95,7 +95,28 @@ ws.onclose = (e) => { window.result = Object.assign(window.result || {}, { close
 </script>"""
 
 
-def test_chromium_negotiates_compression_with_serve(tmp_path):
+OPS_PAGE = """<!doctype html><meta charset="utf-8"><title>ops</title><script>
+const params = new URLSearchParams(location.search);
+window.done = false;
+const ws = new WebSocket(params.get("ws"));
+const incidents = [];
+ws.onopen = () => ws.send(JSON.stringify({ action: "subscribe", topics: ["incidents"] }));
+ws.onmessage = (e) => {
+  const m = JSON.parse(e.data);
+  if (m.type === "incident") incidents.push(m);
+  if (incidents.length === 3) {
+    window.result = { extensions: ws.extensions, incidents: incidents };
+    ws.close(1000);
+  }
+};
+ws.onclose = (e) => { window.result = Object.assign(window.result || {}, { close: e.code }); window.done = true; };
+</script>"""
+
+
+def in_chromium(tmp_path, html, scenario, ws_path, *args, cookies=()):
+    """Serves `html` from a loopback HTTP origin, opens it in headless Chromium with `?ws=` pointing
+    at `tapedeck serve SCENARIO` (cookies set for 127.0.0.1 first), and returns `window.result`
+    once the page sets `window.done`."""
     import http.server
     import shutil
     import threading
@@ -107,7 +128,7 @@ def test_chromium_negotiates_compression_with_serve(tmp_path):
         pytest.skip("Chromium is not installed")
     from playwright.sync_api import sync_playwright
 
-    (tmp_path / "deflate.html").write_text(PAGE)
+    (tmp_path / "page.html").write_text(html)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *a, **kw):
@@ -119,19 +140,38 @@ def test_chromium_negotiates_compression_with_serve(tmp_path):
     origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=origin.serve_forever, daemon=True).start()
     try:
-        with serve("scenarios/echo/echo.yaml") as (host, _), sync_playwright() as p:
+        with serve(scenario, *args) as (host, _), sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"], headless=True)
             try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{origin.server_address[1]}/deflate.html?" + urlencode({"ws": f"ws://{host}/"}))
+                context = browser.new_context()
+                if cookies:
+                    context.add_cookies([{"name": n, "value": v, "domain": "127.0.0.1", "path": "/"} for n, v in cookies])
+                page = context.new_page()
+                page.goto(f"http://127.0.0.1:{origin.server_address[1]}/page.html?" + urlencode({"ws": f"ws://{host}{ws_path}"}))
                 page.wait_for_function("window.done === true", timeout=20_000)
-                result = page.evaluate("window.result")
+                return page.evaluate("window.result")
             finally:
                 browser.close()
     finally:
         origin.shutdown()
         origin.server_close()
+
+
+def test_chromium_negotiates_compression_with_serve(tmp_path):
+    result = in_chromium(tmp_path, PAGE, "scenarios/echo/echo.yaml", "/")
     assert result["extensions"].startswith("permessage-deflate"), result
     assert result["first"] == "hello from chromium"
     assert result["bigIntact"] is True
+    assert result["close"] == 1000
+
+
+def test_chromium_gets_compressed_incidents_from_ops_control_center(tmp_path):
+    # The browser's way in: the JWT in the `session` cookie, sent with the upgrade.
+    jwt = token("--user", "qa")
+    result = in_chromium(
+        tmp_path, OPS_PAGE, "scenarios/ops-control-center/incident-storm.yaml", "/api/ws", "--speed", "100",
+        cookies=[("session", jwt)])
+    assert result["extensions"].startswith("permessage-deflate"), result
+    assert len(result["incidents"]) == 3
+    assert all(list(m) == ["type", "action", "data", "timestamp"] for m in result["incidents"])
     assert result["close"] == 1000
