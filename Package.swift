@@ -243,9 +243,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // NIO WebSocket peers shared by the recording and replay tests.
+        .target(
+            name: "TapedeckTestPeers",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Tests/TapedeckTestPeers",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TapedeckRecordingTests",
             dependencies: [
+                "TapedeckTestPeers",
                 "TapedeckRecording", "TapedeckCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -265,6 +278,7 @@ let package = Package(
         .testTarget(
             name: "TapedeckReplayTests",
             dependencies: [
+                "TapedeckTestPeers",
                 "TapedeckReplay", "TapedeckRecording", "TapedeckCore", "TapedeckDiff", "TapedeckProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,5 +1,6 @@
 public import TapedeckCore
 import OrderedCollections
+import TapedeckCore
 import TapedeckProtocol
 import TapedeckRecording
 
@@ -174,21 +175,5 @@ public enum DiffReportRenderer {
     }
 
     /// Escapes text for XML and HTML.
-    static func xml(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.count)
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default:
-                // Control characters other than tab and newline are not allowed in XML 1.0.
-                if ch.value < 0x20 && ch != "\n" && ch != "\t" { out += "\u{FFFD}" } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out
-    }
+    static func xml(_ s: String) -> String { XMLText.escape(s) }
 }

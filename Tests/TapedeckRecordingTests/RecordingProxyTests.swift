@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 import TapedeckCore
+import TapedeckTestPeers
 import Testing
 @testable import TapedeckRecording
 

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOWebSocket
 import TapedeckCore
 import TapedeckRecording
+import TapedeckTestPeers
 import Testing
 @testable import TapedeckReplay
 
