@@ -1,0 +1,275 @@
+"""Client conformance (issue 15): reference clients, written against each profile's spec, run
+against the real `tapedeck serve --conformance` binary on a clock 10 times faster than real time
+(`--clock-rate 10`); each client divides its own delays by the same factor, so 30 s pings take 3 s.
+
+One run per profile: a client that follows every client rule of the spec, and one client per rule
+that breaks it in a distinct way, side by side. The report must mark the first all-pass and each
+breakage as a failure of the right rule (and of no other), with evidence.
+
+Run: python3 -m venv .build-ci-venv && .build-ci-venv/bin/pip install websockets pytest
+     TAPEDECK_BIN=$PWD/.build/debug/tapedeck .build-ci-venv/bin/python -m pytest Tests/interop/test_conformance.py -q
+"""
+import asyncio
+import json
+import xml.etree.ElementTree as ET
+
+import websockets
+
+from conftest import run, serve, token
+
+RATE = 10  # --clock-rate: simulation seconds per real second
+
+
+async def pause(sim_seconds):
+    """Sleeps for `sim_seconds` of simulation time."""
+    await asyncio.sleep(sim_seconds / RATE)
+
+
+async def drain(ws):
+    """Reads (and drops) what the server sends, so the client is never a slow reader."""
+    try:
+        async for _ in ws:
+            pass
+    except websockets.exceptions.ConnectionClosed:
+        pass
+
+
+class Client:
+    """One open WebSocket with a background reader."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.reader = asyncio.create_task(drain(ws))
+
+    @classmethod
+    async def open(cls, url, **kw):
+        return cls(await websockets.connect(url, **kw))
+
+    async def send(self, message):
+        await self.ws.send(json.dumps(message))
+
+    def drop(self):
+        """The network fails: the TCP connection ends without a close frame."""
+        self.ws.transport.abort()
+        self.reader.cancel()
+
+    async def close(self):
+        await self.ws.close()
+        self.reader.cancel()
+
+
+async def refused(url, **kw):
+    """An upgrade the server must refuse; returns the HTTP status."""
+    try:
+        ws = await websockets.connect(url, **kw)
+    except websockets.exceptions.InvalidStatus as e:
+        return e.response.status_code
+    await ws.close()
+    raise AssertionError(f"{url} was accepted")
+
+
+def conformance(tmp_path, scenario, clients):
+    """Serves `scenario` with --conformance, runs the clients side by side, stops the server
+    (SIGTERM: the report is written on shutdown) and returns (report, junit root, summary)."""
+    report = tmp_path / "conformance.json"
+    junit = tmp_path / "conformance.xml"
+    with serve(scenario, "--clock-rate", str(RATE), "--conformance", str(report), "--conformance-junit", str(junit)) as (host, proc):
+        run(asyncio.gather(*(c(host) for c in clients)), seconds=60)
+        server = proc
+    summary = server.stdout.read()
+    assert server.returncode == 0, summary
+    return json.loads(report.read_text()), ET.parse(junit).getroot(), summary
+
+
+def rules_of(report, client):
+    found = [c for c in report["clients"] if c["client"] == client]
+    assert len(found) == 1, [c["client"] for c in report["clients"]]
+    return {r["rule"]: r for r in found[0]["rules"]}
+
+
+def assert_only_failure(report, client, rule, evidence):
+    """`client` failed `rule` (with evidence containing `evidence`) and no other rule."""
+    rules = rules_of(report, client)
+    failed = sorted(name for name, r in rules.items() if r["status"] == "fail")
+    assert failed == [rule], (client, json.dumps(rules, indent=1))
+    messages = [e["message"] for e in rules[rule]["evidence"]]
+    assert any(evidence in m for m in messages), messages
+    assert all("time_s" in e for e in rules[rule]["evidence"])
+
+
+def assert_all_pass(report, client, rules):
+    got = rules_of(report, client)
+    assert {name: r["status"] for name, r in got.items()} == {name: "pass" for name in rules}, json.dumps(got, indent=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# jobs-live-tail: "Client sends ping every 30 seconds"; "auto-reconnects with exponential backoff
+# (1s, 2s, 4s, 8s, max 30s)".
+
+JOBS = "scenarios/jobs-live-tail/quick-check.yaml"
+
+
+def jobs_url(host, jwt):
+    return f"ws://{host}/api/v1/ws?token={jwt}"
+
+
+def test_jobs_live_tail_reference_clients(tmp_path):
+    good = {u: token("--profile", "jobs-live-tail", "--user", u, "--tenant", "t1") for u in ["ana", "bob", "cy"]}
+    expired = token("--profile", "jobs-live-tail", "--user", "ana", "--tenant", "t1", "--expires", "-1h")
+
+    async def follows_every_rule(host):
+        c = await Client.open(jobs_url(host, good["ana"]))
+        for _ in range(2):
+            await pause(30)
+            await c.send({"type": "ping"})
+        await pause(5)
+        c.drop()                                           # the network drops
+        await pause(1)                                     # attempt 1 after 1 s: its token expired (401)
+        assert await refused(jobs_url(host, expired)) == 401
+        await pause(2)                                     # attempt 2 after 2 s, with a fresh token
+        c = await Client.open(jobs_url(host, good["ana"]))
+        await pause(30)
+        await c.send({"type": "ping"})
+        await pause(3)
+        await c.close()
+
+    async def pings_every_45s(host):
+        c = await Client.open(jobs_url(host, good["bob"]))
+        for _ in range(2):
+            await pause(45)
+            await c.send({"type": "ping"})
+        await pause(2)
+        await c.close()
+
+    async def reconnects_immediately(host):
+        c = await Client.open(jobs_url(host, good["cy"]))
+        await pause(10)
+        c.drop()
+        c = await Client.open(jobs_url(host, good["cy"]))  # no backoff at all
+        await pause(10)
+        await c.close()
+
+    report, junit, summary = conformance(tmp_path, JOBS, [follows_every_rule, pings_every_45s, reconnects_immediately])
+
+    assert_all_pass(report, "t1/ana", ["ping", "reconnect"])
+    assert rules_of(report, "t1/ana")["reconnect"]["passes"] == 2
+    assert_only_failure(report, "t1/bob", "ping", "no ping within 35s of the connection opened")
+    bob = rules_of(report, "t1/bob")["ping"]["evidence"][0]
+    assert 34 < bob["time_s"] < 37 and bob["connection"] >= 1
+    assert_only_failure(report, "t1/cy", "reconnect", "after the lost connection")
+    assert "(expected 1s, accepted 0.5s–1.5s)" in rules_of(report, "t1/cy")["reconnect"]["evidence"][0]["message"]
+    assert rules_of(report, "t1/cy")["ping"]["status"] == "not_exercised"
+    assert report["passed"] is False
+
+    cases = {(s.get("name"), c.get("name")): c for s in junit for c in s}
+    assert cases[("jobs-live-tail t1/bob", "ping")].find("failure") is not None
+    assert cases[("jobs-live-tail t1/ana", "ping")].find("failure") is None
+    assert cases[("jobs-live-tail t1/cy", "ping")].find("skipped") is not None
+    assert "jobs-live-tail t1/bob" in summary and "FAIL  ping: no ping within 35s" in summary
+
+
+# ---------------------------------------------------------------------------------------------
+# ops-control-center: ping every 30 s; at most 5 reconnect attempts, backoff 3 s, 6 s, 12 s, 24 s,
+# 48 s; re-subscribe to all previous topics; payloads under 10 KB; at most 1 message/s per type.
+
+OPS = "scenarios/ops-control-center/quick-check.yaml"
+
+
+def ops_url(host):
+    return f"ws://{host}/api/ws"
+
+
+def bearer(jwt):
+    return {"additional_headers": {"Authorization": f"Bearer {jwt}"}}
+
+
+def test_ops_control_center_reference_clients(tmp_path):
+    users = ["ana", "bob", "cleo", "dan", "eve", "fay", "gus"]
+    good = {u: token("--profile", "ops-control-center", "--user", u) for u in users}
+    expired = {u: token("--profile", "ops-control-center", "--user", u, "--expires", "-1h") for u in ["ana", "eve"]}
+    topics = {"action": "subscribe", "topics": ["incidents", "alerts"]}
+
+    async def follows_every_rule(host):
+        c = await Client.open(ops_url(host), **bearer(good["ana"]))
+        await c.send(topics)
+        for _ in range(2):
+            await pause(30)
+            await c.send({"action": "ping"})
+        await pause(5)
+        c.drop()
+        await pause(3)                                     # attempt 1 after 3 s: refused (expired token)
+        assert await refused(ops_url(host), **bearer(expired["ana"])) == 401
+        await pause(6)                                     # attempt 2 after 6 s
+        c = await Client.open(ops_url(host), **bearer(good["ana"]))
+        await c.send(topics)                               # every previous topic again
+        await pause(30)
+        await c.send({"action": "ping"})
+        await pause(2)
+        await c.close()
+
+    async def forgets_a_topic(host):
+        c = await Client.open(ops_url(host), **bearer(good["bob"]))
+        await c.send(topics)
+        await pause(5)
+        c.drop()
+        await pause(3)
+        c = await Client.open(ops_url(host), **bearer(good["bob"]))
+        await c.send({"action": "subscribe", "topics": ["incidents"]})  # alerts forgotten
+        await pause(12)
+        await c.close()
+
+    async def sends_12kb(host):
+        c = await Client.open(ops_url(host), **bearer(good["cleo"]))
+        await c.send({"action": "subscribe", "topics": ["incidents"], "filters": {"note": "x" * 12000}})
+        await pause(3)
+        await c.close()
+
+    async def floods_subscribes(host):
+        c = await Client.open(ops_url(host), **bearer(good["dan"]))
+        await c.send({"action": "subscribe", "topics": ["incidents"]})
+        await c.send({"action": "subscribe", "topics": ["alerts"]})  # the same type within the second
+        await pause(3)
+        await c.close()
+
+    async def retries_beyond_5_attempts(host):
+        c = await Client.open(ops_url(host), **bearer(good["eve"]))
+        await pause(5)
+        c.drop()
+        for delay in [3, 6, 12, 24, 48, 48]:               # on schedule, but a 6th attempt
+            await pause(delay)
+            assert await refused(ops_url(host), **bearer(expired["eve"])) == 401
+
+    async def reconnects_immediately(host):
+        c = await Client.open(ops_url(host), **bearer(good["fay"]))
+        await pause(5)
+        c.drop()
+        c = await Client.open(ops_url(host), **bearer(good["fay"]))
+        await pause(3)
+        await c.close()
+
+    async def pings_every_45s(host):
+        c = await Client.open(ops_url(host), **bearer(good["gus"]))
+        for _ in range(2):
+            await pause(45)
+            await c.send({"action": "ping"})
+        await pause(2)
+        await c.close()
+
+    report, junit, summary = conformance(
+        tmp_path, OPS,
+        [follows_every_rule, forgets_a_topic, sends_12kb, floods_subscribes, retries_beyond_5_attempts, reconnects_immediately, pings_every_45s])
+
+    assert_all_pass(report, "ana", ["ping", "reconnect", "after_reconnect.resubscribe", "max_message_size", "max_rate"])
+    assert_only_failure(report, "bob", "after_reconnect.resubscribe", "did not re-subscribe to alerts within 10s")
+    assert_only_failure(report, "cleo", "max_message_size", "sent a message of 12")
+    assert rules_of(report, "cleo")["max_message_size"]["evidence"][0]["frame"].startswith('{"action":"subscribe"')
+    assert_only_failure(report, "dan", "max_rate", "2 messages of 'subscribe' within 1s")
+    assert_only_failure(report, "eve", "reconnect", "at most 5 attempts")
+    assert rules_of(report, "eve")["reconnect"]["passes"] == 5
+    assert_only_failure(report, "fay", "reconnect", "(expected 3s, accepted 2.5s–3.5s)")
+    assert_only_failure(report, "gus", "ping", "no ping within 35s")
+    assert report["summary"]["fail"] == 6
+
+    failed = sorted(s.get("name") for s in junit for c in s if c.find("failure") is not None)
+    assert failed == ["ops-control-center " + u for u in ["bob", "cleo", "dan", "eve", "fay", "gus"]]
+    assert "ops-control-center ana (3 upgrade(s)): PASS" in summary
