@@ -74,7 +74,9 @@ def conformance(tmp_path, scenario, clients):
     report = tmp_path / "conformance.json"
     junit = tmp_path / "conformance.xml"
     with serve(scenario, "--clock-rate", str(RATE), "--conformance", str(report), "--conformance-junit", str(junit)) as (host, proc):
-        run(asyncio.gather(*(c(host) for c in clients)), seconds=60)
+        async def together():
+            await asyncio.gather(*(c(host) for c in clients))
+        run(together(), seconds=60)
         server = proc
     summary = server.stdout.read()
     assert server.returncode == 0, summary
