@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 import websockets
 
-from conftest import run, serve, token
+from conftest import run, serve, tapedeck, token
 
 RATE = 10  # --clock-rate: simulation seconds per real second
 
@@ -275,3 +275,186 @@ def test_ops_control_center_reference_clients(tmp_path):
     failed = sorted(s.get("name") for s in junit for c in s if c.find("failure") is not None)
     assert failed == ["ops-control-center " + u for u in ["bob", "cleo", "dan", "eve", "fay", "gus"]]
     assert "ops-control-center ana (3 upgrade(s)): PASS" in summary
+
+
+# ---------------------------------------------------------------------------------------------
+# neurallog: "The server sends heartbeat messages ... Clients should respond with heartbeat_ack"
+# and the heartbeat's id.
+
+NEURALLOG = "scenarios/neurallog/quick-check.yaml"
+
+
+def test_neurallog_heartbeat_ack_clients(tmp_path):
+    # One tenant each: the scenario allows two connections per tenant.
+    jwt = {u: token("--profile", "neurallog", "--user", u, "--tenant", t) for u, t in [("ana", "acme"), ("bob", "beta"), ("cy", "gamma")]}
+
+    def client(user, answer):
+        async def go(host):
+            ws = await websockets.connect(f"ws://{host}/v1/logs/stream?token={jwt[user]}")
+            loop = asyncio.get_running_loop()
+            until = loop.time() + 75 / RATE               # two heartbeats (every 30 s)
+            try:
+                while (left := until - loop.time()) > 0:
+                    try:
+                        m = json.loads(await asyncio.wait_for(ws.recv(), left))
+                    except asyncio.TimeoutError:
+                        break
+                    if m.get("type") == "heartbeat" and answer is not None:
+                        await ws.send(json.dumps({"type": "heartbeat_ack", "id": answer(m), "timestamp": m["timestamp"]}))
+            finally:
+                await ws.close()
+        return go
+
+    report, _, summary = conformance(
+        tmp_path, NEURALLOG,
+        [client("ana", lambda m: m["id"]),                 # acks each heartbeat with its id
+         client("bob", None),                              # never acks
+         client("cy", lambda m: "hb-0")])                  # acks with the wrong id
+
+    ana, bob, cy = "acme/ana", "beta/bob", "gamma/cy"
+    assert rules_of(report, ana)["heartbeat_ack"]["status"] == "pass"
+    assert rules_of(report, ana)["heartbeat_ack"]["passes"] == 2
+    assert_only_failure(report, bob, "heartbeat_ack", "not answered with")
+    evidence = rules_of(report, bob)["heartbeat_ack"]["evidence"][0]
+    assert json.loads(evidence["frame"])["type"] == "heartbeat"
+    assert json.loads(evidence["frame"])["id"] in evidence["message"]
+    assert_only_failure(report, cy, "heartbeat_ack", "not answered with")
+
+
+# ---------------------------------------------------------------------------------------------
+# unified-logs: "Clients must have a valid session cookie to connect."
+
+UNIFIED = "scenarios/unified-logs/user-log-session.yaml"
+
+
+def test_unified_logs_session_cookie_clients(tmp_path):
+    async def sends_the_cookie(host):
+        c = await Client.open(f"ws://{host}/ws", additional_headers={"Cookie": "better-auth.session_token=sess-alice"})
+        await pause(2)
+        await c.close()
+
+    async def sends_a_bearer_header_instead(host):
+        await pause(1)
+        assert await refused(f"ws://{host}/ws", additional_headers={"Authorization": "Bearer sess-bob"}) == 401
+
+    report, _, _ = conformance(tmp_path, UNIFIED, [sends_the_cookie, sends_a_bearer_header_instead])
+    assert_all_pass(report, "user-alice", ["send_cookie"])
+    assert_only_failure(report, "127.0.0.1", "send_cookie", "upgrade to /ws without cookie 'better-auth.session_token' (sent no cookie)")
+
+
+# ---------------------------------------------------------------------------------------------
+# workitems-protobuf: ping every 30 s; backoff 1 s, 2 s, 4 s, 8 s, max 30 s; on reconnect
+# re-subscribe to the same resources and fetch missed updates with GET /api/v1/activity; on 401
+# stop retrying. Binary protobuf frames, written with Google's protobuf package.
+
+WORKITEMS = "scenarios/workitems-protobuf/sprint-day.yaml"
+
+
+def test_workitems_protobuf_reference_clients(tmp_path):
+    from test_workitems_protobuf import frame  # the WebSocketMessage encoder of the protocol's own test
+    good = {u: token("--profile", "workitems-protobuf", "--tenant", "acme", "--user", u) for u in ["u1", "u2", "u3"]}
+    expired = token("--profile", "workitems-protobuf", "--tenant", "acme", "--user", "u3", "--expires", "-1h")
+    url = lambda host: f"ws://{host}/ws"
+    auth = lambda jwt: {"additional_headers": {"Authorization": f"Bearer {jwt}"}}
+    subscribe = frame(messageId="sub-1", subscribe={"projectIds": ["project-1"]})
+    ping = lambda n: frame(messageId=f"ping-{n}", ping={"timestamp": n})
+
+    def fetch_missed(host, jwt):
+        import urllib.request
+        request = urllib.request.Request(f"http://{host}/api/v1/activity?since=0&project_ids=project-1", headers={"Authorization": f"Bearer {jwt}"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200
+
+    async def follows_every_rule(host):
+        ws = await websockets.connect(url(host), **auth(good["u1"]))
+        reader = asyncio.create_task(drain(ws))
+        await ws.send(subscribe)
+        for n in range(2):
+            await pause(30)
+            await ws.send(ping(n))
+        await pause(5)
+        ws.transport.abort()
+        reader.cancel()
+        await pause(1)
+        ws = await websockets.connect(url(host), **auth(good["u1"]))
+        reader = asyncio.create_task(drain(ws))
+        await ws.send(subscribe)                            # the same resources
+        await asyncio.to_thread(fetch_missed, host, good["u1"])  # then the missed updates
+        await pause(30)
+        await ws.send(ping(3))
+        await pause(2)
+        await ws.close()
+        reader.cancel()
+
+    async def skips_the_activity_fetch(host):
+        ws = await websockets.connect(url(host), **auth(good["u2"]))
+        await ws.send(subscribe)
+        await pause(5)
+        ws.transport.abort()
+        await pause(1)
+        ws = await websockets.connect(url(host), **auth(good["u2"]))
+        reader = asyncio.create_task(drain(ws))
+        await ws.send(subscribe)
+        await pause(12)
+        await ws.close()
+        reader.cancel()
+
+    async def retries_after_401(host):
+        ws = await websockets.connect(url(host), **auth(good["u3"]))
+        await pause(5)
+        ws.transport.abort()
+        await pause(1)
+        assert await refused(url(host), **auth(expired)) == 401   # token expired: stop here...
+        await pause(2)
+        assert await refused(url(host), **auth(expired)) == 401   # ...but it tries again
+
+    report, _, _ = conformance(tmp_path, WORKITEMS, [follows_every_rule, skips_the_activity_fetch, retries_after_401])
+    u1 = {name: r["status"] for name, r in rules_of(report, "acme/u1").items()}
+    assert u1 == {"ping": "pass", "reconnect": "pass", "after_reconnect.resubscribe": "pass", "after_reconnect.http_before": "pass",
+                  "stop_on": "not_exercised"}, json.dumps(rules_of(report, "acme/u1"), indent=1)
+    assert_only_failure(report, "acme/u2", "after_reconnect.http_before", "did not request /api/v1/activity within 10s")
+    assert_only_failure(report, "acme/u3", "stop_on", "after refusal 401 at t=")
+
+
+# ---------------------------------------------------------------------------------------------
+# After the fact: `tapedeck conformance REC.sqlite` on what `serve --record` captured.
+
+def test_conformance_of_a_recording(tmp_path):
+    rec = tmp_path / "ops.sqlite"
+    jwt = token("--profile", "ops-control-center", "--user", "bob")
+
+    async def forgets_a_topic(host):
+        c = await Client.open(ops_url(host), **bearer(jwt))
+        await c.send({"action": "subscribe", "topics": ["incidents", "alerts"]})
+        await pause(5)
+        c.drop()
+        await pause(3)
+        c = await Client.open(ops_url(host), **bearer(jwt))
+        await c.send({"action": "subscribe", "topics": ["incidents"]})
+        await pause(12)
+        await c.close()
+
+    with serve(OPS, "--clock-rate", str(RATE), "--record", str(rec)) as (host, _):
+        run(forgets_a_topic(host), seconds=30)
+
+    out = tmp_path / "rec.json"
+    junit = tmp_path / "rec.xml"
+    p = tapedeck("conformance", str(rec), "--profile", "ops-control-center", "--clock-rate", str(RATE), "--json", str(out), "--junit", str(junit))
+    assert p.returncode == 1, p.stderr                     # a rule failed
+    report = json.loads(out.read_text())
+    # Recordings redact credentials: the client is known by its address.
+    assert_only_failure(report, "127.0.0.1", "after_reconnect.resubscribe", "did not re-subscribe to alerts within 10s")
+    assert rules_of(report, "127.0.0.1")["reconnect"]["status"] == "pass"
+    assert "FAIL  after_reconnect.resubscribe" in p.stdout
+    assert ET.parse(junit).getroot().get("failures") == "1"
+
+
+def test_conformance_errors_are_clear(tmp_path):
+    p = tapedeck("conformance", str(tmp_path / "missing.sqlite"), "--profile", "ops-control-center")
+    assert p.returncode == 2 and "missing.sqlite" in p.stderr and "Traceback" not in p.stderr
+    profile = tmp_path / "bad.yaml"
+    profile.write_text("profile: bad\nendpoints: [/ws]\nclient:\n  reconnect: {delays: 1s}\n  ping: {every: 30s}\n")
+    p = tapedeck("validate", str(profile))
+    assert p.returncode != 0
+    assert f"{profile}:4:23: expected 'delays' to be a list of durations such as [1s, 2s, 4s], found '1s'" in p.stdout + p.stderr
+    assert f"{profile}:5:9: 'ping' needs 'message'" in p.stdout + p.stderr
