@@ -205,7 +205,7 @@ struct ServeCommand: AsyncParsableCommand {
                 let checked = conformanceTap.profiles.isEmpty ? "no served profile states client rules" : conformanceTap.profiles.joined(separator: ", ")
                 lines.append("checking client conformance (\(checked)); the report is written on shutdown")
             }
-            if clock is ScaledClock { lines.append("clock rate \(clockRate)x real time") }
+            if clock is ScaledClock { lines.append("clock rate \(clockRate == clockRate.rounded() ? String(Int(clockRate)) : String(clockRate))x real time") }
             lines.append("speed \((serving.speed ?? .factor(world.scenarios.first?.speed ?? 1)).description), timeline \(serving.timeline.rawValue), starts \(Self.describe(serving.start ?? world.scenarios.lazy.compactMap(\.startPolicy).first ?? .firstMessage)); Ctrl-C to stop")
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
