@@ -458,3 +458,39 @@ def test_conformance_errors_are_clear(tmp_path):
     assert p.returncode != 0
     assert f"{profile}:4:23: expected 'delays' to be a list of durations such as [1s, 2s, 4s], found '1s'" in p.stdout + p.stderr
     assert f"{profile}:5:9: 'ping' needs 'message'" in p.stdout + p.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# A real browser: headless Chromium runs a page with the naive reconnect loop many apps ship
+# (reconnect at once on every close, never ping). jobs-live-tail closes it after 60 s without a
+# ping (1001), it reconnects at once; the report says both, with the server's close as evidence.
+
+NAIVE_PAGE = """<!doctype html><script>
+const url = new URLSearchParams(location.search).get("ws");
+const closes = [];
+let opened = 0;
+function connect() {
+  const ws = new WebSocket(url);
+  ws.onopen = () => { opened++; };
+  ws.onclose = (e) => {
+    closes.push(e.code);
+    if (closes.length >= 2) { window.result = { opened, closes }; window.done = true; } else { connect(); }
+  };
+}
+connect();
+</script>"""
+
+
+def test_headless_chromium_with_a_naive_reconnect_loop_is_reported(tmp_path):
+    from test_deflate_serve import in_chromium   # the loopback origin + Playwright + Debian's Chromium
+    report_path = tmp_path / "conformance.json"
+    jwt = token("--profile", "jobs-live-tail", "--user", "browser", "--tenant", "t1")
+    result = in_chromium(tmp_path, NAIVE_PAGE, JOBS, f"/api/v1/ws?token={jwt}", "--clock-rate", str(RATE), "--conformance", str(report_path))
+    assert result == {"opened": 2, "closes": [1001, 1001]}, result
+    report = json.loads(report_path.read_text())
+    rules = rules_of(report, "t1/browser")
+    assert rules["ping"]["status"] == "fail"
+    assert "no ping within 35s of the connection opened" in rules["ping"]["evidence"][0]["message"]
+    assert rules["reconnect"]["status"] == "fail"
+    first = rules["reconnect"]["evidence"][0]["message"]
+    assert first.startswith("attempt 1 came ") and "after the server's close 1001" in first and "(expected 1s, accepted 0.5s–1.5s)" in first
