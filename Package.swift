@@ -218,7 +218,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TapedeckConformanceTests",
-            dependencies: ["TapedeckConformance", "TapedeckProtocol", "TapedeckCore", "TapedeckScenario"],
+            dependencies: ["TapedeckConformance", "TapedeckProtocol", "TapedeckCore", "TapedeckScenario", "TapedeckServer"],
             swiftSettings: swiftSettings
         ),
         // permessage-deflate (RFC 7692): negotiation, and compressing and decompressing messages within limits.
