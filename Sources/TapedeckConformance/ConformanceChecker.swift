@@ -11,6 +11,8 @@ public import TapedeckProtocol
 /// What counts as a *drop* (after which `reconnect` applies): a close the server started (unless
 /// its code is in `stop_on`), a connection that ended without a close frame, or a refused upgrade
 /// (unless its status is in `stop_on`). A client that closes first meant to leave: nothing is expected of it.
+/// Drops and reconnects pair up per endpoint path, so a client with two sockets (a stream and its
+/// notifications) is judged per socket.
 public struct ConformanceChecker: Sendable {
     public let profile: String
     public let rules: ClientRules
@@ -44,7 +46,8 @@ public struct ConformanceChecker: Sendable {
     struct ClientTrack {
         var tallies: [ConformanceRule: RuleTally] = [:]
         var attempts = 0
-        var retry: Retry?
+        /// The drop each endpoint path is recovering from.
+        var retries: [String: Retry] = [:]
         /// Set by a `stop_on` refusal or close; further attempts break the rule.
         var stopped: (time: Double, what: String, retried: Bool)?
         var rateTimes: [String: [Double]] = [:]
@@ -63,6 +66,7 @@ public struct ConformanceChecker: Sendable {
 
     struct ConnectionTrack {
         var client: String
+        var path: String
         var opened: Double
         /// The last ping, or the open when none came yet.
         var pingReference: Double
@@ -144,7 +148,7 @@ public struct ConformanceChecker: Sendable {
                 c.stopped?.retried = true
                 if u.status == 101 { c.stopped = nil }
             }
-            if var r = c.retry {
+            if var r = c.retries[u.path] {
                 let n = r.attempt + 1
                 if let rule = rules.reconnect {
                     let delay = t - r.lastFailure
@@ -165,23 +169,23 @@ public struct ConformanceChecker: Sendable {
                 r.overdueReported = false
                 if u.status == 101 {
                     reconnected = r
-                    c.retry = nil
+                    c.retries[u.path] = nil
                 } else {
                     r.lastFailure = t
-                    c.retry = r
+                    c.retries[u.path] = r
                 }
             }
             if u.status != 101 {
                 if rules.stopOn.contains(u.status) {
                     c.stopped = (t, "refusal \(u.status)", false)
-                    c.retry = nil
-                } else if c.retry == nil {
-                    c.retry = Retry(since: t, lastFailure: t, cause: "refusal \(u.status)")
+                    c.retries = [:]
+                } else if c.retries[u.path] == nil {
+                    c.retries[u.path] = Retry(since: t, lastFailure: t, cause: "refusal \(u.status)")
                 }
             }
         }
         guard u.status == 101, let id = u.connection else { return }
-        var conn = ConnectionTrack(client: u.client, opened: t, pingReference: t)
+        var conn = ConnectionTrack(client: u.client, path: u.path, opened: t, pingReference: t)
         if let r = reconnected, let after = rules.afterReconnect {
             if after.resubscribe != nil, !r.subscriptions.isEmpty {
                 conn.resubscribe = (r.subscriptions, r.subscriptions, t + after.within)
@@ -284,17 +288,17 @@ public struct ConformanceChecker: Sendable {
         update(conn.client) { c in
             if by == .server, let code, rules.stopOn.contains(code) {
                 c.stopped = (t, "close \(code)", false)
-                c.retry = nil
+                c.retries = [:]
                 return
             }
             guard by != .client else {
-                c.retry = nil
+                c.retries[conn.path] = nil
                 return
             }
             var wanted = conn.subscriptions
             for k in conn.resubscribe?.keys ?? [] where !wanted.contains(k) { wanted.append(k) }
             let cause = by == .server ? "the server's close \(code.map(String.init) ?? "")".trimming(" ") : "the lost connection"
-            c.retry = Retry(since: t, lastFailure: t, subscriptions: wanted, cause: cause)
+            c.retries[conn.path] = Retry(since: t, lastFailure: t, subscriptions: wanted, cause: cause)
         }
     }
 
@@ -348,18 +352,18 @@ public struct ConformanceChecker: Sendable {
         }
         guard let rule = rules.reconnect else { return }
         for name in clientOrder {
-            guard var r = clients[name]?.retry, !r.overdueReported else { continue }
-            let n = r.attempt + 1
-            if let max = rule.attempts, n > max { continue }
-            let latest = r.lastFailure + rule.window(attempt: n).upperBound
-            if t > latest {
-                r.overdueReported = true
-                clients[name]!.retry = r
-                clients[name]!.fail(
-                    .reconnect,
-                    Evidence(
-                        time: latest,
-                        message: "no attempt \(n) within \(Self.seconds(latest - r.lastFailure)) of \(r.attempt == 0 ? r.cause : "the refusal") at \(Self.at(r.lastFailure)) (expected after \(Self.seconds(rule.delay(attempt: n))))"))
+            for (path, r) in (clients[name]?.retries ?? [:]).sorted(by: { $0.key < $1.key }) where !r.overdueReported {
+                let n = r.attempt + 1
+                if let max = rule.attempts, n > max { continue }
+                let latest = r.lastFailure + rule.window(attempt: n).upperBound
+                if t > latest {
+                    clients[name]!.retries[path]?.overdueReported = true
+                    clients[name]!.fail(
+                        .reconnect,
+                        Evidence(
+                            time: latest,
+                            message: "no attempt \(n) within \(Self.seconds(latest - r.lastFailure)) of \(r.attempt == 0 ? r.cause : "the refusal") at \(Self.at(r.lastFailure)) (expected after \(Self.seconds(rule.delay(attempt: n))))"))
+                }
             }
         }
     }

@@ -311,3 +311,22 @@ import TapedeckScenario
         #expect(report.summaryText.contains("FAIL  reconnect: attempt 1 came 0s after the lost connection at t=5s"))
     }
 }
+
+extension ConformanceCheckerTests {
+    @Test func twoSocketsOfOneClientAreJudgedPerEndpoint() throws {
+        var checker = ConformanceChecker(profile: "demo", rules: try Self.rules(Self.backoff))
+        func up(_ t: Double, _ id: Int?, _ path: String) {
+            checker.observe(Observation(time: t, .upgrade(ObservedUpgrade(connection: id, client: "alice", path: path, status: id == nil ? 503 : 101))))
+        }
+        up(0, 1, "/stream")
+        up(0, 2, "/notifications")
+        checker.observe(Observation(time: 10, .closed(connection: 1, by: .server, code: 1012)))
+        checker.observe(Observation(time: 10, .closed(connection: 2, by: .server, code: 1012)))
+        up(11, 3, "/stream")  // 1 s after its own drop
+        up(11, nil, "/notifications")  // 1 s: refused
+        up(13, 4, "/notifications")  // 2 s after that refusal
+        let r = try #require(checker.results(at: 30).first?.rules.first)
+        #expect(r.status == .pass)
+        #expect(r.passes == 3)
+    }
+}
