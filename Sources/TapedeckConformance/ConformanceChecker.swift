@@ -92,7 +92,12 @@ public struct ConformanceChecker: Sendable {
         case .clientMessage(let c, let size, let value): clientMessage(c, size: size, value: value, at: t)
         case .serverMessage(let c, let value): serverMessage(c, value: value, at: t)
         case .closed(let c, let by, let code): closed(c, by: by, code: code, at: t)
-        case .http(let client, let path, _): update(client) { $0.httpRequests.append((t, path)) }
+        case .http(let client, let path, _):
+            update(client) { c in
+                c.httpRequests.append((t, path))
+                // Only requests since a recent drop matter: keep the latest ones.
+                if c.httpRequests.count > Self.keptRequests { c.httpRequests.removeFirst(c.httpRequests.count - Self.keptRequests) }
+            }
         case .tick: break
         }
     }
@@ -369,6 +374,9 @@ public struct ConformanceChecker: Sendable {
     }
 
     // MARK: Helpers
+
+    /// HTTP requests remembered per client (for `after_reconnect.http_before`).
+    static let keptRequests = 64
 
     static func keys(_ template: Template, _ ctx: inout EvaluationContext) -> [String] {
         guard let v = try? template.evaluate(in: &ctx), !v.isNull else { return [] }
