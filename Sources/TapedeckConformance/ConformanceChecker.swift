@@ -1,4 +1,4 @@
-import TapedeckCore
+public import TapedeckCore
 public import TapedeckProtocol
 
 /// Judges clients against a profile's client rules (`client:`), from a stream of observations.
@@ -16,6 +16,10 @@ public import TapedeckProtocol
 public struct ConformanceChecker: Sendable {
     public let profile: String
     public let rules: ClientRules
+    /// The profile's settings, as templates of the rules read them.
+    public let settings: Value
+    /// `send_cookie`, its name resolved against the settings.
+    let cookieName: String?
     /// The latest observation time seen.
     public private(set) var now: Double = 0
 
@@ -23,9 +27,13 @@ public struct ConformanceChecker: Sendable {
     private var clientOrder: [String] = []
     private var connections: [Int: ConnectionTrack] = [:]
 
-    public init(profile: String, rules: ClientRules) {
+    public init(profile: String, rules: ClientRules, settings: Value = .emptyObject) {
         self.profile = profile
         self.rules = rules
+        self.settings = settings
+        cookieName = rules.sendCookie.map { CredentialSource.Place.cookie($0).resolved(settings: settings) }.flatMap {
+            if case .cookie(let name) = $0 { name } else { nil }
+        }
     }
 
     // MARK: State
@@ -114,7 +122,8 @@ public struct ConformanceChecker: Sendable {
                 track.pass(.stopOn, Evidence(time: s.time, message: "made no further attempt after \(s.what)"))
             }
             let results = stated.map { rule in
-                (track.tallies[rule] ?? RuleTally()).result(rule: rule.rawValue, statement: rule.statement(rules) ?? "")
+                let statement = rule == .sendCookie ? "send cookie '\(cookieName ?? "")' with every upgrade" : rule.statement(rules) ?? ""
+                return (track.tallies[rule] ?? RuleTally()).result(rule: rule.rawValue, statement: statement)
             }
             return ClientResult(profile: profile, client: name, attempts: track.attempts, rules: results)
         }
@@ -132,10 +141,11 @@ public struct ConformanceChecker: Sendable {
 
     private mutating func upgrade(_ u: ObservedUpgrade, at t: Double) {
         let rules = self.rules
+        let cookieName = self.cookieName
         var reconnected: Retry?
         update(u.client) { c in
             c.attempts += 1
-            if let cookie = rules.sendCookie {
+            if let cookie = cookieName {
                 let names = u.cookieNames
                 if names.contains(cookie) {
                     c.pass(.sendCookie, Evidence(time: t, connection: u.connection, message: "upgrade to \(u.path) carried cookie '\(cookie)'"))
@@ -204,7 +214,7 @@ public struct ConformanceChecker: Sendable {
         guard var conn = connections[id] else { return }
         let rules = self.rules
         let frame = value?.jsonString
-        var ctx = EvaluationContext(variables: ["msg": value ?? .null, "settings": .emptyObject], now: t)
+        var ctx = EvaluationContext(variables: ["msg": value ?? .null, "settings": settings], now: t)
         update(conn.client) { c in
             if let max = rules.maxMessageSize {
                 if size > max {
@@ -282,7 +292,7 @@ public struct ConformanceChecker: Sendable {
 
     private mutating func serverMessage(_ id: Int, value: Value?, at t: Double) {
         guard let rule = rules.heartbeatAck, let value, rule.server.matches(value), connections[id] != nil else { return }
-        var ctx = EvaluationContext(variables: ["heartbeat": value, "settings": .emptyObject], now: t)
+        var ctx = EvaluationContext(variables: ["heartbeat": value, "settings": settings], now: t)
         guard let expected = try? rule.reply.evaluate(in: &ctx) else { return }
         connections[id]!.acks.append(PendingAck(heartbeat: value, expected: expected, time: t, deadline: t + rule.within))
     }

@@ -30,7 +30,7 @@ public final class ConformanceTap: SimulatorTap {
         self.order = order.filter { checked[$0] != nil }
         self.clock = clock
         var s = State()
-        for (name, id) in checked { s.checkers[name] = ConformanceChecker(profile: name, rules: id.profile.client!) }
+        for (name, id) in checked { s.checkers[name] = ConformanceChecker(profile: name, rules: id.profile.client!, settings: id.settings) }
         state = Mutex(s)
     }
 

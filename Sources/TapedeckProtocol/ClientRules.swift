@@ -27,7 +27,8 @@ public struct ClientRules: Sendable {
     public var maxMessageSize: Int?
     /// `max_rate:` at most `count` messages per key in any `window`.
     public var maxRate: RateRule?
-    /// `send_cookie:` the cookie every upgrade request must carry.
+    /// `send_cookie:` the cookie every upgrade request must carry; a name with `{{ }}` is a template
+    /// over `settings` (`"{{ settings.session_cookie ?? 'session' }}"`), as credential names are.
     public var sendCookie: String?
     /// Where the section is, for messages.
     public var location: SourceLocation

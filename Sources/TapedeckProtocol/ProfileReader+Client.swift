@@ -35,7 +35,9 @@ extension ProfileReader {
                 }
             case "max_message_size": c.maxMessageSize = byteSize(v, what: "'max_message_size'")
             case "max_rate": c.maxRate = rateRule(v)
-            default: c.sendCookie = r.string(v, what: "'send_cookie' (a cookie name)")
+            default:
+                c.sendCookie = r.string(v, what: "'send_cookie' (a cookie name)")
+                if isTemplate(v) { _ = r.template(v, names: ProfileNames.settingsOnly) }
             }
         }
         if c.isEmpty && r.problemCount == 0 { r.error("'client' states no rule; expected one of: \(Self.clientKeys.dropFirst().joined(separator: ", "))", at: n) }

@@ -330,3 +330,18 @@ extension ConformanceCheckerTests {
         #expect(r.passes == 3)
     }
 }
+
+extension ConformanceCheckerTests {
+    @Test func aCookieNamedBySettingsIsTheOneChecked() throws {
+        let rules = try Self.rules(#"send_cookie: "{{ settings.session_cookie ?? 'session' }}""#)
+        var checker = ConformanceChecker(profile: "demo", rules: rules, settings: ["session_cookie": "__Secure-sid"])
+        checker.observe(Observation(time: 0, .upgrade(ObservedUpgrade(connection: 1, client: "a", path: "/ws", headers: [(name: "Cookie", value: "session=x")], status: 101))))
+        checker.observe(Observation(time: 1, .upgrade(ObservedUpgrade(connection: 2, client: "b", path: "/ws", headers: [(name: "Cookie", value: "__Secure-sid=x")], status: 101))))
+        let results = checker.results(at: 2)
+        #expect(results.map { $0.rules[0].status } == [.fail, .pass])
+        #expect(results[0].rules[0].statement == "send cookie '__Secure-sid' with every upgrade")
+        var defaults = ConformanceChecker(profile: "demo", rules: rules)
+        defaults.observe(Observation(time: 0, .upgrade(ObservedUpgrade(connection: 1, client: "a", path: "/ws", headers: [(name: "Cookie", value: "session=x")], status: 101))))
+        #expect(defaults.results(at: 1)[0].rules[0].status == .pass)
+    }
+}
