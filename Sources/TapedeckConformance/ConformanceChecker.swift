@@ -20,6 +20,9 @@ public struct ConformanceChecker: Sendable {
     public let settings: Value
     /// `send_cookie`, its name resolved against the settings.
     let cookieName: String?
+    /// Whether the source sees plain HTTP requests; when not (a recording), `after_reconnect.http_before`
+    /// is never judged.
+    public let observesHTTP: Bool
     /// The latest observation time seen.
     public private(set) var now: Double = 0
 
@@ -27,7 +30,8 @@ public struct ConformanceChecker: Sendable {
     private var clientOrder: [String] = []
     private var connections: [Int: ConnectionTrack] = [:]
 
-    public init(profile: String, rules: ClientRules, settings: Value = .emptyObject) {
+    public init(profile: String, rules: ClientRules, settings: Value = .emptyObject, observesHTTP: Bool = true) {
+        self.observesHTTP = observesHTTP
         self.profile = profile
         self.rules = rules
         self.settings = settings
@@ -122,7 +126,8 @@ public struct ConformanceChecker: Sendable {
                 track.pass(.stopOn, Evidence(time: s.time, message: "made no further attempt after \(s.what)"))
             }
             let results = stated.map { rule in
-                let statement = rule == .sendCookie ? "send cookie '\(cookieName ?? "")' with every upgrade" : rule.statement(rules) ?? ""
+                var statement = rule == .sendCookie ? "send cookie '\(cookieName ?? "")' with every upgrade" : rule.statement(rules) ?? ""
+                if rule == .httpBefore && !observesHTTP { statement += " (not observable here: the source holds no HTTP requests)" }
                 return (track.tallies[rule] ?? RuleTally()).result(rule: rule.rawValue, statement: statement)
             }
             return ClientResult(profile: profile, client: name, attempts: track.attempts, rules: results)
@@ -205,7 +210,7 @@ public struct ConformanceChecker: Sendable {
             if after.resubscribe != nil, !r.subscriptions.isEmpty {
                 conn.resubscribe = (r.subscriptions, r.subscriptions, t + after.within)
             }
-            if after.httpBefore != nil { conn.http = (r.since, t + after.within, t) }
+            if after.httpBefore != nil && observesHTTP { conn.http = (r.since, t + after.within, t) }
         }
         connections[id] = conn
     }

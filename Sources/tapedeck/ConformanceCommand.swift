@@ -67,7 +67,8 @@ struct ConformanceCommand: AsyncParsableCommand {
         let authenticator = try await Authenticator(secret: jwtSecret ?? ProcessInfo.processInfo.environment["TAPEDECK_JWT_SECRET"] ?? Authenticator.defaultSecret)
         let source = RecordingObservations(reader: reader, identifier: ClientIdentifier(profile: loaded, authenticator: authenticator), clockRate: clockRate)
         let (observations, connections, duration) = try await source.observations()
-        var checker = ConformanceChecker(profile: loaded.name, rules: rules, settings: loaded.settings)
+        // A recording holds WebSocket connections only: REST fetches cannot be judged from it.
+        var checker = ConformanceChecker(profile: loaded.name, rules: rules, settings: loaded.settings, observesHTTP: false)
         for o in observations { checker.observe(o) }
         let report = ConformanceReport(source: recording, duration: duration, clients: checker.results(at: duration))
         if connections == 0 {

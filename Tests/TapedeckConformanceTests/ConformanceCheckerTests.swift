@@ -345,3 +345,18 @@ extension ConformanceCheckerTests {
         #expect(defaults.results(at: 1)[0].rules[0].status == .pass)
     }
 }
+
+extension ConformanceCheckerTests {
+    @Test func aSourceWithoutHTTPLeavesTheRestFetchNotExercised() throws {
+        let rules = try Self.rules("after_reconnect: {http_before: {path: /api/v1/activity}, within: 5s}")
+        var s = Script()
+        s.open(0)
+        s.close(10, by: .lost)
+        s.open(11)
+        var checker = ConformanceChecker(profile: "demo", rules: rules, observesHTTP: false)
+        for o in s.observations { checker.observe(o) }
+        let r = try #require(checker.results(at: 30).first?.rules.first)
+        #expect(r.status == .notExercised)
+        #expect(r.statement.hasSuffix("(not observable here: the source holds no HTTP requests)"))
+    }
+}
