@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "TapedeckTesting", targets: ["TapedeckTesting"]),
         .library(name: "TapedeckBench", targets: ["TapedeckBench"]),
         .library(name: "TapedeckCompression", targets: ["TapedeckCompression"]),
+        .library(name: "TapedeckConformance", targets: ["TapedeckConformance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -50,7 +51,7 @@ let package = Package(
             name: "tapedeck",
             dependencies: [
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckProtobuf", "TapedeckServer", "TapedeckRecording",
-                "TapedeckDiff", "TapedeckReplay", "TapedeckTesting", "TapedeckBench",
+                "TapedeckDiff", "TapedeckReplay", "TapedeckTesting", "TapedeckBench", "TapedeckConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -203,6 +204,21 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Client conformance: a checker of the profile's client rules fed by observations (the
+        // simulator's tap, a recording, or a test), and its reports (text, JSON, JUnit).
+        .target(
+            name: "TapedeckConformance",
+            dependencies: [
+                "TapedeckCore", "TapedeckProtocol", "TapedeckServer", "TapedeckRecording",
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TapedeckConformanceTests",
+            dependencies: ["TapedeckConformance", "TapedeckProtocol", "TapedeckCore", "TapedeckScenario", "TapedeckServer"],
             swiftSettings: swiftSettings
         ),
         // permessage-deflate (RFC 7692): negotiation, and compressing and decompressing messages within limits.

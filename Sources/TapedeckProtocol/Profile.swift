@@ -65,6 +65,8 @@ public struct Profile: Sendable {
     public var compression: DeflateSettings?
     /// Named timers that rules and `on_connect` start, reset and cancel, and what each does when it fires.
     public var timers: [TimerSpec] = []
+    /// `client:` what the spec asks of clients, for conformance checks; `nil`: no rule stated.
+    public var client: ClientRules?
     /// Whether an event is enveloped once per subscription on each connection (the envelope reads
     /// `sub` or `conn`, `subscriptions.deliver` is `each`, or `subscriptions.end` is set), rather
     /// than once per profile for every connection.

@@ -94,6 +94,7 @@ struct ProfileReader {
         "token",
         "subprotocols", "timers",
         "compression",
+        "client",
     ]
 
     /// `requires: { entities: { <table>: [field, ...] }, events: [field.path, ...] }`.
@@ -172,6 +173,7 @@ struct ProfileReader {
         if let n = k["subprotocols"] { p.subprotocols = subprotocols(n) }
         if let n = k["timers"] { p.timers = timers(n) }
         if let n = k["compression"] { p.compression = compression(n) }
+        if let n = k["client"] { p.client = clientRules(n) }
         checkTimerNames(p, root: root)
     }
 

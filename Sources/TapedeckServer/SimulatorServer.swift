@@ -75,6 +75,7 @@ public struct SimulatorServer: Service {
         let clock = self.clock
         let logger = self.logger
         let onReady = self.onReady
+        let tap = self.tap
 
         let router = Router()
         router.get("/") { _, _ -> Response in
@@ -92,6 +93,10 @@ public struct SimulatorServer: Service {
             router.get(RouterPath(spec.path)) { request, _ -> Response in
                 let upgrade = UpgradeRequest(uri: request.uri.description, headers: request.headers.map { ($0.name.canonicalName, $0.value) })
                 let (status, body) = await endpoint.respond(to: upgrade)
+                if let tap {
+                    let query = request.uri.query
+                    await tap.http(TappedHTTPRequest(path: upgrade.path, query: query, headers: upgrade.headers, peer: nil, profile: name, status: status))
+                }
                 return Response(
                     status: .init(code: status), headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(string: body.jsonString + "\n")))

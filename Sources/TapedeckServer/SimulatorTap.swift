@@ -16,10 +16,34 @@ public protocol SimulatorTap: Sendable {
     func closed(connection: Int, code: Int?, reason: String?) async
     /// An upgrade was refused (401, 403, 404, 429, ...).
     func refused(_ refusal: TappedRefusal) async
+    /// A plain HTTP request to a profile's REST endpoint (its `activity` path) was answered.
+    func http(_ request: TappedHTTPRequest) async
 }
 
 extension SimulatorTap {
     public func refused(_ refusal: TappedRefusal) async {}
+    public func http(_ request: TappedHTTPRequest) async {}
+}
+
+/// A plain HTTP request to a profile's REST endpoint, as the tap sees it.
+public struct TappedHTTPRequest: Sendable {
+    public var path: String
+    public var query: String?
+    public var headers: [(name: String, value: String)]
+    /// `address:port` when known.
+    public var peer: String?
+    /// The profile whose endpoint answered.
+    public var profile: String?
+    public var status: Int
+
+    public init(path: String, query: String?, headers: [(name: String, value: String)], peer: String?, profile: String?, status: Int) {
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.peer = peer
+        self.profile = profile
+        self.status = status
+    }
 }
 
 /// A refused upgrade as the tap sees it.

@@ -10,6 +10,7 @@ import TapedeckProtocol
 import TapedeckServer
 import TapedeckRecording
 import TapedeckTesting
+import TapedeckConformance
 
 /// `tapedeck serve`: the simulator.
 struct ServeCommand: AsyncParsableCommand {
@@ -95,6 +96,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "With --record: normal (survives a crash of tapedeck) or full (fsync each batch; survives power loss).")
     var durability: RecordingDurability = .normal
 
+    @Option(help: "Check every client against its profile's client rules (its 'client:' section) and write the report as JSON to this file on shutdown; a summary is printed too.")
+    var conformance: String?
+
+    @Option(help: "Write the client conformance report as JUnit XML to this file on shutdown.")
+    var conformanceJunit: String?
+
+    @Option(help: "Run the simulation clock this many times faster than real time (heartbeats, timeouts, timers, conformance times), 0.01 to 1000.")
+    var clockRate: Double = 1
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -110,6 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
         for (name, text) in [("--handshake-timeout", handshakeTimeout), ("--close-timeout", closeTimeout)] {
             guard try RecordCommand.parseDuration(text) > .zero else { throw ValidationError("\(name) must be more than 0") }
         }
+        if !(0.01...1000).contains(clockRate) { throw ValidationError("--clock-rate must be from 0.01 to 1000 (got \(clockRate))") }
         if !(0...Authenticator.maximumLeeway).contains(jwtLeeway) {
             throw ValidationError("--jwt-leeway must be 0 to \(Int(Authenticator.maximumLeeway)) seconds")
         }
@@ -177,7 +188,12 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("cannot record to \(record): \(error)")
             }
         }
-        let server = SimulatorServer(world: world, configuration: serving, logger: logger, tap: recorder) { host, port in
+        let clock: any SimulationClock = clockRate == 1 ? RealClock() as any SimulationClock : ScaledClock(rate: clockRate)
+        let checking = conformance != nil || conformanceJunit != nil
+        let conformanceTap = checking ? try await Self.conformanceTap(world: world, configuration: serving, clock: clock) : nil
+        let taps: [any SimulatorTap] = [recorder as (any SimulatorTap)?, conformanceTap as (any SimulatorTap)?].compactMap { $0 }
+        let tap: (any SimulatorTap)? = taps.count > 1 ? TapFanOut(taps) : taps.first
+        let server = SimulatorServer(world: world, configuration: serving, clock: clock, logger: logger, tap: tap) { host, port in
             let shownHost = host.contains(":") ? "[\(host)]" : host
             var lines: [String] = []
             lines.append("tapedeck \(TapedeckVersion.current) serving \(world.scenarios.map(\.name).joined(separator: ", "))")
@@ -185,6 +201,11 @@ struct ServeCommand: AsyncParsableCommand {
                 lines.append("  ws://\(shownHost):\(port)\(path)  (\(profiles.joined(separator: ", ")))")
             }
             if let record { lines.append("recording every connection to \(record)") }
+            if let conformanceTap {
+                let checked = conformanceTap.profiles.isEmpty ? "no served profile states client rules" : conformanceTap.profiles.joined(separator: ", ")
+                lines.append("checking client conformance (\(checked)); the report is written on shutdown")
+            }
+            if clock is ScaledClock { lines.append("clock rate \(clockRate == clockRate.rounded() ? String(Int(clockRate)) : String(clockRate))x real time") }
             lines.append("speed \((serving.speed ?? .factor(world.scenarios.first?.speed ?? 1)).description), timeline \(serving.timeline.rawValue), starts \(Self.describe(serving.start ?? world.scenarios.lazy.compactMap(\.startPolicy).first ?? .firstMessage)); Ctrl-C to stop")
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
@@ -202,6 +223,11 @@ struct ServeCommand: AsyncParsableCommand {
                 try? FileManager.default.removeItem(atPath: record)
             }
             throw ExitCode.failure
+        }
+        if let conformanceTap {
+            let report = conformanceTap.report()
+            try ConformanceOutput.write(report, json: conformance, junit: conformanceJunit)
+            FileHandle.standardOutput.write(Data(report.summaryText.utf8))
         }
         if let writerService, let record {
             switch writerService.statistics {
@@ -223,6 +249,16 @@ extension ServeCommand {
         case .firstConnection: "at the first connection"
         case .firstMessage: "at the first client message (or 2 s after the first connection)"
         }
+    }
+
+    /// The tap that checks clients against their profiles' client rules (`--conformance`).
+    static func conformanceTap(world: SimulatorWorld, configuration: SimulatorConfiguration, clock: any SimulationClock) async throws -> ConformanceTap {
+        let authenticator = try await Authenticator(
+            secret: configuration.jwtSecret, issuer: configuration.jwtIssuer, audience: configuration.jwtAudience, leeway: configuration.jwtLeeway)
+        let identifiers = world.profiles.mapValues {
+            ClientIdentifier(profile: $0.profile, authenticator: authenticator, entities: $0.entities, settings: $0.settings)
+        }
+        return ConformanceTap(identifiers: identifiers, order: world.profileOrder, clock: clock)
     }
 
     /// Whether `path` is a SQLite file (a recording) rather than a scenario.

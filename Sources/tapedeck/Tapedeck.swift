@@ -18,6 +18,7 @@ struct Tapedeck: AsyncParsableCommand {
             ServeCommand.self, RecordCommand.self, ReplayCommand.self, DiffCommand.self, ScenarioCommand.self,
             InspectCommand.self, ExportCommand.self, ImportCommand.self,
             TestCommand.self, ValidateCommand.self, TokenCommand.self, ProfilesCommand.self, ProtoCommand.self, BenchCommand.self,
+            ConformanceCommand.self,
         ]
     )
 }
