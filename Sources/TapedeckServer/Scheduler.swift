@@ -11,6 +11,8 @@ struct Scheduler: Sendable {
     let configuration: SimulatorConfiguration
     let clock: any SimulationClock
     let logger: Logger
+    /// Pause, resume and speed, shared by every timeline of the server.
+    let control: TimelineControl
 
     var speed: SimulatorConfiguration.Speed {
         configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1)
@@ -48,10 +50,12 @@ struct Scheduler: Sendable {
 
     private func play(to connection: SimulatorConnection?) async {
         guard !Task.isCancelled else { return }
-        let origin = clock.elapsed
+        // Scenario time maps to the clock through the timeline control: pause, resume and speed
+        // changes from the control API re-anchor it (see ``TimelineControl``).
+        let play = control.register(shared: connection == nil)
+        defer { control.unregister(play) }
         var iterator = makeIterator(epoch: clock.wallTime)
-        let speed = self.speed
-        logger.info("timeline started", metadata: ["speed": "\(speed)", "connection": "\(connection.map { "\($0.id)" } ?? "all")"])
+        logger.info("timeline started", metadata: ["speed": "\(control.speed)", "connection": "\(connection.map { "\($0.id)" } ?? "all")"])
         var ended = false
         func next() -> TimelineEvent? {
             while true {
@@ -67,20 +71,33 @@ struct Scheduler: Sendable {
             }
         }
         while !Task.isCancelled && !ended {
-            switch speed {
-            case .factor(let f):
-                func deadline(_ time: Double) -> Duration { origin + .nanoseconds(Int64((time / f * 1e9).rounded())) }
+            await control.waitWhilePaused()
+            switch control.speed {
+            case .factor:
                 guard let first = next() else { break }
-                do { try await clock.sleep(until: deadline(first.time)) } catch { return }
+                do { try await control.waitUntilDue(first.time, play: play) } catch { return }
+                if case .max = control.speed {
+                    // Switched to max while waiting: the event goes now, the max way.
+                    await hub.publish([first], only: connection, wait: true)
+                    control.handedOver(play: play, count: 1, lastTime: first.time, lag: 0)
+                    continue
+                }
                 // Every event already due goes with the first, in one hand-over.
                 var batch = [first]
                 let now = clock.elapsed
-                while batch.count < Self.dueBatch, let t = iterator.nextTime, deadline(t) <= now, let e = next() { batch.append(e) }
+                while batch.count < Self.dueBatch, let t = iterator.nextTime, let d = control.deadline(for: t, play: play), d <= now, let e = next() {
+                    batch.append(e)
+                }
+                let lag = control.deadline(for: first.time, play: play).map { seconds(now - $0) } ?? 0
+                control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: Swift.max(0, lag))
                 await hub.publish(batch, only: connection, wait: false)
             case .max:
                 var batch: [TimelineEvent] = []
                 while batch.count < Self.maxBatch, let e = next() { batch.append(e) }
-                if !batch.isEmpty { await hub.publish(batch, only: connection, wait: true) }
+                if !batch.isEmpty {
+                    await hub.publish(batch, only: connection, wait: true)
+                    control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: 0)
+                }
                 await Task.yield()
             }
         }
