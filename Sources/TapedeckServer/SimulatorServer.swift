@@ -35,16 +35,32 @@ public struct SimulatorServer: Service {
         public var connections: Int
         public var eventsSent: Int
         public var dropped: Int
-        /// How late the scheduler's last hand-over was, in seconds.
+        /// How late the scheduler's hand-overs were since the previous `status()`, at most, in seconds.
         public var lag: Double
         public var paused: Bool
+
+        /// One line for a terminal: `[status] 3 connections, 120 events sent (12/s), 0 dropped, lag 2 ms`.
+        /// - Parameter rate: events sent per second since the last line.
+        public func line(rate: Double) -> String {
+            "[status] \(connections) connection\(connections == 1 ? "" : "s"), \(eventsSent) events sent (\(Int(rate.rounded()))/s), "
+                + "\(dropped) dropped, lag \(Int((lag * 1000).rounded())) ms\(paused ? ", paused" : "")"
+        }
+
+        /// A warning when the schedule is more than `threshold` seconds behind, else `nil`.
+        public func behindWarning(threshold: Double = 1) -> String? {
+            guard lag > threshold else { return nil }
+            let behind = (lag * 10).rounded() / 10
+            return "warning: the schedule is \(behind) s behind: events are due faster than they can be sent"
+        }
     }
 
-    /// The server's status now; `nil` before `makeServices()`.
+    /// The server's status now; `nil` before `makeServices()`. Its `lag` is the largest since the
+    /// previous call (one reader: `serve`'s status line).
     public func status() -> Status? {
         guard let (hub, control) = live.parts.withLock({ $0 }) else { return nil }
         let t = control.status
-        return Status(connections: hub.connectionCount, eventsSent: t.eventsSent, dropped: metrics.droppedCount, lag: t.lag, paused: t.paused)
+        return Status(
+            connections: hub.connectionCount, eventsSent: t.eventsSent, dropped: metrics.droppedCount, lag: control.takeMaxLag(), paused: t.paused)
     }
 
     /// - Parameters:

@@ -34,6 +34,8 @@ final class TimelineControl: Sendable {
         var eventsSent = 0
         /// How late the last hand-over of the scheduler was, in real seconds.
         var lag: Double = 0
+        /// The largest lag since ``takeMaxLag()`` last read it.
+        var maxLag: Double = 0
     }
 
     /// What a play should do before its next event.
@@ -167,8 +169,17 @@ final class TimelineControl: Sendable {
             s.plays[play]?.lastTime = lastTime
             s.eventsSent += count
             s.lag = lag
+            s.maxLag = Swift.max(s.maxLag, lag)
         }
         metrics.scheduled(count: count, lag: lag)
+    }
+
+    /// The largest lag of a hand-over since the last call, in real seconds; resets it.
+    func takeMaxLag() -> Double {
+        state.withLock { s in
+            defer { s.maxLag = 0 }
+            return s.maxLag
+        }
     }
 
     /// Pauses every timeline; `false` when already paused.

@@ -317,4 +317,48 @@ struct ControlAPITests {
             _ = try await run
         }
     }
+
+    /// The status line's figures: a hand-over 9 s late (the clock jumped 10 s over events due every
+    /// second) is reported once, with a warning, and the next status starts afresh.
+    @Test(.timeLimit(.minutes(1))) func theStatusReportsTheScheduleFallingBehind() async throws {
+        let clock = ManualClock()
+        let box = ServerBox()
+        try await withSimulator(
+            scenario: Self.scenario(every: "1s", count: 10), speed: .factor(1), timeline: .shared, clock: clock, onServer: { box.server = $0 }
+        ) { port in
+            let headers = try await Self.bearer("qa", clock: clock)
+            let (seqs, seen) = AsyncStream<Int>.makeStream()
+            async let run = withClient(port: port, path: "/api/ws", headers: headers) { client in
+                try await client.send(#"{"action":"ping"}"#)
+                while let m = try await client.next() {
+                    guard let n = m["data"]?["seq"]?.intValue else { continue }
+                    seen.yield(n)
+                    if n == 10 { break }
+                }
+                seen.finish()
+                return true
+            }
+            var it = seqs.makeAsyncIterator()
+            #expect(await it.next() == 1)
+            let server = try #require(box.server)
+            let onTime = try #require(server.status())
+            #expect(onTime.lag == 0)
+            #expect(onTime.behindWarning() == nil)
+            clock.advance(by: .seconds(10))
+            while let n = await it.next(), n < 10 {}
+            let late = try #require(server.status())
+            #expect(late.eventsSent == 10)
+            #expect(late.lag == 9)
+            #expect(late.line(rate: 2) == "[status] 1 connection, 10 events sent (2/s), 0 dropped, lag 9000 ms")
+            #expect(late.behindWarning() == "warning: the schedule is 9.0 s behind: events are due faster than they can be sent")
+            #expect(try await http(port: port, "GET", "/_tapedeck/timeline").json?["lag_seconds"]?.doubleValue == 9)
+            #expect(server.status()?.lag == 0, "each status reports the lag since the previous one")
+            _ = try await run
+        }
+    }
+}
+
+/// Hands the server made inside `withSimulator` to the test.
+final class ServerBox: @unchecked Sendable {
+    var server: SimulatorServer?
 }

@@ -366,3 +366,32 @@ def test_bad_input_gets_a_json_error(binary, scenario_file):
         assert code == 400 and "ops-control-center" in body["message"]
         code, body = jcall(host, "POST", "/_tapedeck/faults", {"kind": "reset"}, content_type="text/plain")
         assert code == 415
+
+
+def test_status_line_on_a_terminal_only(binary, scenario_file):
+    import pty
+    import re
+    import select
+    import subprocess
+    master, slave = pty.openpty()
+    tty = subprocess.Popen([binary, "serve", scenario_file, "--port", "0", "--log-level", "warning"], cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    try:
+        with serve(scenario_file) as (_, piped):
+            seen = ""
+            deadline = time.time() + 15
+            while "[status]" not in seen and time.time() < deadline:
+                ready, _, _ = select.select([master], [], [], 1)
+                if ready:
+                    seen += os.read(master, 4096).decode(errors="replace")
+            line = next((l for l in seen.splitlines() if l.startswith("[status]")), None)
+            assert line is not None, seen
+            assert re.match(r"^\[status\] \d+ connections?, \d+ events sent \(\d+/s\), \d+ dropped, lag \d+ ms", line), line
+            # The same seconds with standard error not a terminal: no status line.
+            piped.log.seek(0)
+            assert "[status]" not in piped.log.read()
+    finally:
+        tty.terminate()
+        tty.wait(timeout=10)
+        os.close(master)
