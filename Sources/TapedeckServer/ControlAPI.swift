@@ -32,7 +32,7 @@ struct ControlAPI: Sendable {
     }
 
     /// The fault kinds `POST /_tapedeck/faults` knows.
-    static let faultKinds = ["close", "reset", "refuse_upgrades", "stall"]
+    static let faultKinds = ScheduledFault.kinds
     /// The keys of a selector (`to`).
     static let selectorKeys = ["path", "profile", "user", "tenant", "connection"]
 
@@ -179,18 +179,7 @@ struct ControlAPI: Sendable {
 
     /// The connections a selector (`to`) names; every connection without one.
     func select(_ selector: Value?) async throws -> [(SimulatorConnection, ConnectionSnapshot)] {
-        let s = try ConnectionSelector(selector)
-        var out: [(SimulatorConnection, ConnectionSnapshot)] = []
-        for c in hub.allConnections {
-            guard s.path == nil || s.path == c.path, s.profile == nil || s.profile == c.profileName, s.connection == nil || s.connection == c.id else {
-                continue
-            }
-            guard let snap = await c.snapshot() else { continue }
-            if let user = s.user, snap.user != user { continue }
-            if let tenant = s.tenant, snap.tenant != tenant { continue }
-            out.append((c, snap))
-        }
-        return out
+        try await FaultInjector(hub: hub, gate: gate).select(selector)
     }
 
     // MARK: Emit
@@ -239,56 +228,7 @@ struct ControlAPI: Sendable {
     // MARK: Faults
 
     func fault(_ body: Value) async throws -> Value {
-        guard let kind = body["kind"]?.stringValue else {
-            throw Failure.badRequest("'kind' is required: one of \(Self.faultKinds.joined(separator: ", "))")
-        }
-        switch kind {
-        case "close":
-            let code = body["code"].map { $0.intValue ?? -1 } ?? 1001
-            guard CloseCode.mayBeSent(code) else {
-                throw Failure.badRequest("'code' \(code) cannot be sent in a close frame: use 1000-1003, 1007-1014 or 3000-4999 (e.g. 1001, 1011, 1012, 4000)")
-            }
-            let reason = body["reason"]?.stringValue ?? ""
-            guard reason.utf8.count <= 123 else { throw Failure.badRequest("'reason' is at most 123 bytes of UTF-8") }
-            let targets = try await select(body["to"])
-            for (c, _) in targets { c.close(code: code, reason: reason) }
-            return ["kind": "close", "code": .int(code), "connections": .array(targets.map { .int($0.0.id) })]
-        case "reset":
-            let targets = try await select(body["to"])
-            for (c, _) in targets { c.reset() }
-            return ["kind": "reset", "connections": .array(targets.map { .int($0.0.id) })]
-        case "stall":
-            let duration = try Self.seconds(body)
-            let targets = try await select(body["to"])
-            for (c, _) in targets { c.stall(for: duration) }
-            return ["kind": "stall", "seconds": body["seconds"]!, "connections": .array(targets.map { .int($0.0.id) })]
-        case "refuse_upgrades":
-            let duration = try Self.seconds(body)
-            let status = body["status"].map { $0.intValue ?? -1 } ?? 503
-            guard (400...599).contains(status) else { throw Failure.badRequest("'status' must be an HTTP error status, 400 to 599 (e.g. 503, 429)") }
-            var retryAfter: Int?
-            if let r = body["retry_after"] {
-                guard let n = r.intValue, n >= 0 else { throw Failure.badRequest("'retry_after' must be a whole number of seconds") }
-                retryAfter = n
-            }
-            let selector = try ConnectionSelector(body["to"])
-            guard selector.user == nil, selector.tenant == nil, selector.connection == nil else {
-                throw Failure.badRequest("refuse_upgrades selects by 'path' and 'profile' only: who a client is is known only after its upgrade")
-            }
-            gate.refuse(for: duration, status: status, retryAfter: retryAfter, path: selector.path, profile: selector.profile)
-            var out: Value = ["kind": "refuse_upgrades", "seconds": body["seconds"]!, "status": .int(status)]
-            if let retryAfter { out["retry_after"] = .int(retryAfter) }
-            return out
-        default:
-            throw Failure.badRequest("unknown fault kind '\(kind)': use one of \(Self.faultKinds.joined(separator: ", "))")
-        }
+        try await FaultInjector(hub: hub, gate: gate).apply(body)
     }
 
-    /// A fault's `seconds` (more than 0, at most a day).
-    static func seconds(_ body: Value) throws -> Duration {
-        guard let s = body["seconds"]?.doubleValue, s > 0, s <= 86_400 else {
-            throw Failure.badRequest("'seconds' is required: how long, more than 0 (e.g. {\"seconds\": 5})")
-        }
-        return .nanoseconds(Int64((s * 1e9).rounded()))
-    }
 }

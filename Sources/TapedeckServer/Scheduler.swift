@@ -13,6 +13,8 @@ struct Scheduler: Sendable {
     let logger: Logger
     /// Pause, resume and speed, shared by every timeline of the server.
     let control: TimelineControl
+    /// Carries out the scenarios' `faults:`.
+    let faults: FaultInjector
 
     var speed: SimulatorConfiguration.Speed {
         configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1)
@@ -31,10 +33,31 @@ struct Scheduler: Sendable {
         configuration.start ?? world.scenarios.lazy.compactMap(\.startPolicy).first ?? .firstMessage
     }
 
-    /// Plays the shared timeline to every connection. Returns when it ends or is cancelled.
+    /// Plays the shared timeline to every connection, and the scenarios' `faults:` at their times.
+    /// Returns when both end or on cancellation.
     func runShared() async {
         await hub.start.wait(startPolicy, grace: configuration.startGrace)
         await play(to: nil)
+    }
+
+    /// The scenarios' faults, in time order (once, even when the timeline loops).
+    var scheduledFaults: [ScheduledFault] {
+        world.scenarios.flatMap(\.faults).sorted { $0.at < $1.at }
+    }
+
+    /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it).
+    private func playFaults(_ list: [ScheduledFault], play: Int) async {
+        for f in list {
+            do { try await control.waitUntilDue(f.at, play: play) } catch { return }
+            do {
+                let done = try await faults.apply(f.spec)
+                logger.info("scheduled fault", metadata: ["at": "\(f.at)", "fault": "\(done.jsonString)", "from": "\(f.location)"])
+            } catch let failure as ControlAPI.Failure {
+                logger.error("\(f.location): fault not applied: \(failure.message)")
+            } catch {
+                logger.error("\(f.location): fault not applied: \(error)")
+            }
+        }
     }
 
     /// Plays a private timeline to one connection.
@@ -54,6 +77,16 @@ struct Scheduler: Sendable {
         // changes from the control API re-anchor it (see ``TimelineControl``).
         let play = control.register(shared: connection == nil)
         defer { control.unregister(play) }
+        // Faults belong to the shared timeline (the world), not to a connection's private one.
+        let faultList = connection == nil ? scheduledFaults : []
+        await withTaskGroup(of: Void.self) { group in
+            if !faultList.isEmpty { group.addTask { await playFaults(faultList, play: play) } }
+            await playEvents(to: connection, play: play)
+            await group.waitForAll()
+        }
+    }
+
+    private func playEvents(to connection: SimulatorConnection?, play: Int) async {
         var iterator = makeIterator(epoch: clock.wallTime)
         logger.info("timeline started", metadata: ["speed": "\(control.speed)", "connection": "\(connection.map { "\($0.id)" } ?? "all")"])
         var ended = false

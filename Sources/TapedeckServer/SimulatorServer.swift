@@ -117,7 +117,9 @@ public struct SimulatorServer: Service {
             speed: configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1), clock: clock, metrics: metrics)
         let gate = UpgradeGate(clock: clock)
         live.parts.withLock { $0 = (hub, control) }
-        let scheduler = Scheduler(hub: hub, world: world, configuration: configuration, clock: clock, logger: logger, control: control)
+        let scheduler = Scheduler(
+            hub: hub, world: world, configuration: configuration, clock: clock, logger: logger, control: control,
+            faults: FaultInjector(hub: hub, gate: gate))
         let endpoints = self.endpoints
         let world = self.world
         let configuration = self.configuration

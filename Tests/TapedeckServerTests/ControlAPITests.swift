@@ -5,6 +5,7 @@ import NIOPosix
 import Testing
 import TapedeckCore
 import TapedeckProtocol
+import TapedeckScenario
 import TapedeckServer
 
 /// The control API on a real server: `/_tapedeck/...`, a plain GET on a WebSocket path, `/metrics`.
@@ -29,7 +30,7 @@ struct ControlAPITests {
         return [.authorization: "Bearer \(jwt)"]
     }
 
-    @Test func aPlainGetOnAWebSocketPathAnswers426NamingTheProfile() async throws {
+    @Test(.timeLimit(.minutes(1))) func aPlainGetOnAWebSocketPathAnswers426NamingTheProfile() async throws {
         try await withSimulator(scenario: Self.scenario()) { port in
             let a = try await http(port: port, "GET", "/api/ws")
             #expect(a.status == 426)
@@ -39,7 +40,7 @@ struct ControlAPITests {
         }
     }
 
-    @Test func healthVersionAndConnectionsShowALiveClient() async throws {
+    @Test(.timeLimit(.minutes(1))) func healthVersionAndConnectionsShowALiveClient() async throws {
         try await withSimulator(scenario: Self.scenario(), speed: .factor(1), timeline: .shared) { port in
             #expect(try await http(port: port, "GET", "/_tapedeck/health").json?["status"] == "ok")
             #expect(try await http(port: port, "GET", "/_tapedeck/version").json?["name"] == "tapedeck")
@@ -47,6 +48,7 @@ struct ControlAPITests {
             let (done, doneGo) = AsyncStream<Void>.makeStream()
             let headers = try await Self.bearer("alice")
             async let run = withClient(port: port, path: "/api/ws", headers: headers) { client in
+                defer { readyGo.finish() }
                 try await client.send(#"{"action":"subscribe","topics":["incidents"],"filters":{"squad":"platform"}}"#)
                 try await client.send(#"{"action":"ping"}"#)
                 _ = try await client.collect { $0["action"] == "pong" }
@@ -72,7 +74,7 @@ struct ControlAPITests {
         }
     }
 
-    @Test func aControlTokenIsRequiredWhenSetAndNoControlTurnsTheAPIOff() async throws {
+    @Test(.timeLimit(.minutes(1))) func aControlTokenIsRequiredWhenSetAndNoControlTurnsTheAPIOff() async throws {
         try await withSimulator(scenario: Self.scenario(), configure: { $0.controlToken = "s3cret" }) { port async throws in
             let without = try await http(port: port, "GET", "/_tapedeck/health")
             #expect(without.status == 401)
@@ -89,7 +91,7 @@ struct ControlAPITests {
         }
     }
 
-    @Test func badInputGetsAClearError() async throws {
+    @Test(.timeLimit(.minutes(1))) func badInputGetsAClearError() async throws {
         try await withSimulator(scenario: Self.scenario()) { port in
             let notJSON = try await http(port: port, "POST", "/_tapedeck/emit", body: "{not json")
             #expect(notJSON.status == 400)
@@ -119,6 +121,7 @@ struct ControlAPITests {
             let headers = try await Self.bearer("qa", clock: clock)
             let (seqs, seen) = AsyncStream<Int>.makeStream()
             async let run = withClient(port: port, path: "/api/ws", headers: headers) { client in
+                defer { seen.finish() }
                 try await client.send(#"{"action":"ping"}"#)
                 while let m = try await client.next() {
                     guard let n = m["data"]?["seq"]?.intValue else { continue }
@@ -160,8 +163,13 @@ struct ControlAPITests {
             let (ready, readyGo) = AsyncStream<Void>.makeStream()
             func client(_ user: String) async throws -> ClientRun<[Value]> {
                 try await withClient(port: port, path: "/api/ws", headers: try await Self.bearer(user)) { client in
-                    try await client.send(#"{"action":"ping"}"#)
-                    _ = try await client.collect { $0["action"] == "pong" }
+                    do {
+                        try await client.send(#"{"action":"ping"}"#)
+                        _ = try await client.collect { $0["action"] == "pong" }
+                    } catch {
+                        readyGo.yield()
+                        throw error
+                    }
                     readyGo.yield()
                     // Up to the broadcast that every client gets last.
                     return try await client.collect { $0["data"]?["id"] == "to-all" }
@@ -196,6 +204,7 @@ struct ControlAPITests {
         try await withSimulator(scenario: Self.scenario(), speed: .factor(1), timeline: .shared) { port in
             let (ready, readyGo) = AsyncStream<Void>.makeStream()
             async let run = withClient(port: port, path: "/api/ws", headers: try await Self.bearer("alice")) { client in
+                defer { readyGo.finish() }
                 try await client.send(#"{"action":"ping"}"#)
                 _ = try await client.collect { $0["action"] == "pong" }
                 readyGo.yield()
@@ -261,6 +270,10 @@ struct ControlAPITests {
             let (ready, readyGo) = AsyncStream<Void>.makeStream()
             let (ids, got) = AsyncStream<String>.makeStream()
             async let run = withClient(port: port, path: "/api/ws", headers: try await Self.bearer("alice", clock: clock)) { client in
+                defer {
+                    readyGo.finish()
+                    got.finish()
+                }
                 try await client.send(#"{"action":"ping"}"#)
                 _ = try await client.collect { $0["action"] == "pong" }
                 readyGo.yield()
@@ -294,6 +307,7 @@ struct ControlAPITests {
             let (ready, readyGo) = AsyncStream<Void>.makeStream()
             let (done, doneGo) = AsyncStream<Void>.makeStream()
             async let run = withClient(port: port, path: "/api/ws", headers: try await Self.bearer("alice")) { client in
+                defer { readyGo.finish() }
                 try await client.send(#"{"action":"ping"}"#)
                 _ = try await client.collect { $0["action"] == "pong" }
                 readyGo.yield()
@@ -328,7 +342,9 @@ struct ControlAPITests {
         ) { port in
             let headers = try await Self.bearer("qa", clock: clock)
             let (seqs, seen) = AsyncStream<Int>.makeStream()
+            let (done, doneGo) = AsyncStream<Void>.makeStream()
             async let run = withClient(port: port, path: "/api/ws", headers: headers) { client in
+                defer { seen.finish() }
                 try await client.send(#"{"action":"ping"}"#)
                 while let m = try await client.next() {
                     guard let n = m["data"]?["seq"]?.intValue else { continue }
@@ -336,6 +352,8 @@ struct ControlAPITests {
                     if n == 10 { break }
                 }
                 seen.finish()
+                // Connected until the test has read the status.
+                for await _ in done { break }
                 return true
             }
             var it = seqs.makeAsyncIterator()
@@ -353,8 +371,72 @@ struct ControlAPITests {
             #expect(late.behindWarning() == "warning: the schedule is 9.0 s behind: events are due faster than they can be sent")
             #expect(try await http(port: port, "GET", "/_tapedeck/timeline").json?["lag_seconds"]?.doubleValue == 9)
             #expect(server.status()?.lag == 0, "each status reports the lag since the previous one")
+            doneGo.finish()
             _ = try await run
         }
+    }
+}
+
+extension ControlAPITests {
+    /// A scenario's `faults:` happen at their scenario time, on the simulation clock: a pause
+    /// holds them back like events.
+    @Test(.timeLimit(.minutes(1))) func aScheduledFaultClosesAtItsScenarioTimeAndWaitsForAPause() async throws {
+        let clock = ManualClock()
+        let yaml = Self.scenario(every: "1s", count: 10) + """
+
+            faults:
+              - { at: 3s, kind: close, code: 4001, reason: scheduled, to: { user: alice } }
+            """
+        try await withSimulator(scenario: yaml, speed: .factor(1), timeline: .shared, clock: clock) { port in
+            let (seqs, seen) = AsyncStream<Int>.makeStream()
+            async let run = withClient(port: port, path: "/api/ws", headers: try await Self.bearer("alice", clock: clock)) { client in
+                defer { seen.finish() }
+                try await client.send(#"{"action":"ping"}"#)
+                var all: [Int] = []
+                while let m = try await client.next() {
+                    guard let n = m["data"]?["seq"]?.intValue else { continue }
+                    all.append(n)
+                    seen.yield(n)
+                }
+                return all
+            }
+            var it = seqs.makeAsyncIterator()
+            #expect(await it.next() == 1)
+            _ = try await http(port: port, "POST", "/_tapedeck/timeline/pause")
+            clock.advance(by: .seconds(5))
+            #expect(try await http(port: port, "GET", "/_tapedeck/health").json?["connections"] == 1, "paused: the fault waits")
+            _ = try await http(port: port, "POST", "/_tapedeck/timeline/resume")
+            clock.advance(by: .seconds(2))
+            #expect(await it.next() == 2)
+            #expect(await it.next() == 3)
+            clock.advance(by: .seconds(1))
+            let result = try await run
+            #expect(result.closeCode == 4001)
+            #expect(Array((result.value ?? []).prefix(3)) == [1, 2, 3])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aScenarioFaultWithAnUnknownKindOrNoDurationIsAnError() throws {
+        let bad = Self.scenario() + """
+
+            faults:
+              - { at: 1s, kind: explode }
+              - { at: 2s, kind: stall }
+              - { at: 3s, kind: close, code: 1005 }
+            """
+        do {
+            _ = try ScenarioLoader().load(text: bad, file: "faults.yaml")
+            Issue.record("the scenario loaded")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("faults.yaml:13:"), "\(text)")
+            #expect(text.contains("unknown fault kind 'explode': use one of close, reset, refuse_upgrades, stall"), "\(text)")
+            #expect(text.contains("a stall fault needs 'seconds'"), "\(text)")
+            #expect(text.contains("close code 1005 cannot be sent"), "\(text)")
+        }
+        let good = try ScenarioLoader().load(text: Self.scenario() + "\nfaults:\n  - { at: 2s, kind: stall, seconds: 500ms }\n", file: "ok.yaml")
+        #expect(good.faults.map(\.at) == [2])
+        #expect(good.faults.first?.spec["seconds"]?.doubleValue == 0.5)
     }
 }
 

@@ -395,3 +395,29 @@ def test_status_line_on_a_terminal_only(binary, scenario_file):
         tty.terminate()
         tty.wait(timeout=10)
         os.close(master)
+
+
+def test_a_scenario_schedules_faults(binary, tmp_path):
+    path = tmp_path / "faults.yaml"
+    path.write_text(SCENARIO + """\
+faults:
+  - { at: 1s, kind: refuse_upgrades, seconds: 30s, status: 429, retry_after: 9 }
+  - { at: 2s, kind: close, code: 1011, reason: scheduled failure }
+""")
+    with serve(str(path)) as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("ivy")) as ws:
+                started = time.monotonic()
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as e:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                assert e.value.rcvd is not None and e.value.rcvd.code == 1011 and e.value.rcvd.reason == "scheduled failure"
+                assert time.monotonic() - started > 1.0
+            # The refusal scheduled at 1 s holds for 30 s.
+            try:
+                async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("ivy")):
+                    return None
+            except websockets.exceptions.InvalidStatus as r:
+                return r.response
+        response = run(go())
+        assert response is not None and response.status_code == 429 and response.headers["Retry-After"] == "9"
