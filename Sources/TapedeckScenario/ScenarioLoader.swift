@@ -17,7 +17,7 @@ public struct ScenarioLoader: Sendable {
         "scenario", "description", "profile", "seed", "speed", "loop", "start", "vars", "include", "entities",
         "settings", "streams", "tests", "faults",
     ]
-    static let faultKeys = ["at", "kind", "to", "code", "reason", "seconds", "status", "retry_after"]
+    static let faultKeys = ["at", "kind", "to", "code", "reason", "seconds", "status", "retry_after", "percent"]
     static let streamKeys = ["name", "profile", "at", "after", "every", "rate", "count", "for", "until", "jitter", "vars", "event", "progress", "events"]
     static let timedEventKeys = ["at", "event"]
     static let progressKeys = ["duration", "steps", "stop_at", "phases", "event", "final"]
@@ -247,7 +247,7 @@ public struct ScenarioLoader: Sendable {
             if let n = keys["reason"] { if let t = r.string(n, what: "'reason'") { spec["reason"] = .string(t) } else { ok = false } }
             if let n = keys["seconds"] {
                 if let d = r.duration(n, what: "'seconds'", allowZero: false) { spec["seconds"] = .double(d) } else { ok = false }
-            } else if kind == "stall" || kind == "refuse_upgrades" {
+            } else if ["stall", "refuse_upgrades", "drop", "duplicate"].contains(kind) {
                 r.error("a \(kind) fault needs 'seconds' (how long, e.g. 5s)", at: item)
                 ok = false
             }
@@ -256,6 +256,15 @@ public struct ScenarioLoader: Sendable {
                     r.error("'status' must be an HTTP error status, 400 to 599", at: n)
                     ok = false
                 }
+            }
+            if let n = keys["percent"] {
+                if let p = r.number(n, what: "'percent'"), p > 0, p <= 100 { spec["percent"] = .double(p) } else {
+                    r.error("'percent' must be more than 0 and at most 100", at: n)
+                    ok = false
+                }
+            } else if kind == "drop" || kind == "duplicate" {
+                r.error("a \(kind) fault needs 'percent' (the share of events, e.g. 50)", at: item)
+                ok = false
             }
             if let n = keys["retry_after"] {
                 if let c = r.integer(n, what: "'retry_after'", minimum: 0) { spec["retry_after"] = .int(c) } else { ok = false }

@@ -50,6 +50,15 @@ struct FaultInjector: Sendable {
             let targets = try await select(body["to"])
             for (c, _) in targets { c.stall(for: duration) }
             return ["kind": "stall", "seconds": body["seconds"]!, "connections": .array(targets.map { .int($0.0.id) })]
+        case "drop", "duplicate":
+            let duration = try Self.seconds(body)
+            guard let percent = body["percent"]?.doubleValue, percent > 0, percent <= 100 else {
+                throw Failure.badRequest("'percent' is required: the share of events to \(kind == "drop" ? "drop" : "send twice"), more than 0 and at most 100")
+            }
+            let targets = try await select(body["to"])
+            let share = percent / 100
+            for (c, _) in targets { c.eventFault(drop: kind == "drop" ? share : 0, duplicate: kind == "duplicate" ? share : 0, for: duration) }
+            return ["kind": .string(kind), "percent": .double(percent), "seconds": body["seconds"]!, "connections": .array(targets.map { .int($0.0.id) })]
         case "refuse_upgrades":
             let duration = try Self.seconds(body)
             let status = body["status"].map { $0.intValue ?? -1 } ?? 503

@@ -73,6 +73,12 @@ final class SimulatorConnection: Sendable {
         eventLoop.execute { handler.value.stall(for: duration) }
     }
 
+    /// Drops or duplicates a share of its events for `duration` (from any thread).
+    func eventFault(drop: Double, duplicate: Double, for duration: Duration) {
+        let handler = self.handler
+        eventLoop.execute { handler.value.eventFault(drop: drop, duplicate: duplicate, for: duration) }
+    }
+
     /// Closes with `code` after what is queued (from any thread).
     func close(code: Int, reason: String) {
         let handler = self.handler

@@ -122,6 +122,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// A stall fault: nothing is written until the stall ends (frames wait in the queue).
     private var stalled = false
     private var stallGeneration = 0
+    /// A `drop` or `duplicate` fault on events: the share of events it applies to (0 to 1), until
+    /// a moment of the simulation clock (read only while a fault is on).
+    private var eventFault: (drop: Double, duplicate: Double, until: Duration)?
+    private var faultRandom: SeededRandom
     /// This profile's metrics, resolved once.
     private let profileMetrics: ServerMetrics.ProfileMetrics
 
@@ -140,6 +144,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         self.deflater = setup.deflate.flatMap { try? MessageDeflater($0, asServer: true) }
         self.inflater = setup.deflate.flatMap { _ in try? MessageInflater() }
         self.connectedAt = services.clock.wallTime
+        self.faultRandom = SeededRandom(seed: UInt64(setup.id), stream: "faults")
         self.profileMetrics = services.metrics.profile(setup.profileName)
     }
 
@@ -430,6 +435,19 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// (droppable, with its subscription's tag) or a reply (never dropped, but bounded).
     private func send(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
         guard phase == .open else { return }
+        // A drop or duplicate fault, while one is on: one optional check per event otherwise.
+        if event != nil, let f = eventFault {
+            guard services.clock.elapsed < f.until else {
+                eventFault = nil
+                return sendNow(frame, event: event)
+            }
+            if f.drop > 0, faultRandom.unit() < f.drop { return }
+            if f.duplicate > 0, faultRandom.unit() < f.duplicate { sendNow(frame, event: event) }
+        }
+        sendNow(frame, event: event)
+    }
+
+    private func sendNow(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
         if queue.isEmpty, !stalled, context?.channel.isWritable ?? false {
             write(frame)
         } else if let event {
@@ -716,6 +734,14 @@ extension WebSocketConnectionHandler {
             do { try await clock.sleep(for: duration) } catch { return }
             loop.execute { handler.value.endStall(generation: generation) }
         })
+    }
+
+    /// Drops, or sends twice, `share` (0 to 1) of the events bound for this connection for
+    /// `duration` of simulation time (seeded: the same connection id rolls the same way).
+    func eventFault(drop: Double, duplicate: Double, for duration: Duration) {
+        guard phase == .open else { return }
+        logger.info("fault: events", metadata: ["drop": "\(drop)", "duplicate": "\(duplicate)", "for": "\(duration)"])
+        eventFault = (drop, duplicate, services.clock.elapsed + duration)
     }
 
     private func endStall(generation: Int) {

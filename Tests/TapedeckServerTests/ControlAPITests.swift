@@ -99,7 +99,7 @@ struct ControlAPITests {
             #expect(notJSON.json?["message"]?.stringValue?.contains("not valid JSON") == true)
             let kind = try await http(port: port, "POST", "/_tapedeck/faults", body: #"{"kind":"explode"}"#)
             #expect(kind.status == 400)
-            #expect(kind.json?["message"]?.stringValue?.contains("close, reset, refuse_upgrades, stall") == true, "\(kind.body)")
+            #expect(kind.json?["message"]?.stringValue?.contains("close, reset, refuse_upgrades, stall, drop, duplicate") == true, "\(kind.body)")
             let speed = try await http(port: port, "POST", "/_tapedeck/timeline/speed", body: #"{"speed":"fast"}"#)
             #expect(speed.status == 400)
             let code = try await http(port: port, "POST", "/_tapedeck/faults", body: #"{"kind":"close","code":1005}"#)
@@ -430,13 +430,61 @@ extension ControlAPITests {
         } catch {
             let text = "\(error)"
             #expect(text.contains("faults.yaml:13:"), "\(text)")
-            #expect(text.contains("unknown fault kind 'explode': use one of close, reset, refuse_upgrades, stall"), "\(text)")
+            #expect(text.contains("unknown fault kind 'explode': use one of close, reset, refuse_upgrades, stall, drop, duplicate"), "\(text)")
             #expect(text.contains("a stall fault needs 'seconds'"), "\(text)")
             #expect(text.contains("close code 1005 cannot be sent"), "\(text)")
         }
         let good = try ScenarioLoader().load(text: Self.scenario() + "\nfaults:\n  - { at: 2s, kind: stall, seconds: 500ms }\n", file: "ok.yaml")
         #expect(good.faults.map(\.at) == [2])
         #expect(good.faults.first?.spec["seconds"]?.doubleValue == 0.5)
+    }
+}
+
+extension ControlAPITests {
+    /// `drop` and `duplicate` at 100 %: while on, no event arrives, or each arrives twice; after
+    /// their seconds (on the manual clock), events flow as usual.
+    @Test(.timeLimit(.minutes(1))) func dropAndDuplicateFaultsApplyToEventsForTheirSeconds() async throws {
+        let clock = ManualClock()
+        try await withSimulator(scenario: Self.scenario(), speed: .factor(1), timeline: .shared, clock: clock) { port in
+            let (ready, readyGo) = AsyncStream<Void>.makeStream()
+            let (ids, got) = AsyncStream<String>.makeStream()
+            async let run = withClient(port: port, path: "/api/ws", headers: try await Self.bearer("alice", clock: clock)) { client in
+                defer {
+                    readyGo.finish()
+                    got.finish()
+                }
+                try await client.send(#"{"action":"ping"}"#)
+                _ = try await client.collect { $0["action"] == "pong" }
+                readyGo.yield()
+                while let m = try await client.next() {
+                    guard let id = m["data"]?["id"]?.stringValue else { continue }
+                    got.yield(id)
+                    if id == "end" { break }
+                }
+                return true
+            }
+            for await _ in ready { break }
+            var it = ids.makeAsyncIterator()
+            let emit = { (id: String) async throws -> Int in
+                let r = try await http(port: port, "POST", "/_tapedeck/emit", body: #"{"event":{"type":"incident","action":"created","data":{"id":"\#(id)"}}}"#)
+                return r.json?["delivered_to"]?.arrayValue?.count ?? -1
+            }
+            let drop = try await http(port: port, "POST", "/_tapedeck/faults", body: #"{"kind":"drop","percent":100,"seconds":5}"#)
+            #expect(drop.json?["connections"]?.arrayValue?.count == 1, "\(drop.body)")
+            #expect(try await emit("dropped-1") == 1)
+            #expect(try await emit("dropped-2") == 1)
+            // The fault ends when the clock says so: the next event after that goes through.
+            clock.advance(by: .seconds(5))
+            #expect(try await emit("after-drop") == 1)
+            _ = try await http(port: port, "POST", "/_tapedeck/faults", body: #"{"kind":"duplicate","percent":100,"seconds":5}"#)
+            #expect(try await emit("twice") == 1)
+            clock.advance(by: .seconds(5))
+            #expect(try await emit("end") == 1)
+            var seen: [String] = []
+            while let id = await it.next() { seen.append(id) }
+            #expect(seen == ["after-drop", "twice", "twice", "end"])
+            _ = try await run
+        }
     }
 }
 

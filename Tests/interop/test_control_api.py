@@ -359,7 +359,7 @@ def test_bad_input_gets_a_json_error(binary, scenario_file):
         code, body = jcall(host, "POST", "/_tapedeck/emit", raw=b"{oops")
         assert code == 400 and body["error"] == "bad_request" and "JSON" in body["message"]
         code, body = jcall(host, "POST", "/_tapedeck/faults", {"kind": "meteor"})
-        assert code == 400 and all(k in body["message"] for k in ("close", "reset", "refuse_upgrades", "stall"))
+        assert code == 400 and all(k in body["message"] for k in ("close", "reset", "refuse_upgrades", "stall", "drop", "duplicate"))
         code, body = jcall(host, "POST", "/_tapedeck/timeline/speed", {"speed": 0})
         assert code == 400
         code, body = jcall(host, "POST", "/_tapedeck/emit", {"event": {"type": "x"}, "profile": "nope"})
@@ -421,3 +421,43 @@ faults:
                 return r.response
         response = run(go())
         assert response is not None and response.status_code == 429 and response.headers["Retry-After"] == "9"
+
+
+def test_drop_and_duplicate_faults(binary, scenario_file):
+    with serve(scenario_file, "--speed", "0.1") as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("jill")) as ws:
+                await ws.send(json.dumps({"action": "ping"}))
+                while json.loads(await ws.recv()).get("action") != "pong":
+                    pass
+
+                def emit(i):
+                    c, r = jcall(host, "POST", "/_tapedeck/emit", {"event": {"type": "incident", "action": "created", "data": {"id": i}}})
+                    assert c == 200 and len(r["delivered_to"]) == 1
+
+                c, r = jcall(host, "POST", "/_tapedeck/faults", {"kind": "duplicate", "percent": 100, "seconds": 60})
+                assert c == 200 and len(r["connections"]) == 1
+                emit("twice")
+                c, r = jcall(host, "POST", "/_tapedeck/faults", {"kind": "drop", "percent": 100, "seconds": 60})
+                assert c == 200
+                for i in range(5):
+                    emit(f"dropped-{i}")
+                c, r = jcall(host, "POST", "/_tapedeck/faults", {"kind": "drop", "percent": 50, "seconds": 60})
+                for i in range(200):
+                    emit(f"half-{i}")
+                # A close after the events, to know when they are all in.
+                jcall(host, "POST", "/_tapedeck/faults", {"kind": "close", "code": 4000})
+                ids = []
+                with pytest.raises(websockets.exceptions.ConnectionClosed):
+                    while True:
+                        m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                        if m.get("type") == "incident":
+                            ids.append(m["data"]["id"])
+                assert ids[:2] == ["twice", "twice"]
+                assert not any(i.startswith("dropped") for i in ids)
+                half = [i for i in ids if i.startswith("half")]
+                assert 60 <= len(half) <= 140, len(half)
+                assert half == sorted(half, key=lambda s: int(s.split("-")[1]))
+                code, body = jcall(host, "POST", "/_tapedeck/faults", {"kind": "drop", "seconds": 1})
+                assert code == 400 and "percent" in body["message"]
+        run(go())
