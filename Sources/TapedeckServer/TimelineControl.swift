@@ -30,6 +30,8 @@ final class TimelineControl: Sendable {
         var plays: [Int: Play] = [:]
         var nextPlay = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// The plays asleep until their next event, woken by a change.
+        var wakes: [Int: ClockWake] = [:]
         var nextWaiter = 0
         var eventsSent = 0
         /// How late the last hand-over of the scheduler was, in real seconds.
@@ -142,14 +144,17 @@ final class TimelineControl: Sendable {
             case .paused(let generation):
                 await waitForChange(after: generation)
             case .until(let deadline, let generation):
-                let clock = self.clock
                 // Whichever comes first: the deadline, or a change (which recomputes it).
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await clock.sleep(until: deadline) }
-                    group.addTask { await self.waitForChange(after: generation) }
-                    _ = try await group.next()
-                    group.cancelAll()
+                let wake = ClockWake()
+                let id = state.withLock { s -> Int? in
+                    guard s.generation == generation else { return nil }
+                    s.nextWaiter += 1
+                    s.wakes[s.nextWaiter] = wake
+                    return s.nextWaiter
                 }
+                guard let id else { continue }
+                defer { _ = state.withLock { $0.wakes.removeValue(forKey: id) } }
+                try await clock.sleep(until: deadline, wake: wake)
             }
         }
     }
@@ -209,20 +214,23 @@ final class TimelineControl: Sendable {
     /// Re-anchors every play at this moment, applies `body`, and wakes the waiting plays.
     private func change(_ body: (inout State) -> Bool) -> Bool {
         let now = clock.elapsed
-        let (changed, waiters) = state.withLock { s -> (Bool, [CheckedContinuation<Void, Never>]) in
+        let (changed, waiters, wakes) = state.withLock { s -> (Bool, [CheckedContinuation<Void, Never>], [ClockWake]) in
             for (id, p) in s.plays {
                 var q = p
                 q.anchorTime = Self.time(of: p, state: s, now: now)
                 q.anchorElapsed = now
                 s.plays[id] = q
             }
-            guard body(&s) else { return (false, []) }
+            guard body(&s) else { return (false, [], []) }
             s.generation += 1
             let w = Array(s.waiters.values)
             s.waiters = [:]
-            return (true, w)
+            let k = Array(s.wakes.values)
+            s.wakes = [:]
+            return (true, w, k)
         }
         for w in waiters { w.resume() }
+        for k in wakes { k.wake() }
         return changed
     }
 
