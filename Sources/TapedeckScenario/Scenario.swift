@@ -34,6 +34,8 @@ public struct Scenario: Sendable {
     public var file: String
     /// Client scripts that `tapedeck test` runs against this scenario (`tests:`).
     public var tests: [ScenarioTest] = []
+    /// Faults at given scenario times (`faults:`), in time order.
+    public var faults: [ScheduledFault] = []
 
     public init(
         name: String, description: String? = nil, profile: String? = nil, seed: UInt64 = 0, speed: Double? = nil,

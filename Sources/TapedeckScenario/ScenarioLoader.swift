@@ -15,8 +15,9 @@ public struct ScenarioLoader: Sendable {
 
     static let topLevelKeys = [
         "scenario", "description", "profile", "seed", "speed", "loop", "start", "vars", "include", "entities",
-        "settings", "streams", "tests",
+        "settings", "streams", "tests", "faults",
     ]
+    static let faultKeys = ["at", "kind", "to", "code", "reason", "seconds", "status", "retry_after", "percent"]
     static let streamKeys = ["name", "profile", "at", "after", "every", "rate", "count", "for", "until", "jitter", "vars", "event", "progress", "events"]
     static let timedEventKeys = ["at", "event"]
     static let progressKeys = ["duration", "steps", "stop_at", "phases", "event", "final"]
@@ -204,7 +205,73 @@ public struct ScenarioLoader: Sendable {
         }
         s.streams = streams
         if let n = keys["tests"] { s.tests = readTests(n, reader: r) }
+        if let n = keys["faults"] { s.faults = readFaults(n, reader: r) }
         return (s, r.errors)
+    }
+
+    /// `faults: [{at, kind, to?, code?, reason?, seconds?, status?, retry_after?}]`.
+    func readFaults(_ node: Node, reader r: NodeReader) -> [ScheduledFault] {
+        guard case .sequence(let seq) = node else {
+            r.error("expected 'faults' to be a list of {at, kind, ...}, found \(r.describe(node))", at: node)
+            return []
+        }
+        var out: [ScheduledFault] = []
+        for (i, item) in seq.enumerated() {
+            guard let pairs = r.mapping(item, what: "an item of 'faults'", allowed: Self.faultKeys) else { continue }
+            let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            guard let atNode = keys["at"] else { r.error("fault \(i + 1) needs 'at' (its scenario time, e.g. 30s)", at: item); continue }
+            guard let kindNode = keys["kind"] else {
+                r.error("fault \(i + 1) needs 'kind': one of \(ScheduledFault.kinds.joined(separator: ", "))", at: item)
+                continue
+            }
+            guard let at = r.duration(atNode, what: "'at'"), let kind = r.string(kindNode, what: "'kind'") else { continue }
+            guard ScheduledFault.kinds.contains(kind) else {
+                var message = "unknown fault kind '\(kind)': use one of \(ScheduledFault.kinds.joined(separator: ", "))"
+                if let sug = Suggestion.closest(to: kind, in: ScheduledFault.kinds) { message += "; did you mean '\(sug)'?" }
+                r.error(message, at: kindNode)
+                continue
+            }
+            var spec: Value = ["kind": .string(kind)]
+            var ok = true
+            if let n = keys["to"] {
+                if case .mapping = n { spec["to"] = r.value(n) } else { r.error("expected 'to' to be a mapping (path, profile, user, tenant, connection)", at: n); ok = false }
+            }
+            if let n = keys["code"] {
+                if let c = r.integer(n, what: "'code'") {
+                    if CloseCode.mayBeSent(c) { spec["code"] = .int(c) } else {
+                        r.error("close code \(c) cannot be sent: use 1000-1003, 1007-1014 or 3000-4999", at: n)
+                        ok = false
+                    }
+                } else { ok = false }
+            }
+            if let n = keys["reason"] { if let t = r.string(n, what: "'reason'") { spec["reason"] = .string(t) } else { ok = false } }
+            if let n = keys["seconds"] {
+                if let d = r.duration(n, what: "'seconds'", allowZero: false) { spec["seconds"] = .double(d) } else { ok = false }
+            } else if ["stall", "refuse_upgrades", "drop", "duplicate"].contains(kind) {
+                r.error("a \(kind) fault needs 'seconds' (how long, e.g. 5s)", at: item)
+                ok = false
+            }
+            if let n = keys["status"] {
+                if let c = r.integer(n, what: "'status'"), (400...599).contains(c) { spec["status"] = .int(c) } else {
+                    r.error("'status' must be an HTTP error status, 400 to 599", at: n)
+                    ok = false
+                }
+            }
+            if let n = keys["percent"] {
+                if let p = r.number(n, what: "'percent'"), p > 0, p <= 100 { spec["percent"] = .double(p) } else {
+                    r.error("'percent' must be more than 0 and at most 100", at: n)
+                    ok = false
+                }
+            } else if kind == "drop" || kind == "duplicate" {
+                r.error("a \(kind) fault needs 'percent' (the share of events, e.g. 50)", at: item)
+                ok = false
+            }
+            if let n = keys["retry_after"] {
+                if let c = r.integer(n, what: "'retry_after'", minimum: 0) { spec["retry_after"] = .int(c) } else { ok = false }
+            }
+            if ok { out.append(ScheduledFault(at: at, spec: spec, location: r.location(item))) }
+        }
+        return out.sorted { $0.at < $1.at }
     }
 
     func readStream(_ node: Node, index: Int, reader r: NodeReader) -> StreamSpec? {

@@ -137,6 +137,9 @@ final class Hub: Sendable {
 
     var connectionCount: Int { state.withLock { $0.connections.count } }
 
+    /// Every open connection, by id.
+    var allConnections: [SimulatorConnection] { state.withLock { $0.connections.values.sorted { $0.id < $1.id } } }
+
     /// Reserves one of `max` connection slots for `key` atomically, at the upgrade decision, so
     /// that upgrades decided together cannot exceed the limit. Returns the number held when full.
     func reserveSlot(key: String, max: Int) -> Result<SlotReservation, SlotsFull> {

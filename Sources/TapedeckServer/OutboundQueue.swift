@@ -48,6 +48,9 @@ struct OutboundQueue {
         self.controlBytes = max(1, controlBytes)
     }
 
+    /// Frames waiting (events, replies, pongs, a close).
+    var depth: Int { items.count }
+
     /// Whether nothing waits (no frame, no drop warning).
     var isEmpty: Bool { items.isEmpty && pendingDrops.isEmpty }
 

@@ -11,6 +11,10 @@ struct Scheduler: Sendable {
     let configuration: SimulatorConfiguration
     let clock: any SimulationClock
     let logger: Logger
+    /// Pause, resume and speed, shared by every timeline of the server.
+    let control: TimelineControl
+    /// Carries out the scenarios' `faults:`.
+    let faults: FaultInjector
 
     var speed: SimulatorConfiguration.Speed {
         configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1)
@@ -29,10 +33,31 @@ struct Scheduler: Sendable {
         configuration.start ?? world.scenarios.lazy.compactMap(\.startPolicy).first ?? .firstMessage
     }
 
-    /// Plays the shared timeline to every connection. Returns when it ends or is cancelled.
+    /// Plays the shared timeline to every connection, and the scenarios' `faults:` at their times.
+    /// Returns when both end or on cancellation.
     func runShared() async {
         await hub.start.wait(startPolicy, grace: configuration.startGrace)
         await play(to: nil)
+    }
+
+    /// The scenarios' faults, in time order (once, even when the timeline loops).
+    var scheduledFaults: [ScheduledFault] {
+        world.scenarios.flatMap(\.faults).sorted { $0.at < $1.at }
+    }
+
+    /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it).
+    private func playFaults(_ list: [ScheduledFault], play: Int) async {
+        for f in list {
+            do { try await control.waitUntilDue(f.at, play: play) } catch { return }
+            do {
+                let done = try await faults.apply(f.spec)
+                logger.info("scheduled fault", metadata: ["at": "\(f.at)", "fault": "\(done.jsonString)", "from": "\(f.location)"])
+            } catch let failure as ControlAPI.Failure {
+                logger.error("\(f.location): fault not applied: \(failure.message)")
+            } catch {
+                logger.error("\(f.location): fault not applied: \(error)")
+            }
+        }
     }
 
     /// Plays a private timeline to one connection.
@@ -48,10 +73,22 @@ struct Scheduler: Sendable {
 
     private func play(to connection: SimulatorConnection?) async {
         guard !Task.isCancelled else { return }
-        let origin = clock.elapsed
+        // Scenario time maps to the clock through the timeline control: pause, resume and speed
+        // changes from the control API re-anchor it (see ``TimelineControl``).
+        let play = control.register(shared: connection == nil)
+        defer { control.unregister(play) }
+        // Faults belong to the shared timeline (the world), not to a connection's private one.
+        let faultList = connection == nil ? scheduledFaults : []
+        await withTaskGroup(of: Void.self) { group in
+            if !faultList.isEmpty { group.addTask { await playFaults(faultList, play: play) } }
+            await playEvents(to: connection, play: play)
+            await group.waitForAll()
+        }
+    }
+
+    private func playEvents(to connection: SimulatorConnection?, play: Int) async {
         var iterator = makeIterator(epoch: clock.wallTime)
-        let speed = self.speed
-        logger.info("timeline started", metadata: ["speed": "\(speed)", "connection": "\(connection.map { "\($0.id)" } ?? "all")"])
+        logger.info("timeline started", metadata: ["speed": "\(control.speed)", "connection": "\(connection.map { "\($0.id)" } ?? "all")"])
         var ended = false
         func next() -> TimelineEvent? {
             while true {
@@ -67,20 +104,33 @@ struct Scheduler: Sendable {
             }
         }
         while !Task.isCancelled && !ended {
-            switch speed {
-            case .factor(let f):
-                func deadline(_ time: Double) -> Duration { origin + .nanoseconds(Int64((time / f * 1e9).rounded())) }
+            await control.waitWhilePaused()
+            switch control.speed {
+            case .factor:
                 guard let first = next() else { break }
-                do { try await clock.sleep(until: deadline(first.time)) } catch { return }
+                do { try await control.waitUntilDue(first.time, play: play) } catch { return }
+                if case .max = control.speed {
+                    // Switched to max while waiting: the event goes now, the max way.
+                    await hub.publish([first], only: connection, wait: true)
+                    control.handedOver(play: play, count: 1, lastTime: first.time, lag: 0)
+                    continue
+                }
                 // Every event already due goes with the first, in one hand-over.
                 var batch = [first]
                 let now = clock.elapsed
-                while batch.count < Self.dueBatch, let t = iterator.nextTime, deadline(t) <= now, let e = next() { batch.append(e) }
+                while batch.count < Self.dueBatch, let t = iterator.nextTime, let d = control.deadline(for: t, play: play), d <= now, let e = next() {
+                    batch.append(e)
+                }
+                let lag = control.deadline(for: first.time, play: play).map { seconds(now - $0) } ?? 0
+                control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: Swift.max(0, lag))
                 await hub.publish(batch, only: connection, wait: false)
             case .max:
                 var batch: [TimelineEvent] = []
                 while batch.count < Self.maxBatch, let e = next() { batch.append(e) }
-                if !batch.isEmpty { await hub.publish(batch, only: connection, wait: true) }
+                if !batch.isEmpty {
+                    await hub.publish(batch, only: connection, wait: true)
+                    control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: 0)
+                }
                 await Task.yield()
             }
         }

@@ -87,6 +87,13 @@ public struct SimulatorConfiguration: Sendable {
     /// Clock skew allowed on a JWT's `exp`, `nbf` and `iat`, in seconds (0 to 60).
     public var jwtLeeway: Double = 0
 
+    /// Whether the control API (`/_tapedeck/`) is served.
+    public var controlEnabled: Bool = true
+    /// When set, the control API and `/metrics` need `Authorization: Bearer <token>`.
+    public var controlToken: String?
+    /// The version the control API reports.
+    public var version: String = "dev"
+
     /// The default of `maxConnections`: 16,384 (about 230 MiB of idle connections).
     public static let defaultMaxConnections = 16_384
 
@@ -117,7 +124,7 @@ extension SimulatorConfiguration: CustomStringConvertible, CustomDebugStringConv
             + "handshakeTimeout: \(handshakeTimeout), allowedOrigins: \(allowedOrigins), maxConnections: \(maxConnections.map(String.init) ?? "none"), "
             + "maxConnectionsPerIdentity: \(maxConnectionsPerIdentity.map(String.init) ?? "none"), replyQueueCapacity: \(replyQueueCapacity), "
             + "replyQueueBytes: \(replyQueueBytes), closeTimeout: \(closeTimeout), jwtIssuer: \(jwtIssuer ?? "any"), jwtAudience: \(jwtAudience ?? "any"), "
-            + "jwtLeeway: \(jwtLeeway))"
+            + "jwtLeeway: \(jwtLeeway), control: \(controlEnabled), controlToken: \(controlToken == nil ? "none" : "<redacted>"))"
     }
 
     public var debugDescription: String { description }

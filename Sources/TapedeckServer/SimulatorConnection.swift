@@ -6,6 +6,8 @@ import TapedeckCore
 final class SimulatorConnection: Sendable {
     let id: Int
     let profileName: String
+    /// The WebSocket path it connected to.
+    let path: String
     /// Per-connection timeline (per-connection mode), started by `start`.
     let ownsTimeline: Bool
     /// When this connection's private timeline starts.
@@ -13,9 +15,10 @@ final class SimulatorConnection: Sendable {
     let eventLoop: any EventLoop
     private let handler: NIOLoopBound<WebSocketConnectionHandler>
 
-    init(id: Int, profileName: String, ownsTimeline: Bool, clock: any SimulationClock, handler: WebSocketConnectionHandler, eventLoop: any EventLoop) {
+    init(id: Int, profileName: String, path: String, ownsTimeline: Bool, clock: any SimulationClock, handler: WebSocketConnectionHandler, eventLoop: any EventLoop) {
         self.id = id
         self.profileName = profileName
+        self.path = path
         self.ownsTimeline = ownsTimeline
         self.start = TimelineStart(clock: clock)
         self.eventLoop = eventLoop
@@ -44,6 +47,36 @@ final class SimulatorConnection: Sendable {
     /// stops setting the pace of `--speed max` until it has read everything queued. On the event loop.
     func leaveBehindIfFull() {
         handler.value.leaveBehindIfFull()
+    }
+
+    /// What the control API shows of it (from any thread: hops to its event loop).
+    func snapshot() async -> ConnectionSnapshot? {
+        let handler = self.handler
+        return try? await eventLoop.submit { handler.value.snapshot() }.get()
+    }
+
+    /// Offers ad-hoc events as the hub delivers scenario events; returns how many it accepted.
+    func offer(_ events: [PreparedEvent]) async -> Int {
+        let handler = self.handler
+        return (try? await eventLoop.submit { handler.value.offer(events) }.get()) ?? 0
+    }
+
+    /// An abrupt TCP reset (from any thread).
+    func reset() {
+        let handler = self.handler
+        eventLoop.execute { handler.value.reset() }
+    }
+
+    /// Stops writing for `duration` (from any thread).
+    func stall(for duration: Duration) {
+        let handler = self.handler
+        eventLoop.execute { handler.value.stall(for: duration) }
+    }
+
+    /// Drops or duplicates a share of its events for `duration` (from any thread).
+    func eventFault(drop: Double, duplicate: Double, for duration: Duration) {
+        let handler = self.handler
+        eventLoop.execute { handler.value.eventFault(drop: drop, duplicate: duplicate, for: duration) }
     }
 
     /// Closes with `code` after what is queued (from any thread).

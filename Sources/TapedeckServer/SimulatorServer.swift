@@ -8,6 +8,7 @@ import HummingbirdCore
 import HTTPTypes
 import NIOCore
 import OrderedCollections
+import Synchronization
 
 /// The simulator: serves every profile of a world over WebSocket and plays its scenarios.
 ///
@@ -20,16 +21,58 @@ public struct SimulatorServer: Service {
     let onReady: @Sendable (_ host: String, _ port: Int) async -> Void
     let tap: (any SimulatorTap)?
     let probe: SimulatorProbe?
+    /// The server's Prometheus metrics (served at `/metrics`).
+    public let metrics: ServerMetrics
+    private let live = LiveParts()
+
+    /// The parts a running server reports its status from (set by `makeServices`).
+    private final class LiveParts: Sendable {
+        let parts = Mutex<(hub: Hub, control: TimelineControl)?>(nil)
+    }
+
+    /// A running server at a glance, for `serve`'s status line.
+    public struct Status: Sendable {
+        public var connections: Int
+        public var eventsSent: Int
+        public var dropped: Int
+        /// How late the scheduler's hand-overs were since the previous `status()`, at most, in seconds.
+        public var lag: Double
+        public var paused: Bool
+
+        /// One line for a terminal: `[status] 3 connections, 120 events sent (12/s), 0 dropped, lag 2 ms`.
+        /// - Parameter rate: events sent per second since the last line.
+        public func line(rate: Double) -> String {
+            "[status] \(connections) connection\(connections == 1 ? "" : "s"), \(eventsSent) events sent (\(Int(rate.rounded()))/s), "
+                + "\(dropped) dropped, lag \(Int((lag * 1000).rounded())) ms\(paused ? ", paused" : "")"
+        }
+
+        /// A warning when the schedule is more than `threshold` seconds behind, else `nil`.
+        public func behindWarning(threshold: Double = 1) -> String? {
+            guard lag > threshold else { return nil }
+            let behind = (lag * 10).rounded() / 10
+            return "warning: the schedule is \(behind) s behind: events are due faster than they can be sent"
+        }
+    }
+
+    /// The server's status now; `nil` before `makeServices()`. Its `lag` is the largest since the
+    /// previous call (one reader: `serve`'s status line).
+    public func status() -> Status? {
+        guard let (hub, control) = live.parts.withLock({ $0 }) else { return nil }
+        let t = control.status
+        return Status(
+            connections: hub.connectionCount, eventsSent: t.eventsSent, dropped: metrics.droppedCount, lag: control.takeMaxLag(), paused: t.paused)
+    }
 
     /// - Parameters:
     ///   - tap: sees every connection and frame (for `serve --record`).
     ///   - probe: counts the client messages the server has handled, for callers that wait on it
     ///     (the test runner) instead of sleeping.
+    ///   - metrics: the metrics to count into (default: a new registry of this server's own).
     ///   - onReady: called once the server listens, with the actual port.
     public init(
         world: SimulatorWorld, configuration: SimulatorConfiguration, clock: any SimulationClock = RealClock(),
         logger: Logger = Logger(label: "tapedeck.serve"), tap: (any SimulatorTap)? = nil, probe: SimulatorProbe? = nil,
-        onReady: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
+        metrics: ServerMetrics? = nil, onReady: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
     ) {
         self.tap = tap
         self.probe = probe
@@ -38,6 +81,7 @@ public struct SimulatorServer: Service {
         self.clock = clock
         self.logger = logger
         self.onReady = onReady
+        self.metrics = metrics ?? ServerMetrics(profiles: world.profileOrder)
     }
 
     /// The WebSocket endpoints served: path -> profile names.
@@ -68,7 +112,14 @@ public struct SimulatorServer: Service {
         let authenticator = try await Authenticator(
             secret: configuration.jwtSecret, issuer: configuration.jwtIssuer, audience: configuration.jwtAudience, leeway: configuration.jwtLeeway)
         let hub = Hub(world: world, clock: clock, logger: logger, stallAllowance: configuration.maxSpeedStall, probe: probe)
-        let scheduler = Scheduler(hub: hub, world: world, configuration: configuration, clock: clock, logger: logger)
+        let metrics = self.metrics
+        let control = TimelineControl(
+            speed: configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1), clock: clock, metrics: metrics)
+        let gate = UpgradeGate(clock: clock)
+        live.parts.withLock { $0 = (hub, control) }
+        let scheduler = Scheduler(
+            hub: hub, world: world, configuration: configuration, clock: clock, logger: logger, control: control,
+            faults: FaultInjector(hub: hub, gate: gate))
         let endpoints = self.endpoints
         let world = self.world
         let configuration = self.configuration
@@ -87,6 +138,10 @@ public struct SimulatorServer: Service {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: info.prettyJSONString + "\n")))
         }
         router.get("/healthz") { _, _ in "ok\n" }
+        ControlAPI(
+            hub: hub, world: world, control: control, gate: gate, metrics: metrics, clock: clock, token: configuration.controlToken,
+            version: configuration.version
+        ).register(on: router, control: configuration.controlEnabled)
         for name in world.profileOrder {
             guard let entry = world.profiles[name], let spec = entry.profile.activity, let log = hub.activity[name] else { continue }
             let endpoint = ActivityEndpoint(entry: entry, spec: spec, log: log, authenticator: authenticator, clock: clock)
@@ -103,11 +158,25 @@ public struct SimulatorServer: Service {
             }
         }
 
+        // A plain GET on a WebSocket path: 426, naming what is served there.
+        var routed = Set(["/", "/healthz", "/metrics"])
+        for name in world.profileOrder { if let p = world.profiles[name]?.profile.activity?.path { routed.insert(p) } }
+        for (path, names) in endpoints where !routed.contains(path) && !path.hasPrefix(ControlAPI.prefix + "/") {
+            let text = "\(path) is a WebSocket endpoint (\(names.joined(separator: ", "))): connect with a WebSocket client (Upgrade: websocket).\n"
+            router.get(RouterPath(path)) { _, _ -> Response in
+                Response(
+                    status: .upgradeRequired,
+                    headers: [.contentType: "text/plain; charset=utf-8", .upgrade: "websocket", .connection: "Upgrade"],
+                    body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
+
         let upgrader = Upgrader(
             endpoints: endpoints, world: world, authenticator: authenticator, hub: hub,
-            configuration: configuration, clock: clock, logger: logger, tap: tap)
+            configuration: configuration, clock: clock, logger: logger, tap: tap, gate: gate, metrics: metrics)
         let services = WebSocketConnectionHandler.Services(
-            hub: hub, scheduler: scheduler, configuration: configuration, clock: clock, logger: logger, tap: tap, probe: probe)
+            hub: hub, scheduler: scheduler, configuration: configuration, clock: clock, logger: logger, tap: tap, probe: probe,
+            control: control, metrics: metrics)
         let maxFrameSize = configuration.maxMessageSize
         let handshakeTimeout = configuration.handshakeTimeout
         let listening = ListeningFlag()

@@ -25,6 +25,9 @@ struct Upgrader: Sendable {
     let clock: any SimulationClock
     let logger: Logger
     let tap: (any SimulatorTap)?
+    /// The `refuse_upgrades` fault.
+    let gate: UpgradeGate
+    let metrics: ServerMetrics
 
     func decide(_ head: HTTPRequest, channel: any Channel) async -> Decision {
         let uri = head.path ?? "/"
@@ -64,6 +67,18 @@ struct Upgrader: Sendable {
         }
         let entry = pickProfile(names, request: request)
         let profile = entry.profile
+        // The control API's refuse_upgrades fault.
+        if let rule = gate.refusal(path: request.path, profile: profile.name) {
+            var extra: OrderedDictionary<String, String> = [:]
+            if let after = rule.retryAfter { extra["Retry-After"] = String(after) }
+            let body: Value = [
+                "error": rule.status == 429 ? "Too Many Requests" : "Service Unavailable",
+                "message": "upgrades are refused for now (a fault injected through the control API)",
+            ]
+            logger.info("refused upgrade", metadata: ["path": "\(request.path)", "profile": "\(profile.name)", "status": "\(rule.status)", "reason": "refuse_upgrades fault", "peer": "\(peer)"])
+            return .refuse(
+                await refuse(channel, status: rule.status, body: body, extraHeaders: extra, request: request, query: query, headers: headers, peer: peer, profile: profile.name))
+        }
         // The server's cap on connections, before any work on credentials; the slot is held until
         // the socket closes, refused or not.
         if let max = configuration.maxConnections {
@@ -263,6 +278,7 @@ struct Upgrader: Sendable {
         _ channel: any Channel, status: Int, body: Value, extraHeaders: OrderedDictionary<String, String> = [:], request: UpgradeRequest, query: String?,
         headers: [(name: String, value: String)], peer: String, profile: String?
     ) async -> UpgradeRefusal {
+        metrics.refusedUpgrade(status: status)
         let (bytes, type): ([UInt8], String) =
             if case .string(let s) = body { (Array((s + "\n").utf8), "text/plain; charset=utf-8") } else { (Array((body.jsonString + "\n").utf8), "application/json") }
         // The profile's headers (`unauthorized.headers`); a value cannot end the header early.

@@ -1,9 +1,15 @@
 import Logging
 import NIOCore
 import NIOWebSocket
+import OrderedCollections
 import TapedeckCore
 import TapedeckProtocol
 import TapedeckCompression
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Runs one WebSocket connection on its channel's event loop: reads client frames into the
 /// engine, writes replies and events, keeps the heartbeat, and does the close handshake.
@@ -56,6 +62,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         var logger: Logger
         var tap: (any SimulatorTap)?
         var probe: SimulatorProbe?
+        /// Pause, resume and speed of the timelines (the control API's).
+        var control: TimelineControl
+        /// The server's Prometheus metrics.
+        var metrics: ServerMetrics
     }
 
     private enum Phase {
@@ -100,6 +110,24 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private let tapFeed: TapFeed?
     /// Whether events are enveloped here, per subscription, rather than shared (``Profile/rendersPerSubscription``).
     private let perSubscription: Bool
+    /// Counted here, on the event loop, and read by the control API by hopping to it.
+    private var messagesSent = 0
+    private var messagesReceived = 0
+    private var bytesSent = 0
+    private var eventsAccepted = 0
+    /// Messages and bytes written since the last report to the server's metrics (once per batch).
+    private var unreportedMessages = 0
+    private var unreportedBytes = 0
+    private let connectedAt: Double
+    /// A stall fault: nothing is written until the stall ends (frames wait in the queue).
+    private var stalled = false
+    private var stallGeneration = 0
+    /// A `drop` or `duplicate` fault on events: the share of events it applies to (0 to 1), until
+    /// a moment of the simulation clock (read only while a fault is on).
+    private var eventFault: (drop: Double, duplicate: Double, until: Duration)?
+    private var faultRandom: SeededRandom
+    /// This profile's metrics, resolved once.
+    private let profileMetrics: ServerMetrics.ProfileMetrics
 
     init(setup: Setup, services: Services) {
         self.setup = setup
@@ -115,6 +143,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         self.tapFeed = services.tap.map { TapFeed(tap: $0, connection: setup.id) }
         self.deflater = setup.deflate.flatMap { try? MessageDeflater($0, asServer: true) }
         self.inflater = setup.deflate.flatMap { _ in try? MessageInflater() }
+        self.connectedAt = services.clock.wallTime
+        self.faultRandom = SeededRandom(seed: UInt64(setup.id), stream: "faults")
+        self.profileMetrics = services.metrics.profile(setup.profileName)
     }
 
     // MARK: Channel events
@@ -124,13 +155,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         wire = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         let hub = services.hub
         let connection = SimulatorConnection(
-            id: setup.id, profileName: setup.profileName, ownsTimeline: setup.ownsTimeline, clock: services.clock, handler: self,
+            id: setup.id, profileName: setup.profileName, path: setup.path, ownsTimeline: setup.ownsTimeline, clock: services.clock, handler: self,
             eventLoop: context.eventLoop)
         self.connection = connection
         guard hub.add(connection) else {
             sendCloseNow(code: 1001, reason: "server shutting down")
             return
         }
+        profileMetrics.connected()
         if setup.deflate != nil && (deflater == nil || inflater == nil) {
             logger.error("permessage-deflate was agreed but zlib could not be set up")
             sendCloseNow(code: 1011, reason: "compression unavailable")
@@ -256,8 +288,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         tasks = []
         queue.removeAll()
         resolveRoomWaiters()
-        if let connection { services.hub.remove(connection) }
+        if let connection {
+            services.hub.remove(connection)
+            profileMetrics.disconnected()
+        }
         connection = nil
+        reportMetrics()
         logger.info("disconnected", metadata: ["dropped": "\(queue.droppedCount)"])
         tapFeed?.send(.closed(code: serverClose?.code, reason: serverClose?.reason))
         tapFeed?.finish()
@@ -270,6 +306,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         // Counted as handled however it ends (ignored while closing, refused as invalid UTF-8).
         defer { services.probe?.messageHandled() }
         guard phase == .open else { return }
+        messagesReceived += 1
+        profileMetrics.received()
         var data = data
         if compressed, let inflater, let context {
             // The size limit applies after decompression: a deflate bomb stops at the limit.
@@ -331,9 +369,17 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
         for e in events {
             guard let key = engine.acceptingSubscription(event: e.value, topic: e.topic) else { continue }
+            eventsAccepted += 1
             send(e.frame, event: (key, mayDrop || leftBehind))
         }
         if flush { flushIfNeeded() }
+    }
+
+    /// Delivers events as ``deliver(_:mayDrop:flush:)`` does; returns how many this connection accepted.
+    func offer(_ events: [PreparedEvent]) -> Int {
+        let before = eventsAccepted
+        deliver(events, mayDrop: true, flush: true)
+        return eventsAccepted - before
     }
 
     func flush() { flushIfNeeded() }
@@ -347,6 +393,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         for d in deliveries {
             do {
                 let frame = OutboundFrame(try setup.codec.encode(d.message), allocator: context?.channel.allocator ?? ByteBufferAllocator())
+                eventsAccepted += 1
                 send(frame, event: d.ends ? nil : (d.key, mayDrop))
             } catch {
                 logger.error("profile \(setup.profileName): cannot encode an event: \(error)")
@@ -388,10 +435,23 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// (droppable, with its subscription's tag) or a reply (never dropped, but bounded).
     private func send(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
         guard phase == .open else { return }
-        if queue.isEmpty, context?.channel.isWritable ?? false {
+        // A drop or duplicate fault, while one is on: one optional check per event otherwise.
+        if event != nil, let f = eventFault {
+            guard services.clock.elapsed < f.until else {
+                eventFault = nil
+                return sendNow(frame, event: event)
+            }
+            if f.drop > 0, faultRandom.unit() < f.drop { return }
+            if f.duplicate > 0, faultRandom.unit() < f.duplicate { sendNow(frame, event: event) }
+        }
+        sendNow(frame, event: event)
+    }
+
+    private func sendNow(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
+        if queue.isEmpty, !stalled, context?.channel.isWritable ?? false {
             write(frame)
         } else if let event {
-            queue.pushEvent(frame, tag: event.tag, mayDrop: event.mayDrop)
+            if queue.pushEvent(frame, tag: event.tag, mayDrop: event.mayDrop) > 0 { services.metrics.dropped(profileMetrics) }
         } else {
             queueControl(frame)
         }
@@ -402,7 +462,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private func sendPong(_ payload: ByteBuffer, allocator: ByteBufferAllocator) {
         guard phase == .open || phase == .closeQueued else { return }
         let pong = OutboundFrame(pong: payload, allocator: allocator)
-        if queue.isEmpty, context?.channel.isWritable ?? false {
+        if queue.isEmpty, !stalled, context?.channel.isWritable ?? false {
             write(pong)
         } else if phase == .open {
             queueControl(pong)
@@ -422,7 +482,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// Closes with `code` once what is queued has been written (within the close timeout).
     func close(code: Int, reason: String) {
         guard phase == .open else { return }
-        if queue.isEmpty, context?.channel.isWritable ?? false {
+        if queue.isEmpty, !stalled, context?.channel.isWritable ?? false {
             sendCloseNow(code: code, reason: reason)
         } else {
             queue.pushControl(OutboundFrame(.close(code: code, reason: reason)), bounded: false)
@@ -433,7 +493,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     /// Writes queued frames while the socket takes them.
     private func drain() {
-        while phase == .open || phase == .closeQueued, context?.channel.isWritable ?? false, let frame = queue.pop() {
+        while phase == .open || phase == .closeQueued, !stalled, context?.channel.isWritable ?? false, let frame = queue.pop() {
             if case .close(let code, let reason) = frame.item {
                 sendCloseNow(code: code, reason: reason)
                 return
@@ -469,6 +529,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             return
         }
         if let probe = services.probe, let port = context?.channel.remoteAddress?.port { probe.wrote(bytes.readableBytes, toPeerPort: port) }
+        messagesSent += 1
+        bytesSent += bytes.readableBytes
+        unreportedMessages += 1
+        unreportedBytes += bytes.readableBytes
         wire.write(NIOAny(bytes), promise: promise)
         needsFlush = true
     }
@@ -477,6 +541,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         guard needsFlush else { return }
         needsFlush = false
         wire?.flush()
+        reportMetrics()
+    }
+
+    /// Adds what was written since the last report to the server's metrics: two atomic adds per
+    /// flush (a batch of events, a reply), not per message.
+    private func reportMetrics() {
+        guard unreportedMessages > 0 else { return }
+        profileMetrics.wrote(messages: unreportedMessages, bytes: unreportedBytes)
+        unreportedMessages = 0
+        unreportedBytes = 0
     }
 
     // MARK: Closing
@@ -613,5 +687,66 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             return nil
         }
         return engine.nextTickTime
+    }
+}
+
+// MARK: Control
+
+extension WebSocketConnectionHandler {
+    /// What the control API shows of this connection. On the event loop.
+    func snapshot() -> ConnectionSnapshot {
+        var identity = engine.conn
+        if case .object(var fields) = identity {
+            fields["claims"] = nil
+            identity = .object(fields)
+        }
+        return ConnectionSnapshot(
+            id: setup.id, path: setup.path, profile: setup.profileName, peer: setup.peer, identity: identity,
+            subscriptions: engine.subscriptions.values.map(\.value), queueDepth: queue.depth, dropped: queue.droppedCount,
+            messagesSent: messagesSent, messagesReceived: messagesReceived, bytesSent: bytesSent, eventsAccepted: eventsAccepted,
+            connectedAt: connectedAt, stalled: stalled)
+    }
+
+    /// An abrupt TCP reset: linger 0, then close, so the peer gets RST and no close frame.
+    func reset() {
+        guard phase != .closed, let context else { return }
+        logger.info("fault: reset")
+        let channel = context.channel
+        guard let socket = channel as? any SocketOptionProvider else {
+            channel.close(promise: nil)
+            return
+        }
+        socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// Writes nothing for `duration` of simulation time: frames wait in the queue (events beyond
+    /// its capacity drop the oldest), then go out.
+    func stall(for duration: Duration) {
+        guard phase == .open || phase == .closeQueued, let context else { return }
+        logger.info("fault: stall", metadata: ["for": "\(duration)"])
+        stalled = true
+        stallGeneration += 1
+        let generation = stallGeneration
+        let clock = services.clock
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        tasks.append(Task {
+            do { try await clock.sleep(for: duration) } catch { return }
+            loop.execute { handler.value.endStall(generation: generation) }
+        })
+    }
+
+    /// Drops, or sends twice, `share` (0 to 1) of the events bound for this connection for
+    /// `duration` of simulation time (seeded: the same connection id rolls the same way).
+    func eventFault(drop: Double, duplicate: Double, for duration: Duration) {
+        guard phase == .open else { return }
+        logger.info("fault: events", metadata: ["drop": "\(drop)", "duplicate": "\(duplicate)", "for": "\(duration)"])
+        eventFault = (drop, duplicate, services.clock.elapsed + duration)
+    }
+
+    private func endStall(generation: Int) {
+        guard stalled, generation == stallGeneration else { return }
+        stalled = false
+        drain()
     }
 }

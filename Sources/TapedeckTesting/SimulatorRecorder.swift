@@ -19,9 +19,13 @@ public final class SimulatorRecorder: SimulatorTap {
     private let profiles: [String: Profile]
     /// The close each connection's client sent, for the connection's close columns.
     private let clientCloses = Mutex<[Int: (code: Int, reason: String)]>([:])
+    /// Told of each frame the writer accepted (for the server's metrics).
+    private let onFrame: (@Sendable () -> Void)?
 
     /// - Parameter profiles: the served profiles by name; a connection's frames decode through its profile's codec.
-    public init(writer: RecordingWriter, logger: Logger, profiles: [String: Profile] = [:]) {
+    /// - Parameter onFrame: called for each frame the writer accepted.
+    public init(writer: RecordingWriter, logger: Logger, profiles: [String: Profile] = [:], onFrame: (@Sendable () -> Void)? = nil) {
+        self.onFrame = onFrame
         self.writer = writer
         self.logger = logger
         self.profiles = profiles
@@ -57,6 +61,7 @@ public final class SimulatorRecorder: SimulatorTap {
                 RecordedFrame(
                     connection: id, direction: fromClient ? .clientToServer : .serverToClient, opcode: opcode, payload: payload,
                     decoded: decoded))
+            onFrame?()
         } catch {
             logger.error("recording: frame of connection \(connection) lost: \(error)")
         }

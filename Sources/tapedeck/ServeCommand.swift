@@ -26,6 +26,10 @@ struct ServeCommand: AsyncParsableCommand {
             `--timeline per-connection` gives each connection its own. `--speed max` plays as fast \
             as clients read, without dropping events.
 
+            Control: on the same port, /_tapedeck/ steers the running simulation (pause, resume, \
+            speed, emit an event, inject a fault, list connections; see docs/control-api.yaml) and \
+            /metrics serves Prometheus metrics. On a terminal, a status line every 5 s.
+
             Ctrl-C (SIGINT) or SIGTERM closes every connection with 1001 (going away) and exits.
             """
     )
@@ -104,6 +108,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Run the simulation clock this many times faster than real time (heartbeats, timeouts, timers, conformance times), 0.01 to 1000.")
     var clockRate: Double = 1
+    @Flag(name: .customLong("no-control"), help: "Do not serve the control API under /_tapedeck/ (/metrics stays).")
+    var noControl = false
+
+    @Option(help: "Require 'Authorization: Bearer <token>' on the control API and /metrics. Default: $TAPEDECK_CONTROL_TOKEN, else none.")
+    var controlToken: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
@@ -121,6 +130,8 @@ struct ServeCommand: AsyncParsableCommand {
             guard try RecordCommand.parseDuration(text) > .zero else { throw ValidationError("\(name) must be more than 0") }
         }
         if !(0.01...1000).contains(clockRate) { throw ValidationError("--clock-rate must be from 0.01 to 1000 (got \(clockRate))") }
+        if let controlToken, controlToken.isEmpty { throw ValidationError("--control-token must not be empty") }
+        if noControl && controlToken != nil { throw ValidationError("--control-token protects the control API, which --no-control turns off; give one or the other") }
         if !(0...Authenticator.maximumLeeway).contains(jwtLeeway) {
             throw ValidationError("--jwt-leeway must be 0 to \(Int(Authenticator.maximumLeeway)) seconds")
         }
@@ -173,6 +184,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.jwtIssuer = jwtIssuer
         configuration.jwtAudience = jwtAudience
         configuration.jwtLeeway = jwtLeeway
+        configuration.controlEnabled = !noControl
+        configuration.controlToken = controlToken ?? ProcessInfo.processInfo.environment["TAPEDECK_CONTROL_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.version = TapedeckVersion.current
+        let metrics = ServerMetrics(profiles: world.profileOrder)
         let serving = configuration
         var recorder: SimulatorRecorder?
         if let record {
@@ -183,7 +198,8 @@ struct ServeCommand: AsyncParsableCommand {
                         name: (record as NSString).lastPathComponent, scenario: world.scenarios.map(\.name).joined(separator: ","),
                         profile: world.profileOrder.joined(separator: ","), tags: ["simulator"]),
                     configuration: RecordingConfiguration(durability: durability))
-                recorder = SimulatorRecorder(writer: writer, logger: logger, profiles: world.profiles.mapValues(\.profile))
+                recorder = SimulatorRecorder(
+                    writer: writer, logger: logger, profiles: world.profiles.mapValues(\.profile), onFrame: { metrics.recorded(frames: 1) })
             } catch {
                 throw ValidationError("cannot record to \(record): \(error)")
             }
@@ -193,7 +209,7 @@ struct ServeCommand: AsyncParsableCommand {
         let conformanceTap = checking ? try await Self.conformanceTap(world: world, configuration: serving, clock: clock) : nil
         let taps: [any SimulatorTap] = [recorder as (any SimulatorTap)?, conformanceTap as (any SimulatorTap)?].compactMap { $0 }
         let tap: (any SimulatorTap)? = taps.count > 1 ? TapFanOut(taps) : taps.first
-        let server = SimulatorServer(world: world, configuration: serving, clock: clock, logger: logger, tap: tap) { host, port in
+        let server = SimulatorServer(world: world, configuration: serving, clock: clock, logger: logger, tap: tap, metrics: metrics) { host, port in
             let shownHost = host.contains(":") ? "[\(host)]" : host
             var lines: [String] = []
             lines.append("tapedeck \(TapedeckVersion.current) serving \(world.scenarios.map(\.name).joined(separator: ", "))")
@@ -206,6 +222,15 @@ struct ServeCommand: AsyncParsableCommand {
                 lines.append("checking client conformance (\(checked)); the report is written on shutdown")
             }
             if clock is ScaledClock { lines.append("clock rate \(clockRate == clockRate.rounded() ? String(Int(clockRate)) : String(clockRate))x real time") }
+            if serving.controlEnabled {
+                let auth = serving.controlToken == nil ? "" : " (Authorization: Bearer <--control-token>)"
+                lines.append("control http://\(shownHost):\(port)/_tapedeck/  metrics http://\(shownHost):\(port)/metrics\(auth)")
+                if serving.controlToken == nil && !["127.0.0.1", "localhost", "::1"].contains(serving.host) {
+                    lines.append("warning: the control API is open to anyone who can reach \(serving.host):\(port); set --control-token or --no-control")
+                }
+            } else {
+                lines.append("metrics http://\(shownHost):\(port)/metrics")
+            }
             lines.append("speed \((serving.speed ?? .factor(world.scenarios.first?.speed ?? 1)).description), timeline \(serving.timeline.rawValue), starts \(Self.describe(serving.start ?? world.scenarios.lazy.compactMap(\.startPolicy).first ?? .firstMessage)); Ctrl-C to stop")
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
@@ -214,6 +239,7 @@ struct ServeCommand: AsyncParsableCommand {
         let writerService = recorder.map { RecordingWriterService(writer: $0.writer) }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = writerService.map { [.init(service: $0)] } ?? []
         services += try await server.makeServices().map { .init(service: $0) }
+        if isatty(STDERR_FILENO) != 0 { services.append(.init(service: StatusLineService(server: server))) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

@@ -13,6 +13,7 @@ func withSimulator(
     scenario yaml: String, speed: SimulatorConfiguration.Speed? = .max, timeline: SimulatorConfiguration.TimelineMode = .perConnection,
     tap: (any SimulatorTap)? = nil, probe: SimulatorProbe? = nil,
     start: SimulatorConfiguration.StartPolicy? = nil, extra: [String] = [], logger given: Logger? = nil,
+    clock: any SimulationClock = RealClock(), onServer: (SimulatorServer) -> Void = { _ in },
     configure: (inout SimulatorConfiguration) -> Void = { _ in },
     _ body: @escaping @Sendable (Int) async throws -> Void
 ) async throws {
@@ -24,7 +25,10 @@ func withSimulator(
     if given == nil { logger.logLevel = .warning }
     var configuration = SimulatorConfiguration(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline, start: start)
     configure(&configuration)
-    let server = SimulatorServer(world: world, configuration: configuration, logger: logger, tap: tap, probe: probe) { _, port in continuation.yield(port) }
+    let server = SimulatorServer(world: world, configuration: configuration, clock: clock, logger: logger, tap: tap, probe: probe) { _, port in
+        continuation.yield(port)
+    }
+    onServer(server)
     let group = ServiceGroup(services: [server], logger: logger)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
