@@ -9,6 +9,9 @@ public struct RecordingSummary: Sendable {
         public var path: String
         public var upgradeStatus: Int?
         public var peer: String?
+        /// The subprotocol and the extensions (permessage-deflate and its parameters) agreed at the upgrade.
+        public var subprotocol: String?
+        public var extensions: String?
         public var framesClientToServer = 0
         public var framesServerToClient = 0
         public var clientClose: (code: Int?, reason: String?)
@@ -42,6 +45,7 @@ public struct RecordingSummary: Sendable {
             }
             return ConnectionSummary(
                 id: c.id.rawValue, path: c.info.path, upgradeStatus: c.info.upgradeStatus, peer: c.info.peer,
+                subprotocol: c.info.subprotocol, extensions: c.info.extensions,
                 clientClose: (c.close.clientCode, c.close.clientReason),
                 serverClose: (c.close.serverCode, c.close.serverReason), durationNanos: duration)
         }
@@ -134,6 +138,8 @@ public struct RecordingSummary: Sendable {
         o["path"] = .string(c.path)
         o["upgrade_status"] = c.upgradeStatus.map { .int($0) } ?? .null
         o["peer"] = c.peer.map(Value.string) ?? .null
+        o["subprotocol"] = c.subprotocol.map(Value.string) ?? .null
+        o["extensions"] = c.extensions.map(Value.string) ?? .null
         o["frames_c2s"] = .int(c.framesClientToServer)
         o["frames_s2c"] = .int(c.framesServerToClient)
         o["client_close_code"] = c.clientClose.code.map { .int($0) } ?? .null
@@ -176,7 +182,9 @@ public struct RecordingSummary: Sendable {
                 return x.reason.map { $0.isEmpty ? "\(code)" : "\(code) \"\($0)\"" } ?? "\(code)"
             }
             lines.append(
-                "  #\(c.id) \(c.path) status \(status)  c2s \(c.framesClientToServer)  s2c \(c.framesServerToClient)"
+                "  #\(c.id) \(c.path) status \(status)"
+                    + (c.subprotocol.map { "  subprotocol \($0)" } ?? "") + (c.extensions.map { "  extensions \"\($0)\"" } ?? "")
+                    + "  c2s \(c.framesClientToServer)  s2c \(c.framesServerToClient)"
                     + "  close client \(close(c.clientClose)) server \(close(c.serverClose))"
                     + (c.durationNanos.map { "  \(Self.formatDuration($0))" } ?? ""))
         }

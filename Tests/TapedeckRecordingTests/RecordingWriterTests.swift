@@ -124,6 +124,30 @@ struct RecordingWriterTests {
         #expect(RecordingSummary.messageType(frames[2].frame.decoded ?? .null) == "ping")
     }
 
+    @Test("inspect shows the subprotocol and the extensions agreed on each connection")
+    func inspectShowsWhatTheUpgradeAgreed() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("agreed.sqlite")
+        let writer = try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "agreed"))
+        let deflate = "permessage-deflate; server_no_context_takeover; client_max_window_bits=12"
+        let first = try await writer.beginConnection(ConnectionInfo(path: "/graphql", subprotocol: "graphql-transport-ws", extensions: deflate))
+        try await writer.endConnection(first, close: ConnectionClose(clientCode: 1000, serverCode: 1000))
+        let second = try await writer.beginConnection(ConnectionInfo(path: "/plain"))
+        try await writer.endConnection(second, close: ConnectionClose(clientCode: 1000, serverCode: 1000))
+        try await writer.finish()
+
+        let summary = try RecordingSummary(path: path)
+        let lines = summary.text.split(separator: "\n").map(String.init)
+        let graphql = try #require(lines.first { $0.contains("#1 /graphql") })
+        #expect(graphql.contains("subprotocol graphql-transport-ws  extensions \"\(deflate)\"  c2s 0"))
+        let plain = try #require(lines.first { $0.contains("#2 /plain") })
+        #expect(!plain.contains("subprotocol") && !plain.contains("extensions"))
+        let json = summary.json["connections"]?.arrayValue ?? []
+        #expect(json.first?["extensions"] == .string(deflate))
+        #expect(json.first?["subprotocol"] == .string("graphql-transport-ws"))
+        #expect(json.last?["extensions"] == .null)
+    }
+
     @Test("JSON text without secrets is stored as its own decoded column, queryable with SQLite's JSON functions")
     func jsonTextIsItsOwnDecodedColumn() async throws {
         let dir = try TemporaryDirectory()
