@@ -494,3 +494,55 @@ def test_headless_chromium_with_a_naive_reconnect_loop_is_reported(tmp_path):
     assert rules["reconnect"]["status"] == "fail"
     first = rules["reconnect"]["evidence"][0]["message"]
     assert first.startswith("attempt 1 came ") and "after the server's close 1001" in first and "(expected 1s, accepted 0.5s–1.5s)" in first
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercising the reconnect rule on purpose: the scenario schedules the fault (a close 1012 at
+# scenario time 10 s, from its `faults:` section), not the client.
+
+RESTART_DRILL = """\
+scenario: restart-drill
+profile: jobs-live-tail
+start: first-connection
+settings: { ping_timeout: 60 }
+streams: []
+faults:
+  - { at: 10s, kind: close, code: 1012, reason: restart }
+"""
+
+
+def test_a_scheduled_server_restart_exercises_the_reconnect_rule(tmp_path):
+    scenario = tmp_path / "restart-drill.yaml"
+    scenario.write_text(RESTART_DRILL)
+    jwt = {u: token("--profile", "jobs-live-tail", "--user", u, "--tenant", "t1") for u in ["ana", "cy"]}
+    closes = {}
+
+    async def until_closed(user, host):
+        ws = await websockets.connect(jobs_url(host, jwt[user]))
+        try:
+            async for _ in ws:
+                pass
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        closes[user] = (ws.close_code, ws.close_reason)
+
+    async def backs_off(host):
+        await until_closed("ana", host)
+        await pause(1)                                     # attempt 1 after 1 s, as the spec says
+        c = await Client.open(jobs_url(host, jwt["ana"]))
+        await pause(5)
+        await c.close()
+
+    async def reconnects_at_once(host):
+        await until_closed("cy", host)
+        c = await Client.open(jobs_url(host, jwt["cy"]))  # no backoff
+        await pause(5)
+        await c.close()
+
+    report, _, summary = conformance(tmp_path, str(scenario), [backs_off, reconnects_at_once])
+
+    assert closes == {"ana": (1012, "restart"), "cy": (1012, "restart")}
+    reconnect = rules_of(report, "t1/ana")["reconnect"]
+    assert reconnect["status"] == "pass" and reconnect["passes"] == 1, reconnect
+    assert_only_failure(report, "t1/cy", "reconnect", "(expected 1s, accepted 0.5s–1.5s)")
+    assert "FAIL  reconnect" in summary
