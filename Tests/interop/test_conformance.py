@@ -546,3 +546,46 @@ def test_a_scheduled_server_restart_exercises_the_reconnect_rule(tmp_path):
     assert reconnect["status"] == "pass" and reconnect["passes"] == 1, reconnect
     assert_only_failure(report, "t1/cy", "reconnect", "(expected 1s, accepted 0.5s–1.5s)")
     assert "FAIL  reconnect" in summary
+
+
+SESSION_EXPIRY_DRILL = """\
+scenario: session-expiry-drill
+profile: workitems-protobuf
+start: first-connection
+streams: []
+faults:
+  # A restart after which every session has expired: clients are closed, and their upgrades get 401.
+  - { at: 10s, kind: close, code: 1012, reason: restart }
+  - { at: 10s, kind: refuse_upgrades, seconds: 60s, status: 401 }
+"""
+
+
+def test_a_scheduled_session_expiry_exercises_the_stop_on_401_rule(tmp_path):
+    scenario = tmp_path / "session-expiry-drill.yaml"
+    scenario.write_text(SESSION_EXPIRY_DRILL)
+    jwt = {u: token("--profile", "workitems-protobuf", "--tenant", "acme", "--user", u) for u in ["u1", "u2"]}
+    url = lambda host: f"ws://{host}/ws"
+    auth = lambda user: {"additional_headers": {"Authorization": f"Bearer {jwt[user]}"}}
+
+    async def until_refused(user, host):
+        ws = await websockets.connect(url(host), **auth(user))
+        try:
+            async for _ in ws:
+                pass
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        assert ws.close_code == 1012
+        await pause(1)
+        assert await refused(url(host), **auth(user)) == 401
+
+    async def stops(host):
+        await until_refused("u1", host)                    # 401: back to the login page
+
+    async def retries(host):
+        await until_refused("u2", host)
+        await pause(2)
+        assert await refused(url(host), **auth("u2")) == 401   # tries again anyway
+
+    report, _, _ = conformance(tmp_path, str(scenario), [stops, retries])
+    assert rules_of(report, "acme/u1")["stop_on"]["status"] == "pass", json.dumps(rules_of(report, "acme/u1"), indent=1)
+    assert_only_failure(report, "acme/u2", "stop_on", "after refusal 401 at t=")
