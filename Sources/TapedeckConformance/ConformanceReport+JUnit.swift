@@ -1,3 +1,5 @@
+import TapedeckCore
+
 extension ConformanceReport {
     /// The report as JUnit XML: one test suite per client, one test case per rule; a failed rule
     /// is a failure carrying its evidence, a rule not exercised is skipped.
@@ -30,21 +32,5 @@ extension ConformanceReport {
         return out
     }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                // Characters XML 1.0 cannot hold are dropped.
-                if ch.value < 0x20 && ch != "\n" && ch != "\t" && ch != "\r" { continue }
-                out.unicodeScalars.append(ch)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { XMLText.escape(s) }
 }
