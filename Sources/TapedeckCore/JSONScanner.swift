@@ -20,7 +20,13 @@ public enum JSONScanner {
 
     /// Scans `bytes`. `flagKey` sees each object key's decoded text.
     public static func scan(_ bytes: some Collection<UInt8>, flagKey: (String) -> Bool) -> Result {
-        withoutActuallyEscaping(flagKey) { flagKey in
+        scan(bytes, flagKeyUTF8: { flagKey(String(decoding: $0, as: UTF8.self)) })
+    }
+
+    /// Scans `bytes`. `flagKeyUTF8` sees each object key's decoded text as UTF-8 bytes, valid only
+    /// during the call: most keys are handed over in place, without making a `String`.
+    public static func scan(_ bytes: some Collection<UInt8>, flagKeyUTF8: (UnsafeBufferPointer<UInt8>) -> Bool) -> Result {
+        withoutActuallyEscaping(flagKeyUTF8) { flagKey in
             let result: Result? = bytes.withContiguousStorageIfAvailable { buffer in
                 var s = Scan(bytes: buffer, flagKey: flagKey)
                 return s.document()
@@ -35,13 +41,13 @@ public enum JSONScanner {
 
     private struct Scan {
         let bytes: UnsafeBufferPointer<UInt8>
-        let flagKey: (String) -> Bool
+        let flagKey: (UnsafeBufferPointer<UInt8>) -> Bool
         var i = 0
         var depth = 0
         var flagged = false
         var sawNonASCII = false
 
-        init(bytes: UnsafeBufferPointer<UInt8>, flagKey: @escaping (String) -> Bool) {
+        init(bytes: UnsafeBufferPointer<UInt8>, flagKey: @escaping (UnsafeBufferPointer<UInt8>) -> Bool) {
             self.bytes = bytes
             self.flagKey = flagKey
         }
@@ -153,15 +159,13 @@ public enum JSONScanner {
             }
             guard key || escaped else { return true }
             // Escapes (\u surrogates above all) are checked by the parser's own string rule.
-            let text: String
             if escaped {
                 var parser = JSONParser(bytes: Array(bytes[start..<i]))
-                guard let s = try? parser.parseString() else { return false }
-                text = s
-            } else {
-                text = String(decoding: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(i - 1)]), as: UTF8.self)
+                guard var text = try? parser.parseString() else { return false }
+                if key, !flagged, text.withUTF8({ flagKey($0) }) { flagged = true }
+            } else if key, !flagged, flagKey(UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(i - 1)])) {
+                flagged = true
             }
-            if key, !flagged, flagKey(text) { flagged = true }
             return true
         }
 

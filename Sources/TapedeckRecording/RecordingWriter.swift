@@ -353,7 +353,7 @@ public final class RecordingWriter: Sendable {
             // The common case, and the hot path: JSON text in which nothing is secret is its own decoded
             // value. Checking it is much cheaper than parsing it into a value and printing it again.
             if decoded == nil, redaction.payloadPaths.isEmpty, Self.startsLikeJSONContainer(whole) {
-                switch JSONScanner.scan(whole, flagKey: redaction.isSecret) {
+                switch JSONScanner.scan(whole, flagKeyUTF8: redaction.isSecret(utf8:)) {
                 case .invalid:
                     return out
                 case .valid(flagged: false):

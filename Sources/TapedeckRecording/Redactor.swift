@@ -14,7 +14,7 @@ public struct Redactor: Sendable {
     public static let placeholder = "[REDACTED]"
 
     /// Secret names, normalised by ``normalize(_:)``.
-    public var secretNames: Set<String>
+    public var secretNames: Set<String> { didSet { secretNamesByLength = Self.byLength(secretNames) } }
     /// Extra JSON paths redacted inside JSON payloads (`$.a.b`, `$.items[*].secret`, `$..name`).
     public var payloadPaths: [JSONPath]
 
@@ -26,9 +26,47 @@ public struct Redactor: Sendable {
         "set_cookie", "credentials",
     ]
 
+    /// ``secretNames`` as UTF-8, by length: what ``isSecret(utf8:)`` compares without allocating.
+    private var secretNamesByLength: [[[UInt8]]]
+
     public init(secretNames: Set<String> = Redactor.defaultSecretNames, payloadPaths: [JSONPath] = []) {
-        self.secretNames = Set(secretNames.map(Self.normalize))
+        let normalized = Set(secretNames.map(Self.normalize))
+        self.secretNames = normalized
         self.payloadPaths = payloadPaths
+        self.secretNamesByLength = Self.byLength(normalized)
+    }
+
+    private static func byLength(_ names: Set<String>) -> [[[UInt8]]] {
+        var byLength: [[[UInt8]]] = []
+        for name in names {
+            let bytes = Array(name.utf8)
+            while byLength.count <= bytes.count { byLength.append([]) }
+            byLength[bytes.count].append(bytes)
+        }
+        return byLength
+    }
+
+    /// ``isSecret(_:)`` for a name given as UTF-8 bytes (a JSON key as it is in the payload), without
+    /// making a `String` for the common case of an ASCII name.
+    public func isSecret(utf8 name: UnsafeBufferPointer<UInt8>) -> Bool {
+        // Unicode lower-casing is the String path's business.
+        if name.contains(where: { $0 >= 0x80 }) { return isSecret(String(decoding: name, as: UTF8.self)) }
+        let longest = secretNamesByLength.count - 1
+        guard longest > 0 else { return false }
+        func lower(_ b: UInt8) -> UInt8 { b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b | 0x20 : b }
+        var start = 0
+        if name.count >= 2, lower(name[0]) == UInt8(ascii: "x"), name[1] == UInt8(ascii: "-") || name[1] == UInt8(ascii: "_") { start = 2 }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: longest + 1) { normalized -> Bool in
+            var n = 0
+            for b in name[start...] where b != UInt8(ascii: "-") && b != UInt8(ascii: "_") {
+                guard n <= longest else { return false }
+                normalized[n] = lower(b)
+                n += 1
+            }
+            guard n <= longest else { return false }
+            let candidate = UnsafeBufferPointer(rebasing: normalized[..<n])
+            return secretNamesByLength[n].contains { $0.elementsEqual(candidate) }
+        }
     }
 
     /// A name as the list compares it: lower case, without `-` and `_`, and without a leading `x-`.

@@ -16,11 +16,11 @@ struct JSONScannerTests {
     func agreesWithTheParser() {
         for text in Self.corpus {
             let parses = (try? Value(json: text)) != nil
-            let scan = JSONScanner.scan(Array(text.utf8)) { _ in false }
+            let scan = JSONScanner.scan(Array(text.utf8), flagKey: { _ in false })
             #expect((scan != .invalid) == parses, "\(text)")
         }
         // Invalid UTF-8 inside a string is not JSON text.
-        #expect(JSONScanner.scan([0x5B, 0x22, 0xC3, 0x28, 0x22, 0x5D]) { _ in false } == .invalid)
+        #expect(JSONScanner.scan([0x5B, 0x22, 0xC3, 0x28, 0x22, 0x5D], flagKey: { _ in false }) == .invalid)
     }
 
     @Test("hands every object key to the closure, escaped keys decoded, values never")

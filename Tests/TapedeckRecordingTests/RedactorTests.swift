@@ -5,6 +5,24 @@ import Testing
 
 @Suite("Redaction")
 struct RedactorTests {
+    @Test("a JSON key checked as UTF-8 bytes is a secret exactly when its String is")
+    func bytesAndStringsAgree() {
+        var custom = Redactor()
+        custom.secretNames.insert("averyveryverylongsecretnamethatislong")
+        for r in [Redactor(), custom] {
+            let names = [
+                "token", "Refresh-Token", "refresh_token", "refreshToken", "X-Api-Key", "x_token", "X-", "x", "", "tokens", "TOKEN",
+                "key", "k", "proxy_authorization", "ProxyAuthorization", "proxy-authorizations", "set-cookie", "Ключ", "sessİon",
+                "averyveryverylongsecretnamethatislong", "averyveryverylongsecretnamethatislongg", "a-very_very-very-long-secret-name-that-is-long",
+            ]
+            for name in names {
+                let bytes = Array(name.utf8)
+                let viaBytes = bytes.withUnsafeBufferPointer { r.isSecret(utf8: $0) }
+                #expect(viaBytes == r.isSecret(name), "\(name)")
+            }
+        }
+    }
+
     @Test("no secret reaches the file: query, headers, cookies, payload keys and --redact paths")
     func nothingSecretOnDisk() async throws {
         let dir = try TemporaryDirectory()
