@@ -146,6 +146,7 @@ let package = Package(
                 "TapedeckCompression",
                 "TapedeckCore", "TapedeckHandshake",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -201,7 +202,7 @@ let package = Package(
         .target(
             name: "TapedeckBench",
             dependencies: [
-                "TapedeckCore",
+                "TapedeckCore", "TapedeckRecording",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -419,18 +419,9 @@ public final class RecordingWriter: Sendable {
                 sql: "INSERT INTO batches (id, first_seq, last_seq, frame_count, committed_at_ns) VALUES (?, ?, ?, ?, ?)",
                 arguments: [batchID, result.firstSeq, result.lastSeq, frames.count, committedAt])
         }
-        let insertFrame = try db.cachedStatement(
-            sql: """
-                INSERT INTO frames (seq, connection_id, batch_id, direction, opcode, fin, payload, offset_ns, wall_time_ns, decoded, redacted)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        let insertFrame = try FrameInsert(db: db, batchID: batchID)
         func insert(_ f: PreparedFrame) throws {
-            let stamp = f.pending.frame.timestamp ?? FrameTimestamp(offsetNanos: 0, wallNanos: 0)
-            try insertFrame.execute(arguments: [
-                f.pending.seq, f.pending.frame.connection.rawValue, batchID, f.pending.frame.direction.rawValue,
-                f.pending.frame.opcode.rawValue, f.pending.frame.fin, Data(f.payload), stamp.offsetNanos,
-                stamp.wallNanos, f.decodedJSON, f.redacted,
-            ])
+            try insertFrame.insert(f)
             result.bytes += f.payload.count
         }
         for op in ops {

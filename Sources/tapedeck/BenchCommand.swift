@@ -4,11 +4,28 @@ import TapedeckBench
 import TapedeckCore
 import UnixSignals
 
-/// `tapedeck bench`: a load generator that measures a WebSocket server's fan-out.
+/// `tapedeck bench`: benchmarks. `tapedeck bench URL` (the default) measures a WebSocket server's
+/// fan-out; `tapedeck bench recorder` measures the recorder's ingest.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Load generator: open many WebSocket connections, count what arrives, measure latency.",
+        abstract: "Benchmarks: a WebSocket load generator (tapedeck bench URL) and the recorder's ingest.",
+        discussion: """
+            tapedeck bench URL ...          is tapedeck bench ws URL ...: open many WebSocket connections to URL, \
+            count what arrives, measure latency (see 'tapedeck bench ws --help').
+            tapedeck bench recorder ...     writes frames to a SQLite recording as fast as the recorder can \
+            (see 'tapedeck bench recorder --help').
+            """,
+        subcommands: [BenchLoadCommand.self, BenchRecorderCommand.self],
+        defaultSubcommand: BenchLoadCommand.self
+    )
+}
+
+/// `tapedeck bench [ws] URL`: a load generator that measures a WebSocket server's fan-out.
+struct BenchLoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ws",
+        abstract: "Load generator (the default): open many WebSocket connections, count what arrives, measure latency.",
         discussion: """
             Opens --connections WebSocket connections to URL at --ramp, optionally sends each a first \
             message (--send, a template that sees conn.index, conn.id and connections), then measures for \

@@ -60,6 +60,8 @@ enum RawWebSocketClient {
                 }
                 group.addTask {
                     try await Task.sleep(for: timeout)
+                    // Closing ends the reader's loop; cancellation alone may leave it waiting for bytes.
+                    channel.channel.close(promise: nil)
                     return nil
                 }
                 let first = try await group.next() ?? nil

@@ -33,40 +33,23 @@ public final class TestClient: Sendable {
         self.subprotocol = subprotocol
     }
 
+    /// The key every test handshake sends, and the accept value RFC 6455 gives for it.
+    static let key = "dGhlIHNhbXBsZSBub25jZQ=="
+    static let expectedAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
     public static func connect(port: Int, uri: String, headers: [(String, String)] = []) async throws -> TestClient {
         let (stream, continuation) = AsyncStream<WebSocketFrame>.makeStream()
         let upgraded = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: String?.self)
         let once = Once()
-        let requestHeaders = headers
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
-                let upgrader = NIOWebSocketClientUpgrader(
-                    maxFrameSize: 1 << 20,
-                    upgradePipelineHandler: { channel, response in
-                        let selected = response.headers.first(name: "sec-websocket-protocol")
-                        return channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(Collector(continuation: continuation))
-                            once.run { upgraded.succeed(selected) }
-                        }
-                    })
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .forwardBytes,
-                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+                channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        InitialRequest(uri: uri, port: port, headers: requestHeaders))
+                        Handshake(uri: uri, port: port, headers: headers, upgraded: upgraded, once: once, frames: continuation))
                 }
             }
         let channel = try await bootstrap.connect(host: "127.0.0.1", port: port).get()
-        channel.closeFuture.whenComplete { _ in
-            once.run { upgraded.fail(ChannelError.ioOnClosedChannel) }
-            // Once upgraded, the collector ends the stream when it leaves the pipeline: frames
-            // that came with the 101 are handed on after the upgrade, even when the server has
-            // closed by then, and must not be cut off.
-            channel.eventLoop.execute {
-                if (try? channel.pipeline.syncOperations.handler(type: Collector.self)) == nil { continuation.finish() }
-            }
-        }
+        channel.closeFuture.whenComplete { _ in once.run { upgraded.fail(ChannelError.ioOnClosedChannel) } }
         let selected = try await upgraded.futureResult.get()
         return TestClient(channel: channel, frames: stream, subprotocol: selected)
     }
@@ -81,27 +64,94 @@ public final class TestClient: Sendable {
     /// Sends a frame exactly as given (unmasked, reserved bits), for protocol faults.
     public func send(frame: WebSocketFrame) async throws { try await channel.writeAndFlush(frame) }
 
-    final class InitialRequest: ChannelInboundHandler, RemovableChannelHandler {
-        typealias InboundIn = HTTPClientResponsePart
-        typealias OutboundOut = HTTPClientRequestPart
+    /// Sends the upgrade request, reads the answer byte by byte up to its blank line and checks it,
+    /// then puts the frame codec and the collector in its place and hands them the bytes that came with
+    /// the 101 (a server may send its first frames, even its close, in the same segment).
+    final class Handshake: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
         let uri: String
         let port: Int
         let headers: [(String, String)]
+        let upgraded: EventLoopPromise<String?>
+        let once: Once
+        let frames: AsyncStream<WebSocketFrame>.Continuation
+        var received = ByteBuffer()
+        var done = false
 
-        init(uri: String, port: Int, headers: [(String, String)]) {
+        init(uri: String, port: Int, headers: [(String, String)], upgraded: EventLoopPromise<String?>, once: Once, frames: AsyncStream<WebSocketFrame>.Continuation) {
+            self.once = once
             self.uri = uri
             self.port = port
             self.headers = headers
+            self.upgraded = upgraded
+            self.frames = frames
         }
 
         func channelActive(context: ChannelHandlerContext) {
-            var h = HTTPHeaders()
-            h.add(name: "Host", value: "127.0.0.1:\(port)")
-            for (n, v) in headers { h.add(name: n, value: v) }
-            context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: h))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            var request = "GET \(uri) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            request += "Sec-WebSocket-Key: \(TestClient.key)\r\nSec-WebSocket-Version: 13\r\n"
+            for (n, v) in headers { request += "\(n): \(v)\r\n" }
+            request += "\r\n"
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: request)), promise: nil)
             context.fireChannelActive()
         }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = unwrapInboundIn(data)
+            received.writeBuffer(&bytes)
+            let view = received.readableBytesView
+            guard !done, let end = view.firstRange(of: [13, 10, 13, 10]) else { return }
+            done = true
+            let head = String(decoding: view[view.startIndex..<end.lowerBound], as: UTF8.self)
+            received.moveReaderIndex(to: end.upperBound)
+            var lines = head.split(separator: "\r\n").map(String.init)
+            let status = lines.isEmpty ? "" : lines.removeFirst()
+            var fields: [String: String] = [:]
+            for line in lines {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                fields[line[..<colon].lowercased()] = String(line[line.index(after: colon)...].drop(while: { $0 == " " }))
+            }
+            guard status.hasPrefix("HTTP/1.1 101"), fields["sec-websocket-accept"] == TestClient.expectedAccept,
+                fields["upgrade"]?.lowercased() == "websocket"
+            else {
+                once.run { upgraded.fail(HandshakeFailed(status: status)) }
+                context.close(promise: nil)
+                return
+            }
+            do {
+                let sync = context.pipeline.syncOperations
+                try sync.addHandler(WebSocketFrameEncoder())
+                try sync.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 20)))
+                try sync.addHandler(Collector(continuation: frames))
+            } catch {
+                once.run { upgraded.fail(error) }
+                context.close(promise: nil)
+                return
+            }
+            let selected = fields["sec-websocket-protocol"]
+            once.run { upgraded.succeed(selected) }
+            if received.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(received)) }
+            received = ByteBuffer()
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+
+        typealias InboundOut = ByteBuffer
+
+        func channelInactive(context: ChannelHandlerContext) {
+            if !done {
+                done = true
+                once.run { upgraded.fail(ChannelError.ioOnClosedChannel) }
+                frames.finish()
+            }
+            context.fireChannelInactive()
+        }
+    }
+
+    /// The server did not switch protocols.
+    public struct HandshakeFailed: Error, CustomStringConvertible {
+        public let status: String
+        public var description: String { "the upgrade was not accepted: \(status)" }
     }
 
     final class Collector: ChannelInboundHandler {
