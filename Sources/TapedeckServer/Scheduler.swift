@@ -157,9 +157,9 @@ struct Scheduler: Sendable {
                     position = target
                     logger.info("timeline seek", metadata: ["to": "\(target)"])
                 } else {
+                    // A scenario loaded now starts at its offset: the scenario time it was loaded at.
                     iterator.keep(entries.map(\.id))
-                    let now = control.scenarioTime(of: play) ?? position
-                    iterator.add(entries.filter { !iterator.ids.contains($0.id) }.map(build), skippingBefore: now)
+                    iterator.add(entries.filter { !iterator.ids.contains($0.id) }.map(build), skippingBefore: -.infinity)
                 }
                 endLogged = false
                 continue

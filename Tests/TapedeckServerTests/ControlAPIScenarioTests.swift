@@ -74,7 +74,8 @@ struct ControlAPIScenarioTests {
             #expect(problem?["line"] == 5, "\(r.body)")
             #expect(r.json?["message"]?.stringValue?.hasPrefix("request.yaml:5:") == true, "\(r.body)")
             // A profile this server does not serve: its endpoints would not be routed.
-            let other = Value.object(["yaml": .string(Self.extra.replacingOccurrences(of: "ops-control-center", with: "jobs-live-tail").replacingOccurrences(of: "type: incident, action: created, ", with: "type: job_progress, "))]).jsonString
+            let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scenarios/jobs-live-tail/quick-check.yaml").standardizedFileURL.path
+            let other = Value.object(["path": .string(file)]).jsonString
             let o = try await http(port: port, "POST", "/_tapedeck/scenarios", body: other)
             #expect(o.status == 409, "\(o.body)")
             #expect(o.json?["error"] == "profile_not_served")
