@@ -57,14 +57,11 @@ struct Scheduler: Sendable {
     /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it).
     /// A fault a seek jumped over is skipped, as is one of a scenario unloaded meanwhile.
     private func playFaults(_ list: [(scenario: String, fault: ScheduledFault)], play: Int) async {
-        var seeks = control.seeks(of: play).count
         for (scenario, f) in list {
             do { try await control.waitUntilDue(f.at, play: play) } catch { return }
-            let now = control.seeks(of: play)
-            if now.count != seeks {
-                seeks = now.count
-                if f.at < now.target { continue }
-            }
+            // Before the last seek's target: jumped over (a seek back does not bring a fault back).
+            let seek = control.seeks(of: play)
+            if seek.count > 0 && f.at < seek.target { continue }
             guard library.contains(scenario) else { continue }
             do {
                 let done = try await faults.apply(f.spec)

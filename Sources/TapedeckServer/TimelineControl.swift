@@ -97,7 +97,11 @@ final class TimelineControl: Sendable {
             let start = shared ? s.pendingSeek : nil
             if shared { s.pendingSeek = nil }
             var play = Play(anchorElapsed: now, anchorTime: start ?? 0, lastTime: start ?? 0, shared: shared)
-            play.seek = start
+            if let start {
+                play.seek = start
+                play.seeks = 1
+                play.lastSeek = start
+            }
             s.plays[s.nextPlay] = play
             return s.nextPlay
         }

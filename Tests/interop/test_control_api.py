@@ -641,3 +641,59 @@ def test_start_and_stop_a_recording(binary, scenario_file, tmp_path):
         latency = {s.name: s.value for s in families["tapedeck_recorder_write_seconds"].samples if not s.labels.get("le")}
         assert latency["tapedeck_recorder_write_seconds_count"] >= 1
         assert latency["tapedeck_recorder_write_seconds_sum"] >= 0
+
+
+LOOPING = """\
+scenario: looping
+profile: ops-control-center
+seed: 5
+start: immediately
+loop: true
+streams:
+  - name: ticks
+    every: 100ms
+    count: 20
+    event: { type: metric, action: updated, data: { seq: "{{ seq() }}" } }
+faults:
+  - { at: 30s, kind: close, code: 4001, reason: jumped over }
+  - { at: 90s, kind: close, code: 4002, reason: reached }
+"""
+
+
+def test_seek_in_a_looping_scenario_skips_the_faults_it_jumps_over(binary, tmp_path):
+    path = tmp_path / "looping.yaml"
+    path.write_text(LOOPING)
+    with serve(str(path)) as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("qa")) as ws:
+                await next_seq(ws, 5)
+                # Past the 30 s fault, far past the scenario's 2 s: it loops on.
+                code, t = jcall(host, "POST", "/_tapedeck/timeline/seek", {"to": "1m"})
+                assert code == 200 and t["scenario_time"] >= 60
+                await next_seq(ws, 3)
+                await next_seq(ws, 3)
+                # Just before the 90 s fault: it comes, the 30 s one never did.
+                jcall(host, "POST", "/_tapedeck/timeline/seek", {"to": 89.5})
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 5)
+                assert closed.value.rcvd.code == 4002, closed.value
+        run(go())
+
+
+def test_a_recording_is_finished_on_shutdown_and_runs_beside_record(binary, scenario_file, tmp_path):
+    beside, api = str(tmp_path / "beside.sqlite"), str(tmp_path / "api.sqlite")
+    with serve(scenario_file, "--record", beside) as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("qa")) as ws:
+                await next_seq(ws, 5)
+                assert jcall(host, "POST", "/_tapedeck/recording/start", {"path": api})[0] == 200
+                for _ in range(5):
+                    await next_seq(ws, 5)
+        run(go())
+    # serve stopped (SIGTERM) with the recording running: the file is finished and complete.
+    for path in (beside, api):
+        p = tapedeck("inspect", path, "--json")
+        assert p.returncode == 0, p.stderr
+        report = json.loads(p.stdout)
+        assert report["frames"] >= 5 and len(report["connections"]) == 1, report
