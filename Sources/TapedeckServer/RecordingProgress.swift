@@ -7,6 +7,7 @@ public struct RecordingProgress: Sendable, Hashable {
     /// Frames in committed batches (on disk).
     public var framesCommitted: Int
 
+    /// A recording's progress: its connections, and the frames accepted and committed.
     public init(connections: Int, framesAccepted: Int, framesCommitted: Int) {
         self.connections = connections
         self.framesAccepted = framesAccepted
