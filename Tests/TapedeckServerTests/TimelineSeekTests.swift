@@ -53,6 +53,40 @@ struct TimelineSeekTests {
         }
     }
 
+    /// A seek before the timeline starts says where it starts; a scheduled fault a seek jumps over
+    /// is skipped, the next one comes at its time.
+    @Test(.timeLimit(.minutes(1))) func aSeekBeforeTheStartAndOverAScheduledFault() async throws {
+        let clock = ManualClock()
+        let yaml = ControlAPITests.scenario(every: "1s", count: 100) + """
+
+            faults:
+              - { at: 20s, kind: close, code: 4001, reason: jumped over }
+              - { at: 60s, kind: close, code: 4002, reason: reached }
+            """
+        try await withSimulator(scenario: yaml, speed: .factor(1), timeline: .shared, clock: clock) { port in
+            let early = try await http(port: port, "POST", "/_tapedeck/timeline/seek", body: #"{"to":"30s"}"#)
+            #expect(early.json?["scenario_time"]?.doubleValue == 30, "\(early.body)")
+            let (seqs, seen) = AsyncStream<Int>.makeStream()
+            async let run = withClient(port: port, path: "/api/ws", headers: try await ControlAPITests.bearer("qa", clock: clock)) { client in
+                defer { seen.finish() }
+                try await client.send(#"{"action":"ping"}"#)
+                while let m = try await client.next() {
+                    if let n = m["data"]?["seq"]?.intValue { seen.yield(n) }
+                }
+                return true
+            }
+            var it = seqs.makeAsyncIterator()
+            // The timeline starts at 30 s: event 31 first, and the fault at 20 s never comes.
+            #expect(await it.next() == 31)
+            _ = try await http(port: port, "POST", "/_tapedeck/timeline/seek", body: #"{"to":59}"#)
+            #expect(await it.next() == 60)
+            clock.advance(by: .seconds(1))
+            #expect(await it.next() == 61)
+            #expect(await it.next() == nil)
+            #expect(try await run.closeCode == 4002)
+        }
+    }
+
     @Test(.timeLimit(.minutes(1))) func badSeeksAreRefusedAndPerConnectionTimelinesAnswer409() async throws {
         try await withSimulator(scenario: ControlAPITests.scenario(), speed: .factor(1), timeline: .shared) { port in
             for body in [#"{}"#, #"{"to":-1}"#, #"{"to":"soon"}"#, #"{"to":1e9}"#] {
