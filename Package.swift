@@ -254,7 +254,7 @@ let package = Package(
         .testTarget(
             name: "TapedeckServerTests",
             dependencies: [
-                "TapedeckServer", "TapedeckCore", "TapedeckScenario", "TapedeckProtocol",
+                "TapedeckServer", "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckRecording", "TapedeckTesting",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -19,6 +19,9 @@ public struct CommittedBatch: Sendable, Hashable {
     public var firstSeq: Int64?
     public var lastSeq: Int64?
     public var frameCount: Int
+    /// How long the batch's oldest frame waited, from its timestamp (when it was handed to the
+    /// writer, unless the caller stamped it) until the batch committed; `nil` when not measured.
+    public var oldestFrameWait: Duration? = nil
 }
 
 /// Settings of a `RecordingWriter`.

@@ -288,10 +288,13 @@ public final class RecordingWriter: Sendable {
                     return s.spaceWaiters
                 }
                 waiters.forEach { $0() }
-                if let batchID {
-                    configuration.onCommit?(
+                if let batchID, let onCommit = configuration.onCommit {
+                    // Measured once per batch: from its oldest frame's timestamp until now.
+                    let wait = batch.oldestOffsetNanos.map { Duration.nanoseconds(max(0, timestamp().offsetNanos - $0)) }
+                    onCommit(
                         CommittedBatch(
-                            id: batchID, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, frameCount: batch.frameCount))
+                            id: batchID, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, frameCount: batch.frameCount,
+                            oldestFrameWait: wait))
                 }
             } catch {
                 let waiters = state.withLock { s -> [@Sendable () -> Void] in
@@ -396,6 +399,8 @@ public final class RecordingWriter: Sendable {
         var lastSeq: Int64?
         var frameCount = 0
         var bytes = 0
+        /// The smallest frame timestamp (offset from the recording's start) in the batch.
+        var oldestOffsetNanos: Int64?
     }
 
     private static func write(_ ops: [PreparedOp], batchID: Int64?, committedAt: Int64, db: Database) throws
@@ -415,6 +420,7 @@ public final class RecordingWriter: Sendable {
             result.firstSeq = seqs.min()
             result.lastSeq = seqs.max()
             result.frameCount = frames.count
+            result.oldestOffsetNanos = frames.lazy.compactMap { $0.pending.frame.timestamp?.offsetNanos }.min()
             try db.execute(
                 sql: "INSERT INTO batches (id, first_seq, last_seq, frame_count, committed_at_ns) VALUES (?, ?, ?, ?, ?)",
                 arguments: [batchID, result.firstSeq, result.lastSeq, frames.count, committedAt])

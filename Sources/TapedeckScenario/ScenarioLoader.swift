@@ -47,6 +47,13 @@ public struct ScenarioLoader: Sendable {
         return loadFile(path, display: path, stack: &stack, isRoot: true)
     }
 
+    /// Scenario text's scenario as far as it loads, with every problem and warning found, as if it
+    /// were the file `file` (relative references resolve from that file's directory).
+    public func loadReportingProblems(text: String, file: String) -> (Scenario, [ScenarioError]) {
+        var stack: [String] = []
+        return loadText(text, path: file, display: file, stack: &stack, isRoot: true)
+    }
+
     /// Every problem (and warning) in a file, empty when it is valid.
     public func validate(file path: String) -> [ScenarioError] {
         var stack: [String] = []

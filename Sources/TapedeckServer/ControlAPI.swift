@@ -7,7 +7,7 @@ import TapedeckProtocol
 import TapedeckScenario
 
 /// The control API: HTTP and JSON under `/_tapedeck/` on the simulator's own port, to steer a
-/// running simulation (timeline, ad-hoc events, faults) and to see its connections.
+/// running simulation (timeline, ad-hoc events, faults, scenarios, recordings) and to see its connections.
 ///
 /// It knows no protocol: connections are described by what their profile derived (`conn`), and an
 /// emitted event goes through its profile's rendering like a scenario event. With a token, every
@@ -25,6 +25,10 @@ struct ControlAPI: Sendable {
     let clock: any SimulationClock
     let token: String?
     let version: String
+    /// The scenarios of the shared timeline (`/_tapedeck/scenarios`).
+    let library: ScenarioLibrary
+    /// Starts and stops recordings (`/_tapedeck/recording`); `nil` when this server cannot record.
+    let recording: RecordingControl?
     /// The OpenAPI document served at `/_tapedeck/openapi.yaml`.
     static var openAPIDocument: String? {
         guard let url = Bundle.module.url(forResource: "control-api", withExtension: "yaml") else { return nil }
@@ -41,6 +45,8 @@ struct ControlAPI: Sendable {
         var status: HTTPResponse.Status
         var error: String
         var message: String
+        /// More fields of the error object (a scenario's problems, ...).
+        var details: [String: Value] = [:]
 
         static func badRequest(_ message: String) -> Failure { Failure(status: .badRequest, error: "bad_request", message: message) }
     }
@@ -59,6 +65,12 @@ struct ControlAPI: Sendable {
             router.get(RouterPath("\(Self.prefix)/\(path)")) { request, _ -> Response in
                 guard self.authorized(request) else { return Self.unauthorized() }
                 do { return Self.json(try await body(request)) } catch let f as Failure { return Self.failure(f) }
+            }
+        }
+        func delete(_ path: String, _ body: @escaping @Sendable (Request, BasicRequestContext) async throws -> Value) {
+            router.delete(RouterPath("\(Self.prefix)/\(path)")) { request, context -> Response in
+                guard self.authorized(request) else { return Self.unauthorized() }
+                do { return Self.json(try await body(request, context)) } catch let f as Failure { return Self.failure(f) }
             }
         }
         func post(_ path: String, _ body: @escaping @Sendable (Value) async throws -> Value) {
@@ -102,6 +114,15 @@ struct ControlAPI: Sendable {
             control.setSpeed(speed)
             return timelineStatus()
         }
+        post("timeline/seek") { body in try seek(body) }
+        let scenarios = ScenarioRoutes(api: self)
+        get("scenarios") { _ in scenarios.list() }
+        post("scenarios") { body in try scenarios.load(body) }
+        delete("scenarios/:name") { _, context in try scenarios.unload(context.parameters.get("name") ?? "") }
+        let recordings = RecordingRoutes(recording: recording)
+        get("recording") { _ in recordings.status() }
+        post("recording/start") { body in try await recordings.start(body) }
+        post("recording/stop") { _ in try await recordings.stop() }
         post("emit") { body in try await emit(body) }
         post("faults") { body in try await fault(body) }
         router.get(RouterPath("\(Self.prefix)/openapi.yaml")) { request, _ -> Response in
@@ -150,7 +171,9 @@ struct ControlAPI: Sendable {
     }
 
     static func failure(_ f: Failure) -> Response {
-        json(["error": .string(f.error), "message": .string(f.message)], status: f.status)
+        var object: Value = ["error": .string(f.error), "message": .string(f.message)]
+        for (k, v) in f.details.sorted(by: { $0.key < $1.key }) { object[k] = v }
+        return json(object, status: f.status)
     }
 
     static func speed(_ value: Value?) -> SimulatorConfiguration.Speed? {
@@ -174,6 +197,30 @@ struct ControlAPI: Sendable {
             "events_sent": .int(s.eventsSent), "lag_seconds": .double((s.lag * 1000).rounded() / 1000), "timelines": .int(s.timelines),
         ]
     }
+
+    /// `POST /_tapedeck/timeline/seek`: moves the shared timeline to `to` (seconds, or a duration as
+    /// the scenarios write them: `90s`, `1m30s`).
+    func seek(_ body: Value) throws -> Value {
+        let to: Double? =
+            switch body["to"] {
+            case .string(let text)?: DurationText.seconds(text)
+            case let v?: v.doubleValue
+            case nil: nil
+            }
+        guard let to, to.isFinite, to >= 0, to <= Self.maxSeek else {
+            throw Failure.badRequest("'to' must be a scenario time from 0 to \(Int(Self.maxSeek)) seconds: a number of seconds or a duration (e.g. {\"to\": \"90s\"})")
+        }
+        guard library.mutable else {
+            throw Failure(
+                status: .conflict, error: "per_connection_timelines",
+                message: "this server plays one timeline per connection (--timeline per-connection): seek applies to the shared timeline only")
+        }
+        control.seek(to: to)
+        return timelineStatus()
+    }
+
+    /// The farthest a seek goes (a week of scenario time: the events between are generated to be skipped).
+    static let maxSeek = 604_800.0
 
     // MARK: Selectors
 

@@ -11,6 +11,8 @@ struct HubService: Service {
     let scheduler: Scheduler
     let configuration: SimulatorConfiguration
     let logger: Logger
+    /// A recording the control API started is finished once the clients are gone.
+    let recording: RecordingControl?
 
     func run() async throws {
         let shared = configuration.timeline == .shared
@@ -32,6 +34,7 @@ struct HubService: Service {
             group.cancelAll()
         }
         await hub.waitUntilEmpty(timeout: .seconds(3))
+        await recording?.stopIfRunning()
     }
 }
 

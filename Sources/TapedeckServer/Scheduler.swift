@@ -15,6 +15,8 @@ struct Scheduler: Sendable {
     let control: TimelineControl
     /// Carries out the scenarios' `faults:`.
     let faults: FaultInjector
+    /// The scenarios the shared timeline plays (the control API loads and unloads them).
+    let library: ScenarioLibrary
 
     var speed: SimulatorConfiguration.Speed {
         configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1)
@@ -25,6 +27,13 @@ struct Scheduler: Sendable {
         WorldIterator(iterators: world.scenarios.map {
             Timeline(scenario: $0, epoch: epoch, loop: configuration.loop, environment: [:]).makeIterator()
         })
+    }
+
+    /// A library entry's timeline, placed at its offset.
+    func source(_ entry: ScenarioLibrary.Entry, epoch: Double) -> WorldIterator.Source {
+        WorldIterator.Source(
+            id: entry.id, iterator: Timeline(scenario: entry.scenario, epoch: epoch, loop: configuration.loop, environment: [:]).makeIterator(),
+            offset: entry.offset, aliases: entry.aliases, defaultProfile: entry.defaultProfile)
     }
 
     /// When timelines start: the command line's `--start`, else the first scenario's `start:`,
@@ -40,15 +49,20 @@ struct Scheduler: Sendable {
         await play(to: nil)
     }
 
-    /// The scenarios' faults, in time order (once, even when the timeline loops).
-    var scheduledFaults: [ScheduledFault] {
-        world.scenarios.flatMap(\.faults).sorted { $0.at < $1.at }
+    /// The scenarios' faults, in time order (once, even when the timeline loops), with their scenario's name.
+    var scheduledFaults: [(scenario: String, fault: ScheduledFault)] {
+        world.scenarios.flatMap { s in s.faults.map { (s.name, $0) } }.sorted { $0.fault.at < $1.fault.at }
     }
 
     /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it).
-    private func playFaults(_ list: [ScheduledFault], play: Int) async {
-        for f in list {
+    /// A fault a seek jumped over is skipped, as is one of a scenario unloaded meanwhile.
+    private func playFaults(_ list: [(scenario: String, fault: ScheduledFault)], play: Int) async {
+        for (scenario, f) in list {
             do { try await control.waitUntilDue(f.at, play: play) } catch { return }
+            // Before the last seek's target: jumped over (a seek back does not bring a fault back).
+            let seek = control.seeks(of: play)
+            if seek.count > 0 && f.at < seek.target { continue }
+            guard library.contains(scenario) else { continue }
             do {
                 let done = try await faults.apply(f.spec)
                 logger.info("scheduled fault", metadata: ["at": "\(f.at)", "fault": "\(done.jsonString)", "from": "\(f.location)"])
@@ -81,8 +95,106 @@ struct Scheduler: Sendable {
         let faultList = connection == nil ? scheduledFaults : []
         await withTaskGroup(of: Void.self) { group in
             if !faultList.isEmpty { group.addTask { await playFaults(faultList, play: play) } }
-            await playEvents(to: connection, play: play)
+            if connection == nil {
+                await playShared(play: play)
+            } else {
+                await playEvents(to: connection, play: play)
+            }
             await group.waitForAll()
+        }
+    }
+
+    /// Plays the shared timeline: the library's scenarios, merged. A seek or a change of the
+    /// library revises the play; then the events are taken from the new scenario time (a seek
+    /// forward skips what lies between, a seek back starts the scenarios over and skips to there).
+    /// Once no scenario has an event left, it waits for a revision rather than ending.
+    private func playShared(play: Int) async {
+        let startEpoch = clock.wallTime
+        var epochs: [Int: Double] = [:]
+        func build(_ entry: ScenarioLibrary.Entry) -> WorldIterator.Source {
+            let epoch = epochs[entry.id] ?? (entry.loadedAtStart ? startEpoch : clock.wallTime)
+            epochs[entry.id] = epoch
+            return source(entry, epoch: epoch)
+        }
+        var iterator = WorldIterator(sources: library.entries.map(build))
+        /// The scenario time the iterator stands at: the last event taken, or the last seek.
+        var position = 0.0
+        var revision = control.revision(of: play)
+        if let target = control.takeSeek(of: play) {
+            iterator.skip(before: target)
+            position = target
+        }
+        logger.info("timeline started", metadata: ["speed": "\(control.speed)", "connection": "all"])
+        var endLogged = false
+        func next() -> TimelineEvent? {
+            while true {
+                do {
+                    guard let e = try iterator.next() else { return nil }
+                    position = e.time
+                    return e
+                } catch {
+                    logger.error("\(error)")
+                }
+            }
+        }
+        while !Task.isCancelled {
+            await control.waitWhilePaused()
+            let current = control.revision(of: play)
+            if current != revision {
+                revision = current
+                let entries = library.entries
+                if let target = control.takeSeek(of: play) {
+                    if target < position {
+                        iterator = WorldIterator(sources: entries.map(build))
+                    } else {
+                        iterator.keep(entries.map(\.id))
+                    }
+                    iterator.add(entries.filter { !iterator.ids.contains($0.id) }.map(build), skippingBefore: target)
+                    iterator.skip(before: target)
+                    position = target
+                    logger.info("timeline seek", metadata: ["to": "\(target)"])
+                } else {
+                    // A scenario loaded now starts at its offset: the scenario time it was loaded at.
+                    iterator.keep(entries.map(\.id))
+                    iterator.add(entries.filter { !iterator.ids.contains($0.id) }.map(build), skippingBefore: -.infinity)
+                }
+                endLogged = false
+                continue
+            }
+            guard let nextTime = iterator.nextTime else {
+                if !endLogged { logger.info("timeline ended (until a seek or a scenario is loaded)", metadata: ["connection": "all"]) }
+                endLogged = true
+                await control.waitForRevision(of: play, after: revision)
+                continue
+            }
+            switch control.speed {
+            case .factor:
+                do {
+                    guard try await control.waitUntilDue(nextTime, play: play, revision: revision) else { continue }
+                } catch { return }
+                guard let first = next() else { continue }
+                if case .max = control.speed {
+                    await hub.publish([first], only: nil, wait: true)
+                    control.handedOver(play: play, count: 1, lastTime: first.time, lag: 0)
+                    continue
+                }
+                var batch = [first]
+                let now = clock.elapsed
+                while batch.count < Self.dueBatch, let t = iterator.nextTime, let d = control.deadline(for: t, play: play), d <= now, let e = next() {
+                    batch.append(e)
+                }
+                let lag = control.deadline(for: first.time, play: play).map { seconds(now - $0) } ?? 0
+                control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: Swift.max(0, lag))
+                await hub.publish(batch, only: nil, wait: false)
+            case .max:
+                var batch: [TimelineEvent] = []
+                while batch.count < Self.maxBatch, let e = next() { batch.append(e) }
+                if !batch.isEmpty {
+                    await hub.publish(batch, only: nil, wait: true)
+                    control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: 0)
+                }
+                await Task.yield()
+            }
         }
     }
 
@@ -140,21 +252,75 @@ struct Scheduler: Sendable {
 
 /// Merges several timeline iterators by time (ties: scenario order).
 struct WorldIterator: Sendable {
-    var iterators: [Timeline.Iterator]
+    /// One scenario's timeline, placed on the merged one.
+    struct Source: Sendable {
+        var id: Int
+        var iterator: Timeline.Iterator
+        /// Added to its events' times.
+        var offset: Double
+        /// Profile references -> served profile names; `nil` to leave the events' profiles as they are.
+        var aliases: [String: String]?
+        var defaultProfile: String?
+
+        var nextTime: Double? { iterator.nextTime.map { $0 + offset } }
+
+        mutating func next() throws(ScenarioError) -> TimelineEvent? {
+            guard var e = try iterator.next() else { return nil }
+            e.time += offset
+            if let aliases { e.profile = e.profile.map { aliases[$0] ?? $0 } ?? defaultProfile }
+            return e
+        }
+
+        /// Drops the events before scenario `time` (evaluating them, so that what follows is the same).
+        mutating func skip(before time: Double) {
+            while let t = nextTime, t < time {
+                do { _ = try next() } catch { continue }
+            }
+        }
+    }
+
+    var sources: [Source]
+
+    init(iterators: [Timeline.Iterator]) {
+        sources = iterators.enumerated().map { Source(id: $0.offset, iterator: $0.element, offset: 0) }
+    }
+
+    init(sources: [Source]) { self.sources = sources }
+
+    var ids: Set<Int> { Set(sources.map(\.id)) }
 
     /// The time of the next event, if any.
-    var nextTime: Double? { iterators.compactMap(\.nextTime).min() }
+    var nextTime: Double? { sources.compactMap(\.nextTime).min() }
 
     mutating func next() throws(ScenarioError) -> TimelineEvent? {
         var best: Int?
         var bestTime = Double.infinity
-        for i in iterators.indices {
-            if let t = iterators[i].nextTime, t < bestTime {
+        for i in sources.indices {
+            if let t = sources[i].nextTime, t < bestTime {
                 best = i
                 bestTime = t
             }
         }
         guard let i = best else { return nil }
-        return try iterators[i].next()
+        return try sources[i].next()
+    }
+
+    /// Drops every event before scenario `time`.
+    mutating func skip(before time: Double) {
+        for i in sources.indices { sources[i].skip(before: time) }
+    }
+
+    /// Keeps the sources of these ids only.
+    mutating func keep(_ ids: [Int]) {
+        let set = Set(ids)
+        sources.removeAll { !set.contains($0.id) }
+    }
+
+    /// Adds sources, without their events before scenario `time`.
+    mutating func add(_ more: [Source], skippingBefore time: Double) {
+        for var s in more {
+            s.skip(before: time)
+            sources.append(s)
+        }
     }
 }

@@ -49,6 +49,10 @@ public final class ServerMetrics: Sendable {
     let recordedFrames: Counter
     /// Events the scheduler handed to the hub.
     let eventsScheduled: Counter
+    /// Frames in batches the recorder committed.
+    let recorderFramesCommitted: Counter
+    /// How long a batch's oldest frame waited, from being handed to the writer until the batch committed.
+    let recorderWriteSeconds: Recorder
     private let droppedTotal = Atomic<Int>(0)
 
     /// Metrics for the given profiles (others are made on first use).
@@ -56,6 +60,7 @@ public final class ServerMetrics: Sendable {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.valueHistogramBuckets["tapedeck_schedule_lag_seconds"] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+        factory.valueHistogramBuckets["tapedeck_recorder_write_seconds"] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
         self.registry = registry
         self.factory = factory
         var map: [String: ProfileMetrics] = [:]
@@ -64,6 +69,8 @@ public final class ServerMetrics: Sendable {
         scheduleLag = Recorder(label: "tapedeck_schedule_lag_seconds", dimensions: [], aggregate: true, factory: factory)
         recordedFrames = Counter(label: "tapedeck_recorder_frames_total", dimensions: [], factory: factory)
         eventsScheduled = Counter(label: "tapedeck_events_scheduled_total", dimensions: [], factory: factory)
+        recorderFramesCommitted = Counter(label: "tapedeck_recorder_frames_committed_total", dimensions: [], factory: factory)
+        recorderWriteSeconds = Recorder(label: "tapedeck_recorder_write_seconds", dimensions: [], aggregate: true, factory: factory)
     }
 
     /// The metrics of `profile`, to be kept by a connection.
@@ -86,9 +93,16 @@ public final class ServerMetrics: Sendable {
     /// Events dropped from full queues so far, all profiles together.
     public var droppedCount: Int { droppedTotal.load(ordering: .relaxed) }
 
-    /// Counts a frame the recorder committed (`serve --record`).
+    /// Counts frames handed to the recorder (`serve --record`, or a recording started through the control API).
     public func recorded(frames: Int) {
         recordedFrames.increment(by: frames)
+    }
+
+    /// The recorder committed a batch of `frames` frames, the oldest of which waited `wait` since it
+    /// was handed to the writer (one call per batch, not per frame).
+    public func recorderCommitted(frames: Int, wait: Duration?) {
+        recorderFramesCommitted.increment(by: frames)
+        if let wait { recorderWriteSeconds.record(seconds(wait)) }
     }
 
     /// An upgrade refused with `status`.

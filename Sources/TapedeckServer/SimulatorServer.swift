@@ -21,6 +21,8 @@ public struct SimulatorServer: Service {
     let onReady: @Sendable (_ host: String, _ port: Int) async -> Void
     let tap: (any SimulatorTap)?
     let probe: SimulatorProbe?
+    /// Opens the recordings the control API starts; `nil`: it cannot record.
+    let recordings: (any RecordingOpener)?
     /// The server's Prometheus metrics (served at `/metrics`).
     public let metrics: ServerMetrics
     private let live = LiveParts()
@@ -68,14 +70,17 @@ public struct SimulatorServer: Service {
     ///   - probe: counts the client messages the server has handled, for callers that wait on it
     ///     (the test runner) instead of sleeping.
     ///   - metrics: the metrics to count into (default: a new registry of this server's own).
+    ///   - recordings: opens the recordings that `POST /_tapedeck/recording/start` starts (without
+    ///     it, the control API answers that this server cannot record).
     ///   - onReady: called once the server listens, with the actual port.
     public init(
         world: SimulatorWorld, configuration: SimulatorConfiguration, clock: any SimulationClock = RealClock(),
         logger: Logger = Logger(label: "tapedeck.serve"), tap: (any SimulatorTap)? = nil, probe: SimulatorProbe? = nil,
-        metrics: ServerMetrics? = nil, onReady: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
+        metrics: ServerMetrics? = nil, recordings: (any RecordingOpener)? = nil, onReady: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
     ) {
         self.tap = tap
         self.probe = probe
+        self.recordings = recordings
         self.world = world
         self.configuration = configuration
         self.clock = clock
@@ -117,16 +122,25 @@ public struct SimulatorServer: Service {
             speed: configuration.speed ?? .factor(world.scenarios.first?.speed ?? 1), clock: clock, metrics: metrics)
         let gate = UpgradeGate(clock: clock)
         live.parts.withLock { $0 = (hub, control) }
+        let library = ScenarioLibrary(world: world, mutable: configuration.timeline == .shared)
         let scheduler = Scheduler(
             hub: hub, world: world, configuration: configuration, clock: clock, logger: logger, control: control,
-            faults: FaultInjector(hub: hub, gate: gate))
+            faults: FaultInjector(hub: hub, gate: gate), library: library)
+        // The control API's recordings tap every connection; frames reach it only while one runs.
+        var recording: RecordingControl?
+        if configuration.controlEnabled, let opener = recordings {
+            recording = RecordingControl(opener: opener, metrics: metrics, clock: self.clock)
+        }
         let endpoints = self.endpoints
         let world = self.world
         let configuration = self.configuration
         let clock = self.clock
         let logger = self.logger
         let onReady = self.onReady
-        let tap = self.tap
+        let tap = Self.combine(self.tap, recording)
+        // Without a tap of its own, a connection hands frames over only while a recording runs.
+        let tapSwitch = self.tap == nil ? recording : nil
+        let recordingControl = recording
 
         let router = Router()
         router.get("/") { _, _ -> Response in
@@ -140,7 +154,7 @@ public struct SimulatorServer: Service {
         router.get("/healthz") { _, _ in "ok\n" }
         ControlAPI(
             hub: hub, world: world, control: control, gate: gate, metrics: metrics, clock: clock, token: configuration.controlToken,
-            version: configuration.version
+            version: configuration.version, library: library, recording: recordingControl
         ).register(on: router, control: configuration.controlEnabled)
         for name in world.profileOrder {
             guard let entry = world.profiles[name], let spec = entry.profile.activity, let log = hub.activity[name] else { continue }
@@ -176,7 +190,7 @@ public struct SimulatorServer: Service {
             configuration: configuration, clock: clock, logger: logger, tap: tap, gate: gate, metrics: metrics)
         let services = WebSocketConnectionHandler.Services(
             hub: hub, scheduler: scheduler, configuration: configuration, clock: clock, logger: logger, tap: tap, probe: probe,
-            control: control, metrics: metrics)
+            control: control, metrics: metrics, tapSwitch: tapSwitch)
         let maxFrameSize = configuration.maxMessageSize
         let handshakeTimeout = configuration.handshakeTimeout
         let listening = ListeningFlag()
@@ -196,8 +210,17 @@ public struct SimulatorServer: Service {
         )
         return [
             ListenerService(app: app, listening: listening, host: configuration.host, port: configuration.port),
-            HubService(hub: hub, scheduler: scheduler, configuration: configuration, logger: logger),
+            HubService(hub: hub, scheduler: scheduler, configuration: configuration, logger: logger, recording: recordingControl),
         ]
+    }
+}
+
+extension SimulatorServer {
+    /// The server's tap: its own, the control API's recordings, both, or none.
+    static func combine(_ tap: (any SimulatorTap)?, _ recording: RecordingControl?) -> (any SimulatorTap)? {
+        guard let recording else { return tap }
+        guard let tap else { return recording }
+        return TapFanOut([tap, recording])
     }
 }
 

@@ -10,8 +10,11 @@ final class TapFeed: Sendable {
     }
 
     private let continuation: AsyncStream<Event>.Continuation
+    /// Frames are handed over only while it records (opens and closes always).
+    private let recording: RecordingControl?
 
-    init(tap: any SimulatorTap, connection: Int) {
+    init(tap: any SimulatorTap, connection: Int, framesOnlyWhile recording: RecordingControl? = nil) {
+        self.recording = recording
         let (stream, continuation) = AsyncStream<Event>.makeStream()
         self.continuation = continuation
         Task {
@@ -25,7 +28,10 @@ final class TapFeed: Sendable {
         }
     }
 
-    func send(_ event: Event) { continuation.yield(event) }
+    func send(_ event: Event) {
+        if case .frame = event, let recording, !recording.isRecording { return }
+        continuation.yield(event)
+    }
 
     /// A frame the server wrote.
     func sent(_ item: OutboundItem) {

@@ -1,7 +1,7 @@
 import Synchronization
 import TapedeckCore
 
-/// Steers the timelines of a running server: pause, resume and speed, from the control API.
+/// Steers the timelines of a running server: pause, resume, speed and seek, from the control API.
 ///
 /// Every timeline being played (the shared one, or one per connection) registers a *play*. A play
 /// maps scenario time to the simulation clock piecewise: from its anchor (a moment of the clock and
@@ -9,6 +9,10 @@ import TapedeckCore
 /// A change re-anchors every play at the moment of the change, so no event is skipped or replayed,
 /// and wakes the plays waiting for their next event, which then compute their next deadline anew.
 /// Until the first change a play's deadlines are exactly those of a fixed speed from its start.
+///
+/// A seek moves the shared play to another scenario time and bumps its *revision*, as does a
+/// change of the scenarios it plays (``revise()``): the scheduler, waiting for its next event,
+/// wakes and rebuilds what it plays before it waits again.
 ///
 /// Deadlines come from the ``SimulationClock``: on a `ManualClock` a test pauses, moves time on,
 /// resumes, and sees exactly the events due, without sleeping.
@@ -21,6 +25,13 @@ final class TimelineControl: Sendable {
         /// The scenario time of the last event handed over (at `max`, scenario time itself).
         var lastTime: Double
         var shared: Bool
+        /// Bumped by a seek or a change of the scenarios played (shared play only).
+        var revision = 0
+        /// A seek the scheduler has not carried out yet: the target scenario time.
+        var seek: Double?
+        /// How many seeks so far, and the target of the last one (for the scheduled faults).
+        var seeks = 0
+        var lastSeek = 0.0
     }
 
     private struct State {
@@ -28,6 +39,8 @@ final class TimelineControl: Sendable {
         var speed: Speed
         var generation = 0
         var plays: [Int: Play] = [:]
+        /// A seek made before the shared timeline started: where it will start.
+        var pendingSeek: Double?
         var nextPlay = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         /// The plays asleep until their next event, woken by a change.
@@ -50,6 +63,8 @@ final class TimelineControl: Sendable {
         case paused(generation: Int)
         /// `max`: no waiting between events.
         case max
+        /// The play was revised (a seek, a change of scenarios) since the caller looked.
+        case revised
     }
 
     /// The timeline's state, as the control API reports it.
@@ -74,11 +89,20 @@ final class TimelineControl: Sendable {
     }
 
     /// Starts a play at the clock's current moment and scenario time 0; returns its id.
+    /// A shared play starts where a seek made before it put it.
     func register(shared: Bool) -> Int {
         let now = clock.elapsed
         return state.withLock { s in
             s.nextPlay += 1
-            s.plays[s.nextPlay] = Play(anchorElapsed: now, anchorTime: 0, lastTime: 0, shared: shared)
+            let start = shared ? s.pendingSeek : nil
+            if shared { s.pendingSeek = nil }
+            var play = Play(anchorElapsed: now, anchorTime: start ?? 0, lastTime: start ?? 0, shared: shared)
+            if let start {
+                play.seek = start
+                play.seeks = 1
+                play.lastSeek = start
+            }
+            s.plays[s.nextPlay] = play
             return s.nextPlay
         }
     }
@@ -91,9 +115,11 @@ final class TimelineControl: Sendable {
     var isPaused: Bool { state.withLock { $0.paused } }
 
     /// How a play waits for an event at scenario time `time`.
-    func wait(for time: Double, play: Int) -> Wait {
+    /// With `revision`, answers ``Wait/revised`` once the play's revision is another.
+    func wait(for time: Double, play: Int, revision: Int? = nil) -> Wait {
         let now = clock.elapsed
         return state.withLock { s in
+            if let revision, s.plays[play]?.revision != revision { return .revised }
             if s.paused { return .paused(generation: s.generation) }
             guard case .factor(let f) = s.speed else { return .max }
             guard let p = s.plays[play] else { return .due }
@@ -137,10 +163,17 @@ final class TimelineControl: Sendable {
     /// Waits until the event at scenario `time` is due for `play`; returns at once at `max` speed.
     /// Throws `CancellationError` when cancelled.
     func waitUntilDue(_ time: Double, play: Int) async throws {
+        _ = try await waitUntilDue(time, play: play, revision: nil)
+    }
+
+    /// Waits until the event at scenario `time` is due for `play`, or until the play is revised
+    /// after `revision` (then returns `false`). Throws `CancellationError` when cancelled.
+    func waitUntilDue(_ time: Double, play: Int, revision: Int?) async throws -> Bool {
         while true {
             try Task.checkCancellation()
-            switch wait(for: time, play: play) {
-            case .due, .max: return
+            switch wait(for: time, play: play, revision: revision) {
+            case .due, .max: return true
+            case .revised: return false
             case .paused(let generation):
                 await waitForChange(after: generation)
             case .until(let deadline, let generation):
@@ -156,6 +189,68 @@ final class TimelineControl: Sendable {
                 defer { _ = state.withLock { $0.wakes.removeValue(forKey: id) } }
                 try await clock.sleep(until: deadline, wake: wake)
             }
+        }
+    }
+
+    /// Waits until `play` is revised after `revision` (a seek, a change of scenarios), or cancellation.
+    func waitForRevision(of play: Int, after revision: Int) async {
+        while !Task.isCancelled {
+            let g: Int? = state.withLock { s in s.plays[play]?.revision == revision ? s.generation : nil }
+            guard let g else { return }
+            await waitForChange(after: g)
+        }
+    }
+
+    /// The revision of `play`: bumped by each seek and change of scenarios.
+    func revision(of play: Int) -> Int { state.withLock { $0.plays[play]?.revision ?? 0 } }
+
+    /// The target of a seek not carried out yet, if any; forgets it.
+    func takeSeek(of play: Int) -> Double? {
+        state.withLock { s in
+            defer { s.plays[play]?.seek = nil }
+            return s.plays[play]?.seek
+        }
+    }
+
+    /// How many seeks `play` had, and the target of the last.
+    func seeks(of play: Int) -> (count: Int, target: Double) {
+        state.withLock { s in (s.plays[play]?.seeks ?? 0, s.plays[play]?.lastSeek ?? 0) }
+    }
+
+    /// The scenario time of `play` now.
+    func scenarioTime(of play: Int) -> Double? {
+        let now = clock.elapsed
+        return state.withLock { s in s.plays[play].map { Self.time(of: $0, state: s, now: now) } }
+    }
+
+    /// Moves the shared timeline to scenario `time` (seconds). Returns `false` when it has not
+    /// started yet: it will start there.
+    @discardableResult
+    func seek(to time: Double) -> Bool {
+        var started = false
+        _ = change { s in
+            for (id, p) in s.plays where p.shared {
+                var q = p
+                q.anchorTime = time
+                q.lastTime = time
+                q.seek = time
+                q.seeks += 1
+                q.lastSeek = time
+                q.revision += 1
+                s.plays[id] = q
+                started = true
+            }
+            if !started { s.pendingSeek = time }
+            return true
+        }
+        return started
+    }
+
+    /// The scenarios the shared timeline plays changed: wakes it to take them in.
+    func revise() {
+        _ = change { s in
+            for (id, p) in s.plays where p.shared { s.plays[id]?.revision = p.revision + 1 }
+            return true
         }
     }
 
@@ -248,7 +343,8 @@ final class TimelineControl: Sendable {
         return state.withLock { s in
             let shared = s.plays.values.first { $0.shared }
             return Status(
-                paused: s.paused, speed: s.speed, scenarioTime: shared.map { Self.time(of: $0, state: s, now: now) }, eventsSent: s.eventsSent,
+                paused: s.paused, speed: s.speed, scenarioTime: shared.map { Self.time(of: $0, state: s, now: now) } ?? s.pendingSeek,
+                eventsSent: s.eventsSent,
                 lag: s.lag, timelines: s.plays.count)
         }
     }

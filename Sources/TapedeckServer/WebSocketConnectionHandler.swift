@@ -66,6 +66,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         var control: TimelineControl
         /// The server's Prometheus metrics.
         var metrics: ServerMetrics
+        /// When set, frames go to the tap only while it records (the tap is the control API's recording alone).
+        var tapSwitch: RecordingControl? = nil
     }
 
     private enum Phase {
@@ -140,7 +142,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         var logger = services.logger
         logger[metadataKey: "connection"] = "\(setup.id)"
         self.logger = logger
-        self.tapFeed = services.tap.map { TapFeed(tap: $0, connection: setup.id) }
+        self.tapFeed = services.tap.map { TapFeed(tap: $0, connection: setup.id, framesOnlyWhile: services.tapSwitch) }
         self.deflater = setup.deflate.flatMap { try? MessageDeflater($0, asServer: true) }
         self.inflater = setup.deflate.flatMap { _ in try? MessageInflater() }
         self.connectedAt = services.clock.wallTime

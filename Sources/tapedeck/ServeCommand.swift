@@ -197,7 +197,7 @@ struct ServeCommand: AsyncParsableCommand {
                     metadata: RecordingMetadata(
                         name: (record as NSString).lastPathComponent, scenario: world.scenarios.map(\.name).joined(separator: ","),
                         profile: world.profileOrder.joined(separator: ","), tags: ["simulator"]),
-                    configuration: RecordingConfiguration(durability: durability))
+                    configuration: RecordingConfiguration(durability: durability, onCommit: metrics.recorderCommitHandler))
                 recorder = SimulatorRecorder(
                     writer: writer, logger: logger, profiles: world.profiles.mapValues(\.profile), onFrame: { metrics.recorded(frames: 1) })
             } catch {
@@ -209,7 +209,11 @@ struct ServeCommand: AsyncParsableCommand {
         let conformanceTap = checking ? try await Self.conformanceTap(world: world, configuration: serving, clock: clock) : nil
         let taps: [any SimulatorTap] = [recorder as (any SimulatorTap)?, conformanceTap as (any SimulatorTap)?].compactMap { $0 }
         let tap: (any SimulatorTap)? = taps.count > 1 ? TapFanOut(taps) : taps.first
-        let server = SimulatorServer(world: world, configuration: serving, clock: clock, logger: logger, tap: tap, metrics: metrics) { host, port in
+        let opener = SimulatorRecordingOpener(
+            logger: logger, profiles: world.profiles.mapValues(\.profile), scenario: world.scenarios.map(\.name).joined(separator: ","), durability: durability)
+        let server = SimulatorServer(
+            world: world, configuration: serving, clock: clock, logger: logger, tap: tap, metrics: metrics, recordings: opener
+        ) { host, port in
             let shownHost = host.contains(":") ? "[\(host)]" : host
             var lines: [String] = []
             lines.append("tapedeck \(TapedeckVersion.current) serving \(world.scenarios.map(\.name).joined(separator: ", "))")

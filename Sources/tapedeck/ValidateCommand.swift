@@ -47,23 +47,7 @@ struct ValidateCommand: AsyncParsableCommand {
             return []
         }
         // Everything in one run: the file's own problems, then what its valid streams and
-        // entities would do with their profile.
-        let (scenario, problems) = ScenarioLoader().loadReportingProblems(file: file)
-        let world: SimulatorWorld
-        do {
-            world = try SimulatorWorld(scenarios: [scenario])
-        } catch {
-            return Self.sorted(problems.contains(where: { !$0.isWarning }) ? problems : problems + error.errors)
-        }
-        return Self.sorted(problems + world.requirementErrors() + world.renderErrors())
-    }
-
-    /// In file order.
-    static func sorted(_ problems: [ScenarioError]) -> [ScenarioError] {
-        problems.enumerated().sorted { a, b in
-            let (x, y) = (a.element.location, b.element.location)
-            if x.file != y.file { return a.offset < b.offset }
-            return (x.line, x.column, a.offset) < (y.line, y.column, b.offset)
-        }.map(\.element)
+        // entities would do with their profile (the control API's scenario loading checks the same).
+        return ScenarioCheck.check(file: file).problems
     }
 }

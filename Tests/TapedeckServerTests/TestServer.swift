@@ -11,7 +11,7 @@ import TapedeckServer
 /// Runs a simulator on 127.0.0.1 port 0 for the duration of `body`.
 func withSimulator(
     scenario yaml: String, speed: SimulatorConfiguration.Speed? = .max, timeline: SimulatorConfiguration.TimelineMode = .perConnection,
-    tap: (any SimulatorTap)? = nil, probe: SimulatorProbe? = nil,
+    tap: (any SimulatorTap)? = nil, probe: SimulatorProbe? = nil, recordings: (any RecordingOpener)? = nil,
     start: SimulatorConfiguration.StartPolicy? = nil, extra: [String] = [], logger given: Logger? = nil,
     clock: any SimulationClock = RealClock(), onServer: (SimulatorServer) -> Void = { _ in },
     configure: (inout SimulatorConfiguration) -> Void = { _ in },
@@ -25,7 +25,9 @@ func withSimulator(
     if given == nil { logger.logLevel = .warning }
     var configuration = SimulatorConfiguration(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline, start: start)
     configure(&configuration)
-    let server = SimulatorServer(world: world, configuration: configuration, clock: clock, logger: logger, tap: tap, probe: probe) { _, port in
+    let server = SimulatorServer(
+        world: world, configuration: configuration, clock: clock, logger: logger, tap: tap, probe: probe, recordings: recordings
+    ) { _, port in
         continuation.yield(port)
     }
     onServer(server)

@@ -16,7 +16,7 @@ import yaml
 from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ROOT, run, serve, status, token
+from conftest import ROOT, run, serve, status, tapedeck, token
 
 SCENARIO = """\
 scenario: control-interop
@@ -36,6 +36,9 @@ ROUTES = {
     ("get", "/_tapedeck/timeline"), ("post", "/_tapedeck/timeline/pause"), ("post", "/_tapedeck/timeline/resume"),
     ("post", "/_tapedeck/timeline/speed"), ("post", "/_tapedeck/emit"), ("post", "/_tapedeck/faults"),
     ("get", "/_tapedeck/metrics"), ("get", "/metrics"), ("get", "/_tapedeck/openapi.yaml"),
+    ("post", "/_tapedeck/timeline/seek"), ("get", "/_tapedeck/scenarios"), ("post", "/_tapedeck/scenarios"),
+    ("delete", "/_tapedeck/scenarios/{name}"), ("get", "/_tapedeck/recording"), ("post", "/_tapedeck/recording/start"),
+    ("post", "/_tapedeck/recording/stop"),
 }
 
 
@@ -308,8 +311,12 @@ def test_openapi_document_is_valid_and_matches_the_routes(binary, scenario_file)
         documented = {(m, p) for p, item in doc["paths"].items() for m in item if m in ("get", "post", "put", "delete", "patch")}
         assert documented == ROUTES
         for method, path in sorted(documented):
-            c, _, _ = call(host, method.upper(), path, {} if method == "post" else None)
-            assert c not in (404, 405), f"{method.upper()} {path} answered {c}"
+            c, _, text = call(host, method.upper(), path.replace("{name}", "no-such-scenario"), {} if method == "post" else None)
+            if path.endswith("{name}"):
+                # The route exists: an unknown name is the API's own JSON 404.
+                assert c == 404 and json.loads(text)["error"] == "not_found", text
+            else:
+                assert c not in (404, 405), f"{method.upper()} {path} answered {c}"
         assert call(host, "GET", "/_tapedeck/nothing-here")[0] == 404
 
 
@@ -461,3 +468,232 @@ def test_drop_and_duplicate_faults(binary, scenario_file):
                 code, body = jcall(host, "POST", "/_tapedeck/faults", {"kind": "drop", "seconds": 1})
                 assert code == 400 and "percent" in body["message"]
         run(go())
+
+
+async def next_message(ws, accept, timeout):
+    """The next JSON message for which `accept(message)` is true; TimeoutError after `timeout` s."""
+    async def go():
+        while True:
+            m = json.loads(await ws.recv())
+            if accept(m):
+                return m
+    return await asyncio.wait_for(go(), timeout)
+
+
+def test_seek_forward_skips_and_seek_back_starts_over(binary, scenario_file):
+    # A tick every 100 ms: tick n is at scenario time (n - 1) / 10 s.
+    with serve(scenario_file) as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("qa")) as ws:
+                await next_seq(ws, 5)
+                code, t = jcall(host, "POST", "/_tapedeck/timeline/seek", {"to": 1000})
+                assert code == 200 and 1000 <= t["scenario_time"] < 1001, t
+                # What was in flight, then tick 10001 (1000 s): the ones between were skipped, not sent.
+                before, n = [], await next_seq(ws, 5)
+                while n < 10001:
+                    before.append(n)
+                    n = await next_seq(ws, 5)
+                assert n == 10001 and len(before) < 20, (before, n)
+                assert jcall(host, "GET", "/_tapedeck/timeline")[1]["scenario_time"] >= 1000
+                code, t = jcall(host, "POST", "/_tapedeck/timeline/seek", {"to": "5s"})
+                assert code == 200 and 5 <= t["scenario_time"] < 6, t
+                n = await next_seq(ws, 5)
+                while n > 10000:
+                    n = await next_seq(ws, 5)
+                # Back: the scenario starts over from 5 s, tick 51, then on in order.
+                assert n == 51
+                assert await next_seq(ws, 5) == 52
+                for body in ({"to": -1}, {"to": "soon"}, {}):
+                    code, e = jcall(host, "POST", "/_tapedeck/timeline/seek", body)
+                    assert code == 400 and e["error"] == "bad_request" and "'to'" in e["message"], e
+        run(go())
+    with serve(scenario_file, "--timeline", "per-connection") as (host, _):
+        code, e = jcall(host, "POST", "/_tapedeck/timeline/seek", {"to": 5})
+        assert code == 409 and e["error"] == "per_connection_timelines"
+
+
+EXTRA = """\
+scenario: extra
+profile: ops-control-center
+seed: 3
+streams:
+  - name: x
+    every: 100ms
+    count: 100000
+    event: { type: incident, action: created, data: { id: "x-{{ seq() }}", squad: platform } }
+"""
+
+
+def test_load_and_unload_scenarios(binary, scenario_file, tmp_path):
+    with serve(scenario_file) as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("qa")) as ws:
+                await next_seq(ws, 5)
+                code, body = jcall(host, "GET", "/_tapedeck/scenarios")
+                assert code == 200 and body["timeline"] == "shared"
+                [first] = body["scenarios"]
+                assert first["name"] == "control-interop" and first["streams"] == ["ticks"] and first["paths"] == ["/api/ws"]
+                assert first["loaded_at_start"] is True
+                code, loaded = jcall(host, "POST", "/_tapedeck/scenarios", {"yaml": EXTRA})
+                assert code == 200, loaded
+                assert loaded["name"] == "extra" and loaded["file"] == "request.yaml" and loaded["starts_at"] > 0
+                # Its events start now, on the shared timeline, beside the ticks.
+                m = await next_message(ws, lambda m: m.get("type") == "incident", 5)
+                assert m["data"]["id"] == "x-1"
+                assert (await next_message(ws, lambda m: m.get("type") == "incident", 5))["data"]["id"] == "x-2"
+                # A file on the server, by path.
+                other = tmp_path / "other.yaml"
+                other.write_text(EXTRA.replace("scenario: extra", "scenario: other"))
+                code, loaded = jcall(host, "POST", "/_tapedeck/scenarios", {"path": str(other)})
+                assert code == 200 and loaded["name"] == "other" and loaded["file"] == str(other), loaded
+                names = [s["name"] for s in jcall(host, "GET", "/_tapedeck/scenarios")[1]["scenarios"]]
+                assert names == ["control-interop", "extra", "other"]
+                for name in ("extra", "other"):
+                    code, gone = jcall(host, "DELETE", f"/_tapedeck/scenarios/{name}")
+                    assert code == 200 and gone["unloaded"] is True
+                # What was in flight, then no incident for a second while the ticks go on.
+                try:
+                    while True:
+                        await next_message(ws, lambda m: m.get("type") == "incident", 0.5)
+                except asyncio.TimeoutError:
+                    pass
+                with pytest.raises(asyncio.TimeoutError):
+                    await next_message(ws, lambda m: m.get("type") == "incident", 1.0)
+                await next_seq(ws, 2)
+                code, e = jcall(host, "DELETE", "/_tapedeck/scenarios/extra")
+                assert code == 404 and e["error"] == "not_found"
+        run(go())
+        # Checked as `tapedeck validate` checks it: the same messages, naming line and column.
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("scenario: bad\nprofile: ops-control-center\nstreams:\n  - name: s\n    every: often\n    event: {}\n")
+        expected = tapedeck("validate", str(bad)).stdout.strip()
+        code, e = jcall(host, "POST", "/_tapedeck/scenarios", {"path": str(bad)})
+        assert code == 422 and e["error"] == "invalid_scenario", e
+        assert e["message"] == expected
+        assert e["problems"][0]["line"] == 5 and e["problems"][0]["column"] > 0
+        code, e = jcall(host, "POST", "/_tapedeck/scenarios", {"yaml": bad.read_text()})
+        assert code == 422 and e["message"].startswith("request.yaml:5:"), e
+        code, e = jcall(host, "POST", "/_tapedeck/scenarios", {"path": "scenarios/jobs-live-tail/quick-check.yaml"})
+        assert code == 409 and e["error"] == "profile_not_served" and "fixed at start" in e["message"], e
+        code, e = jcall(host, "POST", "/_tapedeck/scenarios", {"yaml": SCENARIO})
+        assert code == 409 and e["error"] == "scenario_loaded"
+        code, e = jcall(host, "POST", "/_tapedeck/scenarios", {"path": "a.yaml", "yaml": EXTRA})
+        assert code == 400
+        assert [s["name"] for s in jcall(host, "GET", "/_tapedeck/scenarios")[1]["scenarios"]] == ["control-interop"]
+
+
+def test_start_and_stop_a_recording(binary, scenario_file, tmp_path):
+    path = str(tmp_path / "out.sqlite")
+    with serve(scenario_file) as (host, _):
+        assert jcall(host, "GET", "/_tapedeck/recording") == (200, {"recording": False})
+
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("rita")) as ws:
+                await ws.send(json.dumps({"action": "ping", "id": "before"}))
+                await next_message(ws, lambda m: m.get("action") == "pong", 5)
+                code, r = jcall(host, "POST", "/_tapedeck/recording/start", {"path": path})
+                assert code == 200 and r["recording"] is True and r["path"] == path, r
+                code, e = jcall(host, "POST", "/_tapedeck/recording/start", {"path": path + "2"})
+                assert code == 409 and e["error"] == "recording_running"
+                # An open connection is recorded from the start on.
+                await ws.send(json.dumps({"action": "ping", "id": "after"}))
+                await next_message(ws, lambda m: m.get("action") == "pong", 5)
+                for _ in range(5):
+                    await next_seq(ws, 5)
+                # A connection opened while recording, from its upgrade.
+                async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("sam")) as other:
+                    await next_seq(other, 5)
+                code, r = jcall(host, "GET", "/_tapedeck/recording")
+                assert code == 200 and r["recording"] is True and r["connections"] == 2, r
+                code, r = jcall(host, "POST", "/_tapedeck/recording/stop")
+                assert code == 200 and r["recording"] is False and r["frames_written"] >= 7, r
+                return r
+        stopped = run(go())
+        code, e = jcall(host, "POST", "/_tapedeck/recording/stop")
+        assert code == 409 and e["error"] == "not_recording"
+        # The file is closed: inspect reads it while the server still runs.
+        p = tapedeck("inspect", path, "--json")
+        assert p.returncode == 0, p.stderr
+        report = json.loads(p.stdout)
+        assert report["frames"] == stopped["frames_written"]
+        first, second = report["connections"]
+        # The first client from the start on: its second ping (not the first), the pong, the ticks.
+        assert first["frames_c2s"] == 1 and first["frames_s2c"] >= 6, report
+        assert second["upgrade_status"] == 101 and second["client_close_code"] == 1000
+        assert report["by_type"]["ping"] == 1 and report["by_type"]["pong"] == 1
+        export = tapedeck("export", path)
+        assert export.returncode == 0, export.stderr
+        assert '\\"after\\"' in export.stdout and "before" not in export.stdout
+        # Refuses to overwrite, unless asked.
+        code, e = jcall(host, "POST", "/_tapedeck/recording/start", {"path": path})
+        assert code == 409 and e["error"] == "file_exists" and "overwrite" in e["message"]
+        code, r = jcall(host, "POST", "/_tapedeck/recording/start", {"path": path, "overwrite": True})
+        assert code == 200, r
+        assert jcall(host, "POST", "/_tapedeck/recording/stop")[0] == 200
+        code, e = jcall(host, "POST", "/_tapedeck/recording/start", {"path": str(tmp_path / "no" / "dir.sqlite")})
+        assert code == 400 and e["error"] == "cannot_record", e
+        assert jcall(host, "POST", "/_tapedeck/recording/start", {})[0] == 400
+        # The recorder's metrics: frames committed and the write latency, per batch.
+        families = {f.name: f for f in text_string_to_metric_families(call(host, "GET", "/metrics")[2])}
+        committed = [s.value for s in families["tapedeck_recorder_frames_committed"].samples
+                     if s.name == "tapedeck_recorder_frames_committed_total"]
+        assert committed and committed[0] >= stopped["frames_written"]
+        latency = {s.name: s.value for s in families["tapedeck_recorder_write_seconds"].samples if not s.labels.get("le")}
+        assert latency["tapedeck_recorder_write_seconds_count"] >= 1
+        assert latency["tapedeck_recorder_write_seconds_sum"] >= 0
+
+
+LOOPING = """\
+scenario: looping
+profile: ops-control-center
+seed: 5
+start: immediately
+loop: true
+streams:
+  - name: ticks
+    every: 100ms
+    count: 20
+    event: { type: metric, action: updated, data: { seq: "{{ seq() }}" } }
+faults:
+  - { at: 30s, kind: close, code: 4001, reason: jumped over }
+  - { at: 90s, kind: close, code: 4002, reason: reached }
+"""
+
+
+def test_seek_in_a_looping_scenario_skips_the_faults_it_jumps_over(binary, tmp_path):
+    path = tmp_path / "looping.yaml"
+    path.write_text(LOOPING)
+    with serve(str(path)) as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("qa")) as ws:
+                await next_seq(ws, 5)
+                # Past the 30 s fault, far past the scenario's 2 s: it loops on.
+                code, t = jcall(host, "POST", "/_tapedeck/timeline/seek", {"to": "1m"})
+                assert code == 200 and t["scenario_time"] >= 60
+                await next_seq(ws, 3)
+                await next_seq(ws, 3)
+                # Just before the 90 s fault: it comes, the 30 s one never did.
+                jcall(host, "POST", "/_tapedeck/timeline/seek", {"to": 89.5})
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 5)
+                assert closed.value.rcvd.code == 4002, closed.value
+        run(go())
+
+
+def test_a_recording_is_finished_on_shutdown_and_runs_beside_record(binary, scenario_file, tmp_path):
+    beside, api = str(tmp_path / "beside.sqlite"), str(tmp_path / "api.sqlite")
+    with serve(scenario_file, "--record", beside) as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("qa")) as ws:
+                await next_seq(ws, 5)
+                assert jcall(host, "POST", "/_tapedeck/recording/start", {"path": api})[0] == 200
+                for _ in range(5):
+                    await next_seq(ws, 5)
+        run(go())
+    # serve stopped (SIGTERM) with the recording running: the file is finished and complete.
+    for path in (beside, api):
+        p = tapedeck("inspect", path, "--json")
+        assert p.returncode == 0, p.stderr
+        report = json.loads(p.stdout)
+        assert report["frames"] >= 5 and len(report["connections"]) == 1, report
