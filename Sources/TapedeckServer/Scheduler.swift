@@ -45,12 +45,13 @@ struct Scheduler: Sendable {
         world.scenarios.flatMap(\.faults).sorted { $0.at < $1.at }
     }
 
-    /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it).
-    private func playFaults(_ list: [ScheduledFault], play: Int) async {
+    /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it);
+    /// on a connection's own timeline, to that connection only.
+    private func playFaults(_ list: [ScheduledFault], play: Int, only connection: SimulatorConnection?) async {
         for f in list {
             do { try await control.waitUntilDue(f.at, play: play) } catch { return }
             do {
-                let done = try await faults.apply(f.spec)
+                let done = try await faults.apply(f.spec, only: connection)
                 logger.info("scheduled fault", metadata: ["at": "\(f.at)", "fault": "\(done.jsonString)", "from": "\(f.location)"])
             } catch let failure as ControlAPI.Failure {
                 logger.error("\(f.location): fault not applied: \(failure.message)")
@@ -77,10 +78,10 @@ struct Scheduler: Sendable {
         // changes from the control API re-anchor it (see ``TimelineControl``).
         let play = control.register(shared: connection == nil)
         defer { control.unregister(play) }
-        // Faults belong to the shared timeline (the world), not to a connection's private one.
-        let faultList = connection == nil ? scheduledFaults : []
+        // On a connection's own timeline, its faults apply to that connection (at its scenario time).
+        let faultList = scheduledFaults
         await withTaskGroup(of: Void.self) { group in
-            if !faultList.isEmpty { group.addTask { await playFaults(faultList, play: play) } }
+            if !faultList.isEmpty { group.addTask { await playFaults(faultList, play: play, only: connection) } }
             await playEvents(to: connection, play: play)
             await group.waitForAll()
         }
