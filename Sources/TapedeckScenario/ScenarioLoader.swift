@@ -256,8 +256,8 @@ public struct ScenarioLoader: Sendable {
             if let n = keys["reason"] { if let t = r.string(n, what: "'reason'") { spec["reason"] = .string(t) } else { ok = false } }
             if let n = keys["seconds"] {
                 if let d = r.duration(n, what: "'seconds'", allowZero: false) { spec["seconds"] = .double(d) } else { ok = false }
-            } else if ScheduledFault.timedKinds.contains(kind), !(kind == "corrupt" && keys["count"] != nil) {
-                r.error("a \(kind) fault needs 'seconds' (how long, e.g. 5s)\(kind == "corrupt" ? " or 'count' (how many events)" : "")", at: item)
+            } else if ScheduledFault.timedKinds.contains(kind), kind != "corrupt" {
+                r.error("a \(kind) fault needs 'seconds' (how long, e.g. 5s)", at: item)
                 ok = false
             }
             if let n = keys["status"] {
@@ -271,8 +271,12 @@ public struct ScenarioLoader: Sendable {
                     r.error("'percent' must be more than 0 and at most 100", at: n)
                     ok = false
                 }
-            } else if ScheduledFault.shareKinds.contains(kind), !(kind == "corrupt" && keys["count"] != nil) {
-                r.error("a \(kind) fault needs 'percent' (the share of events, e.g. 50)\(kind == "corrupt" ? " or 'count' (how many events)" : "")", at: item)
+            } else if ScheduledFault.shareKinds.contains(kind), kind != "corrupt" {
+                r.error("a \(kind) fault needs 'percent' (the share of events, e.g. 50)", at: item)
+                ok = false
+            }
+            if kind == "corrupt", keys["count"] == nil, keys["percent"] == nil || keys["seconds"] == nil {
+                r.error("a corrupt fault needs 'percent' and 'seconds' (a share of events for a while, e.g. 10 and 30s) or 'count' (how many events)", at: item)
                 ok = false
             }
             if let n = keys["count"] {

@@ -461,9 +461,17 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             write(frame)
         } else if let event {
             if queue.pushEvent(frame, tag: event.tag, mayDrop: event.mayDrop) > 0 { services.metrics.dropped(profileMetrics) }
+            if pacer != nil { pacedDrain() }
         } else {
             queueControl(frame)
+            if pacer != nil { pacedDrain() }
         }
+    }
+
+    /// Under a bandwidth cap every frame goes through the queue: drains it unless a wake is due.
+    private func pacedDrain() {
+        guard !paceWakePending, !stalled else { return }
+        drain()
     }
 
     /// An event while a fault on events is on (or holds one): dropped, corrupted, sent twice,
@@ -550,6 +558,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             write(pong)
         } else if phase == .open {
             queueControl(pong)
+            if pacer != nil { pacedDrain() }
         }
     }
 
@@ -577,6 +586,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             queue.pushControl(OutboundFrame(.close(code: code, reason: reason)), bounded: false)
             phase = .closeQueued
             startCloseTimer()
+            if pacer != nil { pacedDrain() }
         }
     }
 
