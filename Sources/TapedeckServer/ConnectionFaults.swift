@@ -37,11 +37,16 @@ struct ConnectionFaults {
         random = SeededRandom(seed: seed, stream: "faults")
     }
 
-    /// Turns `fault` on until `until`.
+    /// Turns `fault` on until `until`, in place of the same kind's.
     mutating func add(_ fault: MessageFault, until: Duration) {
         switch fault {
-        case .drop(let s): drop = Share(share: s, until: until)
-        case .duplicate(let s): duplicate = Share(share: s, until: until)
+        // A drop replaces a duplicate and the other way round, as they always have; the other kinds add up.
+        case .drop(let s):
+            drop = Share(share: s, until: until)
+            duplicate = nil
+        case .duplicate(let s):
+            duplicate = Share(share: s, until: until)
+            drop = nil
         case .reorder(let s): reorder = Share(share: s, until: until)
         case .corrupt(let s, let count):
             corrupt = Share(share: s, until: until)

@@ -453,8 +453,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         sendNow(frame, event: event)
     }
 
-    /// Whether frames wait in the queue rather than go straight out (a write stall, a bandwidth cap).
-    private var writesHeld: Bool { stalled || pacer != nil }
+    /// Whether frames wait in the queue rather than go straight out (a write stall, a bandwidth
+    /// cap): one flag for the writing path to check.
+    private var writesHeld = false
+
+    private func updateWritesHeld() { writesHeld = stalled || pacer != nil }
 
     private func sendNow(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
         if queue.isEmpty, !writesHeld, context?.channel.isWritable ?? false {
@@ -839,6 +842,7 @@ extension WebSocketConnectionHandler {
         let loop = context.eventLoop
         if writing {
             stalled = true
+            updateWritesHeld()
             stallGeneration += 1
             let generation = stallGeneration
             tasks.append(Task {
@@ -884,6 +888,7 @@ extension WebSocketConnectionHandler {
         logger.info("fault: bandwidth", metadata: ["bytes_per_second": "\(bytesPerSecond)", "for": "\(duration)"])
         let now = services.clock.elapsed
         pacer = BandwidthPacer(bytesPerSecond: bytesPerSecond, until: now + duration, now: now)
+        updateWritesHeld()
         paceGeneration += 1
         let generation = paceGeneration
         let clock = services.clock
@@ -898,6 +903,7 @@ extension WebSocketConnectionHandler {
     private func endBandwidth(generation: Int) {
         guard pacer != nil, generation == paceGeneration else { return }
         pacer = nil
+        updateWritesHeld()
         drain()
     }
 
@@ -907,6 +913,7 @@ extension WebSocketConnectionHandler {
         let now = services.clock.elapsed
         if now >= p.until {
             pacer = nil
+            updateWritesHeld()
             return true
         }
         if p.allows(now: now) { return true }
@@ -929,6 +936,7 @@ extension WebSocketConnectionHandler {
     private func endStall(generation: Int) {
         guard stalled, generation == stallGeneration else { return }
         stalled = false
+        updateWritesHeld()
         drain()
     }
 }
