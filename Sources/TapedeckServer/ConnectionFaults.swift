@@ -78,6 +78,15 @@ struct ConnectionFaults {
         return share.share >= 1 || random.unit() < share.share
     }
 
+    /// Whether the next event is dropped.
+    mutating func rollDrop() -> Bool { roll(drop) }
+
+    /// Whether the next event is sent twice.
+    mutating func rollDuplicate() -> Bool { roll(duplicate) }
+
+    /// Whether the next event is held back for after the one that follows it.
+    mutating func rollReorder() -> Bool { roll(reorder) }
+
     /// Whether the next event is corrupted (counting it against a `count`).
     mutating func rollCorrupt() -> Bool {
         guard roll(corrupt) else { return false }

@@ -483,19 +483,19 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         // Mutated in place (`faults!`): a copy would copy the delay line at its next append.
         faults!.expire(now: services.clock.elapsed)
         defer { if faults?.isIdle == true { faults = nil } }
-        if faults!.roll(faults!.drop) { return }
+        if faults!.rollDrop() { return }
         var frame = frame
         if faults!.rollCorrupt() { frame = FrameCorruptor.corrupt(frame, allocator: context?.channel.allocator ?? ByteBufferAllocator()) }
-        let copies = faults!.roll(faults!.duplicate) ? 2 : 1
+        let copies = faults!.rollDuplicate() ? 2 : 1
         for _ in 0..<copies {
             let e = ConnectionFaults.Held(frame: frame, tag: tag, mayDrop: mayDrop)
-            if faults!.held == nil, faults!.roll(faults!.reorder) {
-                faults!.held = e
+            if faults?.held == nil, faults?.rollReorder() == true {
+                faults?.held = e
                 continue
             }
             sendDelayed(e)
             if let h = faults?.held {
-                faults!.held = nil
+                faults?.held = nil
                 sendDelayed(h)
             }
         }
