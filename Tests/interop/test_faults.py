@@ -219,6 +219,25 @@ def test_read_stall_leaves_a_ping_unanswered_until_it_ends(binary, quiet):
         run(go())
 
 
+def test_stall_of_both_directions_holds_events_and_pings(binary, quiet):
+    with serve(quiet) as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("bo")) as ws:
+                await ready(ws)
+                r = fault(host, {"kind": "stall", "direction": "both", "seconds": 2})
+                assert r["direction"] == "both"
+                started = time.monotonic()
+                pong = await ws.ping()
+                emit(host, "held")
+                conn = jcall(host, "GET", "/_tapedeck/connections")[1]["connections"][0]
+                assert conn["stalled"] is True and conn["read_stalled"] is True and conn["queue_depth"] == 1
+                m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert m["data"]["id"] == "held"
+                assert time.monotonic() - started >= 1.8
+                await asyncio.wait_for(pong, 5)
+        run(go())
+
+
 def test_scenario_faults_on_per_connection_timelines(binary, tmp_path):
     path = tmp_path / "per-connection.yaml"
     path.write_text(QUIET.replace("start: immediately", "start: first-connection") + """\
