@@ -17,7 +17,15 @@ public struct ScenarioLoader: Sendable {
         "scenario", "description", "profile", "seed", "speed", "loop", "start", "vars", "include", "entities",
         "settings", "streams", "tests", "faults",
     ]
-    static let faultKeys = ["at", "kind", "to", "code", "reason", "seconds", "status", "retry_after", "percent"]
+    static let faultKeys = [
+        "at", "kind", "to", "code", "reason", "seconds", "status", "retry_after", "percent", "count", "ms", "jitter_ms", "bytes_per_second", "direction",
+    ]
+    /// The kinds each kind-specific field of a fault applies to.
+    static let faultFieldKinds: [(String, Set<String>)] = [
+        ("code", ["close"]), ("reason", ["close"]), ("status", ["refuse_upgrades"]), ("retry_after", ["refuse_upgrades"]),
+        ("percent", ScheduledFault.shareKinds), ("count", ["corrupt"]), ("ms", ["delay"]), ("jitter_ms", ["delay"]),
+        ("bytes_per_second", ["bandwidth"]), ("direction", ["stall"]),
+    ]
     static let streamKeys = ["name", "profile", "at", "after", "every", "rate", "count", "for", "until", "jitter", "vars", "event", "progress", "events"]
     static let timedEventKeys = ["at", "event"]
     static let progressKeys = ["duration", "steps", "stop_at", "phases", "event", "final"]
@@ -216,7 +224,8 @@ public struct ScenarioLoader: Sendable {
         return (s, r.errors)
     }
 
-    /// `faults: [{at, kind, to?, code?, reason?, seconds?, status?, retry_after?}]`.
+    /// `faults: [{at, kind, to?, code?, reason?, seconds?, status?, retry_after?, percent?, count?, ms?,
+    /// jitter_ms?, bytes_per_second?, direction?}]`.
     func readFaults(_ node: Node, reader r: NodeReader) -> [ScheduledFault] {
         guard case .sequence(let seq) = node else {
             r.error("expected 'faults' to be a list of {at, kind, ...}, found \(r.describe(node))", at: node)
@@ -254,7 +263,7 @@ public struct ScenarioLoader: Sendable {
             if let n = keys["reason"] { if let t = r.string(n, what: "'reason'") { spec["reason"] = .string(t) } else { ok = false } }
             if let n = keys["seconds"] {
                 if let d = r.duration(n, what: "'seconds'", allowZero: false) { spec["seconds"] = .double(d) } else { ok = false }
-            } else if ["stall", "refuse_upgrades", "drop", "duplicate"].contains(kind) {
+            } else if ScheduledFault.timedKinds.contains(kind), kind != "corrupt" {
                 r.error("a \(kind) fault needs 'seconds' (how long, e.g. 5s)", at: item)
                 ok = false
             }
@@ -269,8 +278,52 @@ public struct ScenarioLoader: Sendable {
                     r.error("'percent' must be more than 0 and at most 100", at: n)
                     ok = false
                 }
-            } else if kind == "drop" || kind == "duplicate" {
+            } else if ScheduledFault.shareKinds.contains(kind), kind != "corrupt" {
                 r.error("a \(kind) fault needs 'percent' (the share of events, e.g. 50)", at: item)
+                ok = false
+            }
+            if kind == "corrupt", keys["count"] == nil, keys["percent"] == nil || keys["seconds"] == nil {
+                r.error("a corrupt fault needs 'percent' and 'seconds' (a share of events for a while, e.g. 10 and 30s) or 'count' (how many events)", at: item)
+                ok = false
+            }
+            if let n = keys["count"] {
+                if let c = r.integer(n, what: "'count'", minimum: 1) { spec["count"] = .int(c) } else { ok = false }
+            }
+            if let n = keys["ms"] {
+                if let m = r.number(n, what: "'ms'"), m > 0, m <= ScheduledFault.maxDelayMilliseconds { spec["ms"] = .double(m) } else {
+                    r.error("'ms' must be a number of milliseconds, more than 0 and at most 60000", at: n)
+                    ok = false
+                }
+            } else if kind == "delay" {
+                r.error("a delay fault needs 'ms' (how many milliseconds later each event leaves, e.g. 200)", at: item)
+                ok = false
+            }
+            if let n = keys["jitter_ms"] {
+                if let j = r.number(n, what: "'jitter_ms'"), j >= 0, j <= (spec["ms"]?.doubleValue ?? ScheduledFault.maxDelayMilliseconds) {
+                    spec["jitter_ms"] = .double(j)
+                } else {
+                    r.error("'jitter_ms' must be a number of milliseconds from 0 to the delay's 'ms'", at: n)
+                    ok = false
+                }
+            }
+            if let n = keys["bytes_per_second"] {
+                if let b = r.integer(n, what: "'bytes_per_second'"), ScheduledFault.bandwidthRange.contains(b) { spec["bytes_per_second"] = .int(b) } else {
+                    r.error("'bytes_per_second' must be a whole number from 1 to 1000000000", at: n)
+                    ok = false
+                }
+            } else if kind == "bandwidth" {
+                r.error("a bandwidth fault needs 'bytes_per_second' (the cap, e.g. 2048)", at: item)
+                ok = false
+            }
+            if let n = keys["direction"] {
+                if let d = r.string(n, what: "'direction'"), ScheduledFault.stallDirections.contains(d) { spec["direction"] = .string(d) } else {
+                    r.error("'direction' must be one of \(ScheduledFault.stallDirections.joined(separator: ", "))", at: n)
+                    ok = false
+                }
+            }
+            // Fields of another kind would be ignored: say so rather than let them look applied.
+            for (key, allowed) in Self.faultFieldKinds where keys[key] != nil && !allowed.contains(kind) {
+                r.error("'\(key)' does not apply to a \(kind) fault (only to \(allowed.sorted().joined(separator: ", ")))", at: keys[key]!)
                 ok = false
             }
             if let n = keys["retry_after"] {

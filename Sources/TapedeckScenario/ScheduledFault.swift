@@ -2,10 +2,23 @@ import TapedeckCore
 
 /// A fault a scenario schedules (`faults:`): at a scenario time, the same fault the control API's
 /// `POST /_tapedeck/faults` injects, with the same fields (`kind`, `to`, `code`, `reason`,
-/// `seconds`, `status`, `retry_after`, `percent`).
+/// `seconds`, `status`, `retry_after`, `percent`, `count`, `ms`, `jitter_ms`, `bytes_per_second`,
+/// `direction`).
 public struct ScheduledFault: Sendable, Hashable {
     /// The fault kinds.
-    public static let kinds = ["close", "reset", "refuse_upgrades", "stall", "drop", "duplicate"]
+    public static let kinds = [
+        "close", "reset", "refuse_upgrades", "stall", "drop", "duplicate", "delay", "reorder", "corrupt", "bandwidth",
+    ]
+    /// The kinds that last `seconds` (a `corrupt` with a `count` may go without).
+    public static let timedKinds: Set<String> = ["stall", "refuse_upgrades", "drop", "duplicate", "delay", "reorder", "corrupt", "bandwidth"]
+    /// The kinds that apply to a share of events (`percent`).
+    public static let shareKinds: Set<String> = ["drop", "duplicate", "reorder", "corrupt"]
+    /// A stall's `direction`: what the server stops doing.
+    public static let stallDirections = ["write", "read", "both"]
+    /// The longest `ms` of a delay: a minute.
+    public static let maxDelayMilliseconds = 60_000.0
+    /// The range of a bandwidth cap's `bytes_per_second`.
+    public static let bandwidthRange = 1...1_000_000_000
 
     /// Scenario seconds since the timeline's start.
     public var at: Double

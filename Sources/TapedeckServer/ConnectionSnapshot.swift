@@ -17,7 +17,10 @@ struct ConnectionSnapshot: Sendable {
     var eventsAccepted: Int
     /// Unix seconds.
     var connectedAt: Double
+    /// A stall of writing (frames wait in the queue).
     var stalled: Bool
+    /// A stall of reading (the client's bytes wait in the TCP buffers).
+    var readStalled: Bool
 
     /// `conn.user` and `conn.tenant`, as text, for selectors.
     var user: String? { identity["user"].flatMap { $0.isNull ? nil : $0.plainText } }
@@ -30,6 +33,7 @@ struct ConnectionSnapshot: Sendable {
             "subscriptions": .array(subscriptions), "queue_depth": .int(queueDepth), "dropped": .int(dropped),
             "messages_sent": .int(messagesSent), "messages_received": .int(messagesReceived), "bytes_sent": .int(bytesSent),
             "events_delivered": .int(eventsAccepted), "connected_since": .string(Timestamp.iso8601(connectedAt)), "stalled": .bool(stalled),
+            "read_stalled": .bool(readStalled),
         ]
     }
 }

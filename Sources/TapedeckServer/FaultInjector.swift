@@ -2,18 +2,20 @@ import TapedeckCore
 import TapedeckScenario
 
 /// Carries out a fault, from the control API (`POST /_tapedeck/faults`) or a scenario's `faults:`:
-/// `close`, `reset`, `stall` on the selected connections, `refuse_upgrades` for new ones.
+/// `close`, `reset`, `stall`, `drop`, `duplicate`, `reorder`, `corrupt`, `delay`, `bandwidth` on the
+/// selected connections, `refuse_upgrades` for new ones.
 struct FaultInjector: Sendable {
     typealias Failure = ControlAPI.Failure
 
     let hub: Hub
     let gate: UpgradeGate
 
-    /// The connections a selector (`to`) names, with what they are now; every connection without one.
-    func select(_ selector: Value?) async throws -> [(SimulatorConnection, ConnectionSnapshot)] {
+    /// The connections a selector (`to`) names, with what they are now; every connection without
+    /// one. With `only` (a connection's own timeline), that connection if it matches.
+    func select(_ selector: Value?, only: SimulatorConnection? = nil) async throws -> [(SimulatorConnection, ConnectionSnapshot)] {
         let s = try ConnectionSelector(selector)
         var out: [(SimulatorConnection, ConnectionSnapshot)] = []
-        for c in hub.allConnections {
+        for c in only.map({ [$0] }) ?? hub.allConnections {
             guard s.path == nil || s.path == c.path, s.profile == nil || s.profile == c.profileName, s.connection == nil || s.connection == c.id else {
                 continue
             }
@@ -26,7 +28,11 @@ struct FaultInjector: Sendable {
     }
 
     /// Applies the fault `body` describes; returns what it applied to. Throws ``ControlAPI/Failure`` on a bad field.
-    func apply(_ body: Value) async throws -> Value {
+    ///
+    /// With `only` (a fault of a connection's own timeline), it applies to that connection alone,
+    /// if its selector matches; `refuse_upgrades`, which is about new connections, applies as usual.
+    func apply(_ body: Value, only: SimulatorConnection? = nil) async throws -> Value {
+        let select = { (selector: Value?) in try await self.select(selector, only: only) }
         guard let kind = body["kind"]?.stringValue else {
             throw Failure.badRequest("'kind' is required: one of \(ScheduledFault.kinds.joined(separator: ", "))")
         }
@@ -47,18 +53,68 @@ struct FaultInjector: Sendable {
             return ["kind": "reset", "connections": .array(targets.map { .int($0.0.id) })]
         case "stall":
             let duration = try Self.seconds(body)
-            let targets = try await select(body["to"])
-            for (c, _) in targets { c.stall(for: duration) }
-            return ["kind": "stall", "seconds": body["seconds"]!, "connections": .array(targets.map { .int($0.0.id) })]
-        case "drop", "duplicate":
-            let duration = try Self.seconds(body)
-            guard let percent = body["percent"]?.doubleValue, percent > 0, percent <= 100 else {
-                throw Failure.badRequest("'percent' is required: the share of events to \(kind == "drop" ? "drop" : "send twice"), more than 0 and at most 100")
+            let direction = body["direction"].map { $0.stringValue ?? "" } ?? "write"
+            guard ScheduledFault.stallDirections.contains(direction) else {
+                throw Failure.badRequest("'direction' must be one of \(ScheduledFault.stallDirections.joined(separator: ", ")) (default write)")
             }
             let targets = try await select(body["to"])
+            for (c, _) in targets { c.stall(for: duration, reading: direction != "write", writing: direction != "read") }
+            return [
+                "kind": "stall", "seconds": body["seconds"]!, "direction": .string(direction), "connections": .array(targets.map { .int($0.0.id) }),
+            ]
+        case "drop", "duplicate", "reorder":
+            let duration = try Self.seconds(body)
+            let percent = try Self.percent(body, kind: kind)
+            let targets = try await select(body["to"])
             let share = percent / 100
-            for (c, _) in targets { c.eventFault(drop: kind == "drop" ? share : 0, duplicate: kind == "duplicate" ? share : 0, for: duration) }
+            let fault: MessageFault = switch kind {
+            case "drop": .drop(share: share)
+            case "duplicate": .duplicate(share: share)
+            default: .reorder(share: share)
+            }
+            for (c, _) in targets { c.messageFault(fault, for: duration) }
             return ["kind": .string(kind), "percent": .double(percent), "seconds": body["seconds"]!, "connections": .array(targets.map { .int($0.0.id) })]
+        case "corrupt":
+            var count: Int?
+            if let n = body["count"] {
+                guard let c = n.intValue, c >= 1 else { throw Failure.badRequest("'count' must be a whole number of events, at least 1") }
+                count = c
+            }
+            // With a count, the share defaults to every event and the time to a day.
+            let duration = count != nil && body["seconds"] == nil ? .seconds(86_400) : try Self.seconds(body)
+            let percent = count != nil && body["percent"] == nil ? 100 : try Self.percent(body, kind: kind)
+            let targets = try await select(body["to"])
+            for (c, _) in targets { c.messageFault(.corrupt(share: percent / 100, count: count), for: duration) }
+            var out: Value = ["kind": "corrupt", "percent": .double(percent), "connections": .array(targets.map { .int($0.0.id) })]
+            if let s = body["seconds"] { out["seconds"] = s }
+            if let count { out["count"] = .int(count) }
+            return out
+        case "delay":
+            let duration = try Self.seconds(body)
+            guard let ms = body["ms"]?.doubleValue, ms > 0, ms <= ScheduledFault.maxDelayMilliseconds else {
+                throw Failure.badRequest("'ms' is required: how many milliseconds later each event leaves, more than 0 and at most 60000")
+            }
+            var jitter = 0.0
+            if let j = body["jitter_ms"] {
+                guard let v = j.doubleValue, v >= 0, v <= ms else { throw Failure.badRequest("'jitter_ms' must be from 0 to 'ms' (each event leaves ms ± jitter_ms later)") }
+                jitter = v
+            }
+            let targets = try await select(body["to"])
+            for (c, _) in targets { c.messageFault(.delay(milliseconds: ms, jitter: jitter), for: duration) }
+            return [
+                "kind": "delay", "ms": .double(ms), "jitter_ms": .double(jitter), "seconds": body["seconds"]!,
+                "connections": .array(targets.map { .int($0.0.id) }),
+            ]
+        case "bandwidth":
+            let duration = try Self.seconds(body)
+            guard let rate = body["bytes_per_second"]?.intValue, ScheduledFault.bandwidthRange.contains(rate) else {
+                throw Failure.badRequest("'bytes_per_second' is required: the cap, a whole number from 1 to 1000000000 (e.g. 2048)")
+            }
+            let targets = try await select(body["to"])
+            for (c, _) in targets { c.bandwidth(bytesPerSecond: rate, for: duration) }
+            return [
+                "kind": "bandwidth", "bytes_per_second": .int(rate), "seconds": body["seconds"]!, "connections": .array(targets.map { .int($0.0.id) }),
+            ]
         case "refuse_upgrades":
             let duration = try Self.seconds(body)
             let status = body["status"].map { $0.intValue ?? -1 } ?? 503
@@ -79,6 +135,20 @@ struct FaultInjector: Sendable {
         default:
             throw Failure.badRequest("unknown fault kind '\(kind)': use one of \(ScheduledFault.kinds.joined(separator: ", "))")
         }
+    }
+
+    /// A fault's `percent` (more than 0, at most 100).
+    static func percent(_ body: Value, kind: String) throws -> Double {
+        guard let percent = body["percent"]?.doubleValue, percent > 0, percent <= 100 else {
+            let what = switch kind {
+            case "drop": "drop"
+            case "duplicate": "send twice"
+            case "reorder": "hold back and send after the next one"
+            default: "corrupt"
+            }
+            throw Failure.badRequest("'percent' is required: the share of events to \(what), more than 0 and at most 100\(kind == "corrupt" ? " (or 'count': how many events)" : "")")
+        }
+        return percent
     }
 
     /// A fault's `seconds` (more than 0, at most a day).

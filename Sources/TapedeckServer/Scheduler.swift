@@ -54,9 +54,10 @@ struct Scheduler: Sendable {
         world.scenarios.flatMap { s in s.faults.map { (s.name, $0) } }.sorted { $0.fault.at < $1.fault.at }
     }
 
-    /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it).
-    /// A fault a seek jumped over is skipped, as is one of a scenario unloaded meanwhile.
-    private func playFaults(_ list: [(scenario: String, fault: ScheduledFault)], play: Int) async {
+    /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it);
+    /// on a connection's own timeline, to that connection only. A fault a seek jumped over is skipped,
+    /// as is one of a scenario unloaded meanwhile.
+    private func playFaults(_ list: [(scenario: String, fault: ScheduledFault)], play: Int, only connection: SimulatorConnection?) async {
         for (scenario, f) in list {
             do { try await control.waitUntilDue(f.at, play: play) } catch { return }
             // Before the last seek's target: jumped over (a seek back does not bring a fault back).
@@ -64,7 +65,7 @@ struct Scheduler: Sendable {
             if seek.count > 0 && f.at < seek.target { continue }
             guard library.contains(scenario) else { continue }
             do {
-                let done = try await faults.apply(f.spec)
+                let done = try await faults.apply(f.spec, only: connection)
                 logger.info("scheduled fault", metadata: ["at": "\(f.at)", "fault": "\(done.jsonString)", "from": "\(f.location)"])
             } catch let failure as ControlAPI.Failure {
                 logger.error("\(f.location): fault not applied: \(failure.message)")
@@ -91,10 +92,10 @@ struct Scheduler: Sendable {
         // changes from the control API re-anchor it (see ``TimelineControl``).
         let play = control.register(shared: connection == nil)
         defer { control.unregister(play) }
-        // Faults belong to the shared timeline (the world), not to a connection's private one.
-        let faultList = connection == nil ? scheduledFaults : []
+        // On a connection's own timeline, its faults apply to that connection (at its scenario time).
+        let faultList = scheduledFaults
         await withTaskGroup(of: Void.self) { group in
-            if !faultList.isEmpty { group.addTask { await playFaults(faultList, play: play) } }
+            if !faultList.isEmpty { group.addTask { await playFaults(faultList, play: play, only: connection) } }
             if connection == nil {
                 await playShared(play: play)
             } else {

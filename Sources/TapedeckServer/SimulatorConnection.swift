@@ -67,16 +67,22 @@ final class SimulatorConnection: Sendable {
         eventLoop.execute { handler.value.reset() }
     }
 
-    /// Stops writing for `duration` (from any thread).
-    func stall(for duration: Duration) {
+    /// Stops writing, reading or both for `duration` (from any thread).
+    func stall(for duration: Duration, reading: Bool = false, writing: Bool = true) {
         let handler = self.handler
-        eventLoop.execute { handler.value.stall(for: duration) }
+        eventLoop.execute { handler.value.stall(for: duration, reading: reading, writing: writing) }
     }
 
-    /// Drops or duplicates a share of its events for `duration` (from any thread).
-    func eventFault(drop: Double, duplicate: Double, for duration: Duration) {
+    /// Drops, duplicates, reorders, corrupts or delays events for `duration` (from any thread).
+    func messageFault(_ fault: MessageFault, for duration: Duration) {
         let handler = self.handler
-        eventLoop.execute { handler.value.eventFault(drop: drop, duplicate: duplicate, for: duration) }
+        eventLoop.execute { handler.value.messageFault(fault, for: duration) }
+    }
+
+    /// Paces writes to `bytesPerSecond` for `duration` (from any thread).
+    func bandwidth(bytesPerSecond: Int, for duration: Duration) {
+        let handler = self.handler
+        eventLoop.execute { handler.value.bandwidth(bytesPerSecond: bytesPerSecond, for: duration) }
     }
 
     /// Closes with `code` after what is queued (from any thread).

@@ -124,10 +124,19 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// A stall fault: nothing is written until the stall ends (frames wait in the queue).
     private var stalled = false
     private var stallGeneration = 0
-    /// A `drop` or `duplicate` fault on events: the share of events it applies to (0 to 1), until
-    /// a moment of the simulation clock (read only while a fault is on).
-    private var eventFault: (drop: Double, duplicate: Double, until: Duration)?
-    private var faultRandom: SeededRandom
+    /// Faults on events (drop, duplicate, reorder, corrupt, delay) and what they hold back: `nil`
+    /// while none is on and nothing is held, so that an event costs one optional check.
+    private var faults: ConnectionFaults?
+    /// The task sleeping until the delay line's first event is due, while there is one.
+    private var delayTask: Task<Void, Never>?
+    /// A bandwidth cap: frames wait in the queue and leave at its rate.
+    private var pacer: BandwidthPacer?
+    private var paceGeneration = 0
+    private var paceWakePending = false
+    private var paceTask: Task<Void, Never>?
+    /// A read stall: the gate first in the pipeline that holds back reading.
+    private var readGate: ReadGate?
+    private var readStallGeneration = 0
     /// This profile's metrics, resolved once.
     private let profileMetrics: ServerMetrics.ProfileMetrics
 
@@ -146,7 +155,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         self.deflater = setup.deflate.flatMap { try? MessageDeflater($0, asServer: true) }
         self.inflater = setup.deflate.flatMap { _ in try? MessageInflater() }
         self.connectedAt = services.clock.wallTime
-        self.faultRandom = SeededRandom(seed: UInt64(setup.id), stream: "faults")
         self.profileMetrics = services.metrics.profile(setup.profileName)
     }
 
@@ -288,6 +296,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         tickTask = nil
         for t in tasks { t.cancel() }
         tasks = []
+        delayTask?.cancel()
+        delayTask = nil
+        paceTask?.cancel()
+        paceTask = nil
+        faults = nil
         queue.removeAll()
         resolveRoomWaiters()
         if let connection {
@@ -437,26 +450,108 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// (droppable, with its subscription's tag) or a reply (never dropped, but bounded).
     private func send(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
         guard phase == .open else { return }
-        // A drop or duplicate fault, while one is on: one optional check per event otherwise.
-        if event != nil, let f = eventFault {
-            guard services.clock.elapsed < f.until else {
-                eventFault = nil
-                return sendNow(frame, event: event)
-            }
-            if f.drop > 0, faultRandom.unit() < f.drop { return }
-            if f.duplicate > 0, faultRandom.unit() < f.duplicate { sendNow(frame, event: event) }
-        }
+        // Faults on events, while one is on or holds an event: one optional check otherwise.
+        if faults != nil, let event { return sendWithFaults(frame, tag: event.tag, mayDrop: event.mayDrop) }
         sendNow(frame, event: event)
     }
 
+    /// Whether frames wait in the queue rather than go straight out (a write stall, a bandwidth
+    /// cap): one flag for the writing path to check.
+    private var writesHeld = false
+
+    private func updateWritesHeld() { writesHeld = stalled || pacer != nil }
+
     private func sendNow(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
-        if queue.isEmpty, !stalled, context?.channel.isWritable ?? false {
+        if queue.isEmpty, !writesHeld, context?.channel.isWritable ?? false {
             write(frame)
         } else if let event {
             if queue.pushEvent(frame, tag: event.tag, mayDrop: event.mayDrop) > 0 { services.metrics.dropped(profileMetrics) }
+            if pacer != nil { pacedDrain() }
         } else {
             queueControl(frame)
+            if pacer != nil { pacedDrain() }
         }
+    }
+
+    /// Under a bandwidth cap every frame goes through the queue: drains it unless a wake is due.
+    private func pacedDrain() {
+        guard !paceWakePending, !stalled else { return }
+        drain()
+    }
+
+    /// An event while a fault on events is on (or holds one): dropped, corrupted, sent twice,
+    /// held back for after the next one, or delayed, in that order.
+    private func sendWithFaults(_ frame: OutboundFrame, tag: String, mayDrop: Bool) {
+        // Mutated in place (`faults!`): a copy would copy the delay line at its next append.
+        faults!.expire(now: services.clock.elapsed)
+        defer { if faults?.isIdle == true { faults = nil } }
+        if faults!.rollDrop() { return }
+        var frame = frame
+        if faults!.rollCorrupt() { frame = FrameCorruptor.corrupt(frame, allocator: context?.channel.allocator ?? ByteBufferAllocator()) }
+        let copies = faults!.rollDuplicate() ? 2 : 1
+        for _ in 0..<copies {
+            let e = ConnectionFaults.Held(frame: frame, tag: tag, mayDrop: mayDrop)
+            if faults?.held == nil, faults?.rollReorder() == true {
+                faults?.held = e
+                continue
+            }
+            sendDelayed(e)
+            if let h = faults?.held {
+                faults?.held = nil
+                sendDelayed(h)
+            }
+        }
+    }
+
+    /// Sends an event now, or, while a delay is on or delayed events wait, at its time in the delay line.
+    private func sendDelayed(_ e: ConnectionFaults.Held) {
+        guard faults != nil, faults!.delay != nil || !faults!.delayed.isEmpty else {
+            return sendNow(e.frame, event: (e.tag, e.mayDrop))
+        }
+        let due = faults!.due(now: services.clock.elapsed)
+        // Bounded like the queue: past its capacity the oldest delayed event is dropped.
+        if e.mayDrop, faults!.delayed.count >= queue.capacity {
+            faults!.delayed.removeFirst()
+            services.metrics.dropped(profileMetrics)
+        }
+        faults!.delayed.append((due, e))
+        if delayTask == nil { startDelayTimer() }
+    }
+
+    /// Sleeps until the delay line's first event is due, sends what is due, and repeats while it holds events.
+    private func startDelayTimer() {
+        guard let first = faults?.delayed.first?.due, let context else { return }
+        let clock = services.clock
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        delayTask = Task {
+            var next = first
+            while !Task.isCancelled {
+                do { try await clock.sleep(until: next) } catch { return }
+                guard let n = try? await loop.submit({ handler.value.releaseDelayed() }).get() else { return }
+                next = n
+            }
+        }
+    }
+
+    /// Sends the delayed events that are due; returns when the next one is (`nil`: none waits).
+    private func releaseDelayed() -> Duration? {
+        guard phase == .open, faults != nil else {
+            delayTask = nil
+            return nil
+        }
+        let now = services.clock.elapsed
+        while let first = faults?.delayed.first, first.due <= now {
+            faults?.delayed.removeFirst()
+            sendNow(first.event.frame, event: (first.event.tag, first.event.mayDrop))
+        }
+        flushIfNeeded()
+        guard let next = faults?.delayed.first?.due else {
+            delayTask = nil
+            if faults?.isIdle == true { faults = nil }
+            return nil
+        }
+        return next
     }
 
     /// Answers a ping: at once if nothing waits, else in the queue with the replies. While a close
@@ -464,10 +559,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private func sendPong(_ payload: ByteBuffer, allocator: ByteBufferAllocator) {
         guard phase == .open || phase == .closeQueued else { return }
         let pong = OutboundFrame(pong: payload, allocator: allocator)
-        if queue.isEmpty, !stalled, context?.channel.isWritable ?? false {
+        if queue.isEmpty, !writesHeld, context?.channel.isWritable ?? false {
             write(pong)
         } else if phase == .open {
             queueControl(pong)
+            if pacer != nil { pacedDrain() }
         }
     }
 
@@ -484,45 +580,61 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     /// Closes with `code` once what is queued has been written (within the close timeout).
     func close(code: Int, reason: String) {
         guard phase == .open else { return }
-        if queue.isEmpty, !stalled, context?.channel.isWritable ?? false {
+        // An event a reorder holds back goes before the close (delayed events do not wait for it).
+        if let held = faults?.held {
+            faults?.held = nil
+            sendNow(held.frame, event: (held.tag, held.mayDrop))
+        }
+        if queue.isEmpty, !writesHeld, context?.channel.isWritable ?? false {
             sendCloseNow(code: code, reason: reason)
         } else {
             queue.pushControl(OutboundFrame(.close(code: code, reason: reason)), bounded: false)
             phase = .closeQueued
             startCloseTimer()
+            if pacer != nil { pacedDrain() }
         }
     }
 
     /// Writes queued frames while the socket takes them.
     private func drain() {
-        while phase == .open || phase == .closeQueued, !stalled, context?.channel.isWritable ?? false, let frame = queue.pop() {
+        while phase == .open || phase == .closeQueued, !stalled, context?.channel.isWritable ?? false {
+            if pacer != nil, !paceAllows() { break }
+            guard let frame = queue.pop() else { break }
             if case .close(let code, let reason) = frame.item {
                 sendCloseNow(code: code, reason: reason)
                 return
             }
-            write(frame)
+            let bytes = write(frame)
+            pacer?.wrote(bytes, now: services.clock.elapsed)
         }
         flushIfNeeded()
         resolveRoomWaiters()
     }
 
-    private func write(_ frame: OutboundFrame) {
+    /// Writes a frame; returns the bytes that went to the socket.
+    @discardableResult
+    private func write(_ frame: OutboundFrame) -> Int {
+        var bytes = frame.wire.readableBytes
         if let deflater, let context, let opcode = frame.dataOpcode, deflater.shouldCompress(frame.payloadCount) {
             // Compressed per connection: with context takeover each connection's bytes differ.
             do {
                 let compressed = try deflater.compress(frame.payload, allocator: context.channel.allocator)
-                writeRaw(OutboundFrame.encode(opcode: opcode, rsv1: true, payloadCount: compressed.readableBytes, allocator: context.channel.allocator) {
+                let wire = OutboundFrame.encode(opcode: opcode, rsv1: true, payloadCount: compressed.readableBytes, allocator: context.channel.allocator) {
                     var c = compressed
                     $0.writeBuffer(&c)
-                })
+                }
+                bytes = wire.readableBytes
+                writeRaw(wire)
             } catch {
                 logger.error("compression failed: \(error)")
-                return sendCloseNow(code: 1011, reason: "compression failed")
+                sendCloseNow(code: 1011, reason: "compression failed")
+                return 0
             }
         } else {
             writeRaw(frame.wire)
         }
         if let item = frame.item { tapFeed?.sent(item) }
+        return bytes
     }
 
     private func writeRaw(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>? = nil) {
@@ -706,7 +818,7 @@ extension WebSocketConnectionHandler {
             id: setup.id, path: setup.path, profile: setup.profileName, peer: setup.peer, identity: identity,
             subscriptions: engine.subscriptions.values.map(\.value), queueDepth: queue.depth, dropped: queue.droppedCount,
             messagesSent: messagesSent, messagesReceived: messagesReceived, bytesSent: bytesSent, eventsAccepted: eventsAccepted,
-            connectedAt: connectedAt, stalled: stalled)
+            connectedAt: connectedAt, stalled: stalled, readStalled: readGate != nil)
     }
 
     /// An abrupt TCP reset: linger 0, then close, so the peer gets RST and no close frame.
@@ -721,34 +833,112 @@ extension WebSocketConnectionHandler {
         socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    /// Writes nothing for `duration` of simulation time: frames wait in the queue (events beyond
-    /// its capacity drop the oldest), then go out.
-    func stall(for duration: Duration) {
+    /// Writes nothing (`writing`) and reads nothing (`reading`) for `duration` of simulation time:
+    /// frames wait in the queue (events beyond its capacity drop the oldest), the client's bytes
+    /// in the TCP buffers; then both go on.
+    func stall(for duration: Duration, reading: Bool, writing: Bool) {
         guard phase == .open || phase == .closeQueued, let context else { return }
-        logger.info("fault: stall", metadata: ["for": "\(duration)"])
-        stalled = true
-        stallGeneration += 1
-        let generation = stallGeneration
+        logger.info("fault: stall", metadata: ["for": "\(duration)", "reading": "\(reading)", "writing": "\(writing)"])
+        let clock = services.clock
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        if writing {
+            stalled = true
+            updateWritesHeld()
+            stallGeneration += 1
+            let generation = stallGeneration
+            tasks.append(Task {
+                do { try await clock.sleep(for: duration) } catch { return }
+                loop.execute { handler.value.endStall(generation: generation) }
+            })
+        }
+        if reading {
+            if readGate == nil {
+                let gate = ReadGate()
+                do { try context.pipeline.syncOperations.addHandler(gate, position: .first) } catch { return }
+                gate.shut()
+                readGate = gate
+            }
+            readStallGeneration += 1
+            let generation = readStallGeneration
+            tasks.append(Task {
+                do { try await clock.sleep(for: duration) } catch { return }
+                loop.execute { handler.value.endReadStall(generation: generation) }
+            })
+        }
+    }
+
+    private func endReadStall(generation: Int) {
+        guard let gate = readGate, generation == readStallGeneration else { return }
+        readGate = nil
+        gate.open()
+    }
+
+    /// A fault on the events bound for this connection for `duration` of simulation time
+    /// (seeded: the same connection id rolls the same way).
+    func messageFault(_ fault: MessageFault, for duration: Duration) {
+        guard phase == .open else { return }
+        logger.info("fault: events", metadata: ["fault": "\(fault)", "for": "\(duration)"])
+        if faults == nil { faults = ConnectionFaults(seed: UInt64(setup.id)) }
+        faults?.add(fault, until: services.clock.elapsed + duration)
+    }
+
+    /// Paces writes to `bytesPerSecond` for `duration` of simulation time: frames wait in the
+    /// queue (events beyond its capacity drop the oldest).
+    func bandwidth(bytesPerSecond: Int, for duration: Duration) {
+        guard phase == .open || phase == .closeQueued, let context else { return }
+        logger.info("fault: bandwidth", metadata: ["bytes_per_second": "\(bytesPerSecond)", "for": "\(duration)"])
+        let now = services.clock.elapsed
+        pacer = BandwidthPacer(bytesPerSecond: bytesPerSecond, until: now + duration, now: now)
+        updateWritesHeld()
+        paceGeneration += 1
+        let generation = paceGeneration
         let clock = services.clock
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
         tasks.append(Task {
             do { try await clock.sleep(for: duration) } catch { return }
-            loop.execute { handler.value.endStall(generation: generation) }
+            loop.execute { handler.value.endBandwidth(generation: generation) }
         })
     }
 
-    /// Drops, or sends twice, `share` (0 to 1) of the events bound for this connection for
-    /// `duration` of simulation time (seeded: the same connection id rolls the same way).
-    func eventFault(drop: Double, duplicate: Double, for duration: Duration) {
-        guard phase == .open else { return }
-        logger.info("fault: events", metadata: ["drop": "\(drop)", "duplicate": "\(duplicate)", "for": "\(duration)"])
-        eventFault = (drop, duplicate, services.clock.elapsed + duration)
+    private func endBandwidth(generation: Int) {
+        guard pacer != nil, generation == paceGeneration else { return }
+        pacer = nil
+        updateWritesHeld()
+        drain()
+    }
+
+    /// Whether the bandwidth cap lets a frame go now; if not, a task wakes the drain when it does.
+    private func paceAllows() -> Bool {
+        guard let p = pacer else { return true }
+        let now = services.clock.elapsed
+        if now >= p.until {
+            pacer = nil
+            updateWritesHeld()
+            return true
+        }
+        if p.allows(now: now) { return true }
+        guard !paceWakePending, let context else { return false }
+        paceWakePending = true
+        let clock = services.clock
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let at = p.readyAt
+        paceTask = Task {
+            do { try await clock.sleep(until: at) } catch { return }
+            loop.execute {
+                handler.value.paceWakePending = false
+                handler.value.drain()
+            }
+        }
+        return false
     }
 
     private func endStall(generation: Int) {
         guard stalled, generation == stallGeneration else { return }
         stalled = false
+        updateWritesHeld()
         drain()
     }
 }

@@ -20,6 +20,14 @@ struct TestClient {
         return nil
     }
 
+    /// The next text message as it came, JSON or not; `nil` once the server closed the connection.
+    mutating func nextText() async throws -> String? {
+        while let m = try await messages.next() {
+            if case .text(let t) = m { return t }
+        }
+        return nil
+    }
+
     /// Messages up to and including the first that satisfies `stop` (or all of them up to the close).
     mutating func collect(until stop: (Value) -> Bool, max: Int = 100_000) async throws -> [Value] {
         var out: [Value] = []
