@@ -122,6 +122,8 @@ let package = Package(
             dependencies: [
                 "TapedeckCompression",
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckHandshake",
+                // The dashboard's recording viewer reads recordings.
+                "TapedeckRecording",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -253,7 +255,7 @@ let package = Package(
         .testTarget(
             name: "TapedeckServerTests",
             dependencies: [
-                "TapedeckServer", "TapedeckCore", "TapedeckScenario", "TapedeckProtocol",
+                "TapedeckServer", "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckRecording",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
