@@ -71,7 +71,7 @@ struct DashboardRoutes: Sendable {
     /// One of the page's files, or 404.
     static func file(_ name: String) -> Response {
         guard let type = files[name], let body = contents[name] else {
-            return ControlAPI.json(["error": "not_found", "message": "no dashboard file named \(Value.string(name).jsonString)"], status: .notFound)
+            return ControlAPI.json(["error": "not_found", "message": .string("no dashboard file named \(Value.string(name).jsonString)")], status: .notFound)
         }
         var headers: HTTPFields = [.contentType: type, .cacheControl: "no-cache"]
         // Only this origin's own files: the page works offline and runs nothing from elsewhere.
