@@ -123,7 +123,7 @@ def test_dashboard_shows_live_clients_pauses_on_the_wire_and_views_recordings(tm
             expect(page.locator("#token-form")).to_be_visible(timeout=10000)
             # With it (in the fragment, kept for the tab and taken out of the address bar), the data comes.
             page.goto(f"http://{host}/_tapedeck/#token={CONTROL_TOKEN}")
-            assert "token" not in page.url
+            page.wait_for_function("!location.hash.includes('token')", timeout=5000)
             row = page.locator("#connections tbody tr[data-id]")
             expect(row).to_have_count(1, timeout=10000)
             expect(row).to_contain_text("qa")

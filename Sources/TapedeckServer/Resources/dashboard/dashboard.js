@@ -9,13 +9,16 @@ const WINDOW_SECONDS = 60;
 const COLORS = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569", "#ea580c"];
 
 // A token in the URL fragment (#token=...) is kept for this tab only, and taken out of the address bar.
-(function takeTokenFromFragment() {
+function takeTokenFromFragment() {
   const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
-  if (m) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-})();
+  if (!m) return false;
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+  history.replaceState(null, "", location.pathname + location.search);
+  return true;
+}
+takeTokenFromFragment();
+// A token added to the address of the open page (no reload) counts too.
+window.addEventListener("hashchange", () => { if (takeTokenFromFragment()) { hideBanner(); poll(); } });
 
 const $ = (id) => document.getElementById(id);
 
