@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 import websockets
 
-from conftest import ROOT, serve, token
+from conftest import ROOT, serve, tapedeck, token
 
 SCENARIO = """\
 scenario: dashboard-interop
@@ -174,3 +174,10 @@ def test_dashboard_shows_live_clients_pauses_on_the_wire_and_views_recordings(tm
             browser.close()
             listener.stop.set()
             listener.thread.join(5)
+
+
+def test_recordings_must_be_a_directory_and_needs_the_control_api(tmp_path):
+    p = tapedeck("serve", "--port", "0", "--recordings", str(tmp_path / "missing"))
+    assert p.returncode == 64 and "--recordings must name a directory" in p.stderr, p.stderr
+    p = tapedeck("serve", "--port", "0", "--no-control", "--recordings", str(tmp_path))
+    assert p.returncode == 64 and "--no-control" in p.stderr, p.stderr
