@@ -5,27 +5,27 @@ import TapedeckCore
 ///
 /// Recorded once per event, never per connection: a batch of events costs one lock and one copy
 /// of a few fields per event into a preallocated ring, so the fan-out pays nothing it would notice.
-public final class EventFeed: Sendable {
+final class EventFeed: Sendable {
     /// One event as handed over.
-    public struct Entry: Sendable, Equatable {
+    struct Entry: Sendable, Equatable {
         /// 1-based, increasing: the number of events recorded before it, plus one.
-        public var seq: Int
+        var seq: Int
         /// When it was handed over, in milliseconds since 1970 (the simulation clock's wall time).
-        public var timeMillis: Int
+        var timeMillis: Int
         /// Its scenario time, in seconds.
-        public var scenarioTime: Double
-        public var stream: String
-        public var profile: String?
+        var scenarioTime: Double
+        var stream: String
+        var profile: String?
         /// The event's `type` field, when it has a string one.
-        public var type: String?
+        var type: String?
         /// The topic its profile gave it, if any.
-        public var topic: String?
+        var topic: String?
         /// How many connections it was handed to: those of its profile on its timeline (each still
         /// applies its topic, subscriptions and filters).
-        public var connections: Int
+        var connections: Int
 
         /// The entry as the API shows it.
-        public var value: Value {
+        var value: Value {
             [
                 "seq": .int(seq), "time_ms": .int(timeMillis), "scenario_time": .double((scenarioTime * 1000).rounded() / 1000),
                 "stream": .string(stream), "profile": profile.map(Value.string) ?? .null, "type": type.map(Value.string) ?? .null,
@@ -41,11 +41,11 @@ public final class EventFeed: Sendable {
     }
 
     /// How many entries are kept.
-    public let capacity: Int
+    let capacity: Int
     private let ring: Mutex<Ring>
 
     /// A feed keeping the last `capacity` events (at least 1).
-    public init(capacity: Int = 500) {
+    init(capacity: Int = 500) {
         self.capacity = max(1, capacity)
         ring = Mutex(Ring(slots: Array(repeating: nil, count: max(1, capacity))))
     }
@@ -65,7 +65,7 @@ public final class EventFeed: Sendable {
 
     /// The entries with a seq above `since`, oldest first, at most `limit` (the newest ones), and
     /// the seq of the newest entry recorded so far.
-    public func entries(since: Int, limit: Int) -> (entries: [Entry], last: Int) {
+    func entries(since: Int, limit: Int) -> (entries: [Entry], last: Int) {
         ring.withLock { r in
             let first = max(since + 1, r.count - capacity + 1, r.count - max(0, limit) + 1, 1)
             guard first <= r.count else { return ([], r.count) }
