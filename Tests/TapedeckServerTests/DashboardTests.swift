@@ -30,7 +30,7 @@ struct DashboardTests {
     }
 
     @Test(.timeLimit(.minutes(1))) func thePageAndItsFilesAreServedAndNeedNothingFromElsewhere() async throws {
-        try await withSimulator(scenario: ControlAPITests.scenario()) { port in
+        try await withSimulator(scenario: ControlAPITests.scenario()) { port async throws in
             for path in ["/_tapedeck/", "/_tapedeck"] {
                 let page = try await http(port: port, "GET", path)
                 #expect(page.status == 200, "\(path)")
@@ -60,7 +60,7 @@ struct DashboardTests {
         try await withSimulator(scenario: ControlAPITests.scenario(), configure: {
             $0.controlToken = "s3cret"
             $0.recordingsDirectory = dir
-        }) { port in
+        }) { port async throws in
             #expect(try await http(port: port, "GET", "/_tapedeck/").status == 200)
             for path in ["/_tapedeck/events", "/_tapedeck/recordings", "/_tapedeck/recordings/session.sqlite"] {
                 #expect(try await http(port: port, "GET", path).status == 401, "\(path)")
@@ -70,7 +70,7 @@ struct DashboardTests {
         try await withSimulator(scenario: ControlAPITests.scenario(), configure: {
             $0.controlEnabled = false
             $0.recordingsDirectory = dir
-        }) { port in
+        }) { port async throws in
             for path in ["/_tapedeck/", "/_tapedeck/ui/dashboard.js", "/_tapedeck/events", "/_tapedeck/recordings"] {
                 #expect(try await http(port: port, "GET", path).status == 404, "\(path)")
             }
@@ -81,7 +81,7 @@ struct DashboardTests {
     /// number of connections it was handed to; `since` gives only the newer ones.
     @Test(.timeLimit(.minutes(1))) func theEventFeedListsEachEventHandedOverOnce() async throws {
         let clock = ManualClock()
-        try await withSimulator(scenario: ControlAPITests.scenario(every: "1s", count: 10), speed: .factor(1), timeline: .shared, clock: clock) { port in
+        try await withSimulator(scenario: ControlAPITests.scenario(every: "1s", count: 10), speed: .factor(1), timeline: .shared, clock: clock) { port async throws in
             let empty = try await http(port: port, "GET", "/_tapedeck/events").json
             #expect(empty?["events"] == [])
             #expect(empty?["last"] == 0)
@@ -135,7 +135,7 @@ struct DashboardTests {
     @Test(.timeLimit(.minutes(1))) func theRecordingViewerListsOpensAndPagesOnlyTheOfferedRecordings() async throws {
         let dir = try await Self.recordingsDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await withSimulator(scenario: ControlAPITests.scenario(), configure: { $0.recordingsDirectory = dir }) { port in
+        try await withSimulator(scenario: ControlAPITests.scenario(), configure: { $0.recordingsDirectory = dir }) { port async throws in
             let list = try await http(port: port, "GET", "/_tapedeck/recordings").json
             #expect(list?["recordings"]?.arrayValue?.map { $0["name"] } == ["session.sqlite"], "\(list ?? .null)")
             #expect(list?["recordings"]?[0]?["live"] == false)
@@ -175,7 +175,7 @@ struct DashboardTests {
             #expect(try await http(port: port, "GET", "/_tapedeck/recordings/session.sqlite?buckets=nope").status == 400)
         }
         // Without --recordings nothing is offered.
-        try await withSimulator(scenario: ControlAPITests.scenario()) { port in
+        try await withSimulator(scenario: ControlAPITests.scenario()) { port async throws in
             #expect(try await http(port: port, "GET", "/_tapedeck/recordings").json?["recordings"] == [])
             #expect(try await http(port: port, "GET", "/_tapedeck/recordings/session.sqlite").status == 404)
         }
