@@ -122,6 +122,8 @@ let package = Package(
             dependencies: [
                 "TapedeckCompression",
                 "TapedeckCore", "TapedeckScenario", "TapedeckProtocol", "TapedeckHandshake",
+                // The dashboard's recording viewer reads recordings.
+                "TapedeckRecording",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

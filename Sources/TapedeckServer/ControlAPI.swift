@@ -29,6 +29,8 @@ struct ControlAPI: Sendable {
     let library: ScenarioLibrary
     /// Starts and stops recordings (`/_tapedeck/recording`); `nil` when this server cannot record.
     let recording: RecordingControl?
+    /// The recordings the dashboard may open.
+    var recordings = RecordingBrowser(directory: nil, liveRecording: nil)
     /// The OpenAPI document served at `/_tapedeck/openapi.yaml`.
     static var openAPIDocument: String? {
         guard let url = Bundle.module.url(forResource: "control-api", withExtension: "yaml") else { return nil }
@@ -85,6 +87,7 @@ struct ControlAPI: Sendable {
             }
         }
         router.get(RouterPath("\(Self.prefix)/metrics"), use: metricsRoute)
+        DashboardRoutes(api: self).register(on: router)
         get("health") { _ in
             ["status": "ok", "connections": .int(hub.connectionCount)]
         }

@@ -39,6 +39,8 @@ final class Hub: Sendable {
     private let state = Mutex(State())
     /// Per-profile event histories (profiles with a `history:` section).
     let history = HistoryStore()
+    /// The last events handed over, for the dashboard: one entry per event, not per connection.
+    let feed = EventFeed()
     private let eventCount = Mutex(0)
     /// When the shared timeline starts: told of every connection and client message.
     let start: TimelineStart
@@ -210,17 +212,21 @@ final class Hub: Sendable {
     /// Events of the shared timeline (no `only`) are recorded in their profile's history first, so a
     /// connection that opens later finds them there. Private per-connection timelines do not record.
     func publish(_ events: [TimelineEvent], only: SimulatorConnection? = nil, wait: Bool) async {
-        var byProfile: [(profile: String, events: [PreparedEvent])] = []
+        var byProfile: [(profile: String, events: [PreparedEvent], summaries: [TimelineEventSummary])] = []
         for event in events {
             guard let (profile, prepared) = prepare(event) else { continue }
             if only == nil, let entry = world.entry(for: event.profile) { record(event.value, topic: prepared.topic, entry: entry) }
+            let summary = TimelineEventSummary(
+                time: event.time, stream: event.stream, profile: profile, type: event.value["type"]?.stringValue, topic: prepared.topic)
             if let i = byProfile.firstIndex(where: { $0.profile == profile }) {
                 byProfile[i].events.append(prepared)
+                byProfile[i].summaries.append(summary)
             } else {
-                byProfile.append((profile, [prepared]))
+                byProfile.append((profile, [prepared], [summary]))
             }
         }
-        for (profile, prepared) in byProfile {
+        let handedOver = Int((clock.wallTime * 1000).rounded(.down))
+        for (profile, prepared, summaries) in byProfile {
             let groups: [LoopGroup]
             if let only {
                 guard only.profileName == profile else { continue }
@@ -228,6 +234,7 @@ final class Hub: Sendable {
             } else {
                 groups = state.withLock { $0.shared[profile] ?? [] }
             }
+            feed.record(summaries, connections: groups.reduce(0) { $0 + $1.connections.count }, timeMillis: handedOver)
             if wait { await waitForRoom(groups) }
             for g in groups {
                 mailbox(for: g.loop).post(HubMailbox.Entry(connections: g.connections, events: prepared, mayDrop: !wait))

@@ -93,6 +93,10 @@ public struct SimulatorConfiguration: Sendable {
     public var controlToken: String?
     /// The version the control API reports.
     public var version: String = "dev"
+    /// A directory whose recordings the dashboard offers (`GET /_tapedeck/recordings`); `nil`: none.
+    public var recordingsDirectory: String?
+    /// The recording this server is writing (`serve --record`), offered by the dashboard too.
+    public var liveRecording: String?
 
     /// The default of `maxConnections`: 16,384 (about 230 MiB of idle connections).
     public static let defaultMaxConnections = 16_384

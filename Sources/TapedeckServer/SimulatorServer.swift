@@ -154,7 +154,8 @@ public struct SimulatorServer: Service {
         router.get("/healthz") { _, _ in "ok\n" }
         ControlAPI(
             hub: hub, world: world, control: control, gate: gate, metrics: metrics, clock: clock, token: configuration.controlToken,
-            version: configuration.version, library: library, recording: recordingControl
+            version: configuration.version, library: library, recording: recordingControl,
+            recordings: RecordingBrowser(directory: configuration.recordingsDirectory, liveRecording: configuration.liveRecording)
         ).register(on: router, control: configuration.controlEnabled)
         for name in world.profileOrder {
             guard let entry = world.profiles[name], let spec = entry.profile.activity, let log = hub.activity[name] else { continue }

@@ -28,7 +28,10 @@ struct ServeCommand: AsyncParsableCommand {
 
             Control: on the same port, /_tapedeck/ steers the running simulation (pause, resume, \
             speed, emit an event, inject a fault, list connections; see docs/control-api.yaml) and \
-            /metrics serves Prometheus metrics. On a terminal, a status line every 5 s.
+            /metrics serves Prometheus metrics. A web dashboard is at /_tapedeck/ (with a token: \
+            /_tapedeck/#token=...): live connections, events and rate, the controls, and a viewer of \
+            the recording --record writes and of those in --recordings DIR. On a terminal, a status \
+            line every 5 s.
 
             Ctrl-C (SIGINT) or SIGTERM closes every connection with 1001 (going away) and exits.
             """
@@ -114,6 +117,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Require 'Authorization: Bearer <token>' on the control API and /metrics. Default: $TAPEDECK_CONTROL_TOKEN, else none.")
     var controlToken: String?
 
+    @Option(help: ArgumentHelp(
+        "A directory of recordings the dashboard (/_tapedeck/) may open, besides the one --record writes. Default: none.",
+        valueName: "dir"))
+    var recordings: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: Logger.Level = .info
 
@@ -132,6 +140,13 @@ struct ServeCommand: AsyncParsableCommand {
         if !(0.01...1000).contains(clockRate) { throw ValidationError("--clock-rate must be from 0.01 to 1000 (got \(clockRate))") }
         if let controlToken, controlToken.isEmpty { throw ValidationError("--control-token must not be empty") }
         if noControl && controlToken != nil { throw ValidationError("--control-token protects the control API, which --no-control turns off; give one or the other") }
+        if let recordings {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: recordings, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--recordings must name a directory (got '\(recordings)')")
+            }
+            if noControl { throw ValidationError("--recordings offers recordings to the dashboard, which --no-control turns off; give one or the other") }
+        }
         if !(0...Authenticator.maximumLeeway).contains(jwtLeeway) {
             throw ValidationError("--jwt-leeway must be 0 to \(Int(Authenticator.maximumLeeway)) seconds")
         }
@@ -187,6 +202,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.controlEnabled = !noControl
         configuration.controlToken = controlToken ?? ProcessInfo.processInfo.environment["TAPEDECK_CONTROL_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.version = TapedeckVersion.current
+        configuration.recordingsDirectory = recordings
+        configuration.liveRecording = record
         let metrics = ServerMetrics(profiles: world.profileOrder)
         let serving = configuration
         var recorder: SimulatorRecorder?
@@ -229,6 +246,8 @@ struct ServeCommand: AsyncParsableCommand {
             if serving.controlEnabled {
                 let auth = serving.controlToken == nil ? "" : " (Authorization: Bearer <--control-token>)"
                 lines.append("control http://\(shownHost):\(port)/_tapedeck/  metrics http://\(shownHost):\(port)/metrics\(auth)")
+                let fragment = serving.controlToken == nil ? "" : "#token=<--control-token>"
+                lines.append("dashboard http://\(shownHost):\(port)/_tapedeck/\(fragment)\(recordings.map { "  (recordings of \($0))" } ?? "")")
                 if serving.controlToken == nil && !["127.0.0.1", "localhost", "::1"].contains(serving.host) {
                     lines.append("warning: the control API is open to anyone who can reach \(serving.host):\(port); set --control-token or --no-control")
                 }
