@@ -42,6 +42,10 @@ struct FrameInsert {
             } else {
                 sqlite3_bind_zeroblob(s, 7, 0)
             }
+            if f.decodedIsPayload, let base = payload.baseAddress {
+                sqlite3_bind_text(s, 10, base.assumingMemoryBound(to: CChar.self), CInt(payload.count), nil)
+                return sqlite3_step(s)
+            }
             guard var decoded = f.decodedJSON else {
                 sqlite3_bind_null(s, 10)
                 return sqlite3_step(s)

@@ -41,6 +41,9 @@ public final class RecordingWriter: Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         config.label = "tapedeck.recording"
+        // The writer itself keeps every frame's connection and batch rows in the same or an earlier
+        // transaction; SQLite's foreign-key checks would cost two index lookups per frame for nothing.
+        config.foreignKeysEnabled = false
         // Wait for another process's lock (e.g. a `sqlite3` shell) instead of failing the batch at once.
         config.busyMode = .timeout(10)
         let database: DatabaseQueue
@@ -360,7 +363,12 @@ public final class RecordingWriter: Sendable {
                 case .invalid:
                     return out
                 case .valid(flagged: false):
-                    out[out.count - 1].decodedJSON = String(decoding: whole, as: UTF8.self)
+                    // Its decoded column is its own text: bound from the payload, without a copy.
+                    if fragments.count == 1 {
+                        out[0].decodedIsPayload = true
+                    } else {
+                        out[out.count - 1].decodedJSON = String(decoding: whole, as: UTF8.self)
+                    }
                     return out
                 case .valid(flagged: true):
                     break
@@ -487,6 +495,8 @@ struct PreparedFrame: Sendable {
     var payload: [UInt8]
     /// The `decoded` column: the message as JSON text (on a message's last frame).
     var decodedJSON: String?
+    /// The `decoded` column is the payload itself (an unfragmented JSON text message with no secret).
+    var decodedIsPayload = false
     var redacted: Bool
 
     init(pending: PendingFrame) {
