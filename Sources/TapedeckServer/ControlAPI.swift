@@ -57,6 +57,11 @@ struct ControlAPI: Sendable {
     func register(on router: Router<BasicRequestContext>, control enabled: Bool) {
         let metricsRoute: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             guard self.authorized(request) else { return Self.unauthorized() }
+            var depths: [String: Int] = [:]
+            for c in hub.allConnections {
+                if let snapshot = await c.snapshot() { depths[snapshot.profile, default: 0] += snapshot.queueDepth }
+            }
+            metrics.setQueueDepths(depths)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: metrics.render())))

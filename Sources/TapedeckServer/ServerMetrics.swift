@@ -19,6 +19,8 @@ public final class ServerMetrics: Sendable {
         let messagesOut: Counter
         let bytesOut: Counter
         let drops: Counter
+        /// Events waiting in the queues of the profile's connections, set when `/metrics` is read.
+        let queueDepth: Meter
 
         init(profile: String, factory: PrometheusMetricsFactory) {
             let d = [("profile", profile)]
@@ -27,6 +29,7 @@ public final class ServerMetrics: Sendable {
             messagesOut = Counter(label: "tapedeck_messages_out_total", dimensions: d, factory: factory)
             bytesOut = Counter(label: "tapedeck_bytes_out_total", dimensions: d, factory: factory)
             drops = Counter(label: "tapedeck_dropped_events_total", dimensions: d, factory: factory)
+            queueDepth = Meter(label: "tapedeck_queue_depth", dimensions: d, factory: factory)
         }
 
         func connected() { connections.increment() }
@@ -82,6 +85,13 @@ public final class ServerMetrics: Sendable {
     func scheduled(count: Int, lag: Double) {
         eventsScheduled.increment(by: count)
         scheduleLag.record(lag)
+    }
+
+    /// Sets each profile's queue-depth gauge to the sum over its connections (profiles not given: 0).
+    /// Called when `/metrics` is read, so the fan-out path never touches it.
+    func setQueueDepths(_ depths: [String: Int]) {
+        for (name, m) in profiles { m.queueDepth.set(depths[name] ?? 0) }
+        for (name, depth) in depths where profiles[name] == nil { profile(name).queueDepth.set(depth) }
     }
 
     /// An event dropped from a full queue (rare: a slow reader).

@@ -295,6 +295,10 @@ def test_stall_stops_writing_for_a_while(binary, scenario_file):
                     await next_seq(ws, 1.0)
                 conns = jcall(host, "GET", "/_tapedeck/connections")[1]["connections"]
                 assert conns[0]["stalled"] is True and conns[0]["queue_depth"] > 0
+                # The gauge sums the queues of the profile's connections when /metrics is read.
+                families = {f.name: f for f in text_string_to_metric_families(call(host, "GET", "/metrics")[2])}
+                depth = [x.value for x in families["tapedeck_queue_depth"].samples if x.labels.get("profile") == "ops-control-center"]
+                assert depth and depth[0] > 0
                 # ...then what waited comes at once, in order.
                 a = await next_seq(ws, 5)
                 b = await next_seq(ws, 5)
@@ -347,6 +351,7 @@ def test_metrics_parse_with_prometheus_client(binary, scenario_file):
                 assert sample("tapedeck_events_scheduled", "tapedeck_events_scheduled_total") >= 3
                 assert sample("tapedeck_schedule_lag_seconds", "tapedeck_schedule_lag_seconds_count") >= 3
                 assert "tapedeck_dropped_events" in families
+                assert sample("tapedeck_queue_depth", "tapedeck_queue_depth", profile="ops-control-center") is not None
                 assert call(host, "GET", "/_tapedeck/metrics")[0] == 200
         run(go())
 
