@@ -75,6 +75,7 @@ let package = Package(
             name: "TapedeckScenario",
             dependencies: [
                 "TapedeckCore",
+                .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
@@ -315,7 +316,7 @@ let package = Package(
         .testTarget(
             name: "TapedeckBenchTests",
             dependencies: [
-                "TapedeckBench", "TapedeckCore",
+                "TapedeckBench", "TapedeckCore", "TapedeckRecording",
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -18,7 +18,7 @@ public struct ScenarioLoader: Sendable {
         "settings", "streams", "tests", "faults",
     ]
     static let faultKeys = [
-        "at", "kind", "to", "code", "reason", "seconds", "status", "retry_after", "percent", "count", "ms", "jitter_ms", "bytes_per_second", "direction",
+        "at", "on_message", "kind", "to", "code", "reason", "seconds", "status", "retry_after", "percent", "count", "ms", "jitter_ms", "bytes_per_second", "direction",
     ]
     /// The kinds each kind-specific field of a fault applies to.
     static let faultFieldKinds: [(String, Set<String>)] = [
@@ -235,12 +235,36 @@ public struct ScenarioLoader: Sendable {
         for (i, item) in seq.enumerated() {
             guard let pairs = r.mapping(item, what: "an item of 'faults'", allowed: Self.faultKeys) else { continue }
             let keys = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            guard let atNode = keys["at"] else { r.error("fault \(i + 1) needs 'at' (its scenario time, e.g. 30s)", at: item); continue }
+            var onMessage: Value?
+            if let n = keys["on_message"] {
+                guard keys["at"] == nil else {
+                    r.error("fault \(i + 1) has both 'at' and 'on_message': a fault happens at a time or when a client message matches, not both", at: n)
+                    continue
+                }
+                let pattern = r.value(n)
+                guard case .mapping = n, let fields = pattern.objectValue, !fields.isEmpty else {
+                    r.error("expected 'on_message' to be a mapping of the fields a client message must have, e.g. { action: subscribe }", at: n)
+                    continue
+                }
+                onMessage = pattern
+            }
+            let atNode = keys["at"]
+            guard atNode != nil || onMessage != nil else {
+                r.error("fault \(i + 1) needs 'at' (its scenario time, e.g. 30s) or 'on_message' (the client message that sets it off)", at: item)
+                continue
+            }
             guard let kindNode = keys["kind"] else {
                 r.error("fault \(i + 1) needs 'kind': one of \(ScheduledFault.kinds.joined(separator: ", "))", at: item)
                 continue
             }
-            guard let at = r.duration(atNode, what: "'at'"), let kind = r.string(kindNode, what: "'kind'") else { continue }
+            let at: Double
+            if let atNode {
+                guard let d = r.duration(atNode, what: "'at'") else { continue }
+                at = d
+            } else {
+                at = 0
+            }
+            guard let kind = r.string(kindNode, what: "'kind'") else { continue }
             guard ScheduledFault.kinds.contains(kind) else {
                 var message = "unknown fault kind '\(kind)': use one of \(ScheduledFault.kinds.joined(separator: ", "))"
                 if let sug = Suggestion.closest(to: kind, in: ScheduledFault.kinds) { message += "; did you mean '\(sug)'?" }
@@ -329,7 +353,7 @@ public struct ScenarioLoader: Sendable {
             if let n = keys["retry_after"] {
                 if let c = r.integer(n, what: "'retry_after'", minimum: 0) { spec["retry_after"] = .int(c) } else { ok = false }
             }
-            if ok { out.append(ScheduledFault(at: at, spec: spec, location: r.location(item))) }
+            if ok { out.append(ScheduledFault(at: at, spec: spec, location: r.location(item), onMessage: onMessage)) }
         }
         return out.sorted { $0.at < $1.at }
     }

@@ -51,7 +51,12 @@ struct Scheduler: Sendable {
 
     /// The scenarios' faults, in time order (once, even when the timeline loops), with their scenario's name.
     var scheduledFaults: [(scenario: String, fault: ScheduledFault)] {
-        world.scenarios.flatMap { s in s.faults.map { (s.name, $0) } }.sorted { $0.fault.at < $1.fault.at }
+        world.scenarios.flatMap { s in s.faults.filter { $0.onMessage == nil }.map { (s.name, $0) } }.sorted { $0.fault.at < $1.fault.at }
+    }
+
+    /// The scenarios' faults set off by a client message (`on_message`).
+    var triggeredFaults: [ScheduledFault] {
+        world.scenarios.flatMap { $0.faults.filter { $0.onMessage != nil } }
     }
 
     /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it);

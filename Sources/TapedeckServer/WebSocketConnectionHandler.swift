@@ -4,6 +4,7 @@ import NIOWebSocket
 import OrderedCollections
 import TapedeckCore
 import TapedeckProtocol
+import TapedeckScenario
 import TapedeckCompression
 #if canImport(Glibc)
 import Glibc
@@ -83,6 +84,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private let setup: Setup
     private let services: Services
     private let logger: Logger
+    /// The scenarios' faults that a client message sets off (`on_message`); usually none.
+    private let triggers: [ScheduledFault]
     private var engine: ConnectionEngine
     private var queue: OutboundQueue
     private var connection: SimulatorConnection?
@@ -148,6 +151,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         self.queue = OutboundQueue(
             capacity: setup.queueCapacity, tagCapacity: setup.tagCapacity, warning: setup.warning,
             controlCapacity: services.configuration.replyQueueCapacity, controlBytes: services.configuration.replyQueueBytes)
+        self.triggers = services.scheduler.triggeredFaults
         var logger = services.logger
         logger[metadataKey: "connection"] = "\(setup.id)"
         self.logger = logger
@@ -349,11 +353,28 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
         let clock = services.clock
         apply(engine.receive(decoded, now: seconds(clock.elapsed), wallTime: clock.wallTime))
+        if !triggers.isEmpty, case .message(let value, _) = decoded { fireTriggers(value) }
         flushIfNeeded()
         scheduleTick()
         // After the engine has handled it, so that a timeline it starts finds the subscription it made.
         services.hub.start.messageReceived()
         connection?.start.messageReceived()
+    }
+
+    /// Sets off the scenario faults whose `on_message` this client message matches, on this connection.
+    private func fireTriggers(_ message: Value) {
+        guard let connection else { return }
+        let faults = services.scheduler.faults, logger = logger
+        for fault in triggers where fault.isTriggered(by: message) {
+            Task {
+                do {
+                    let done = try await faults.apply(fault.spec, only: connection)
+                    logger.info("fault set off by a client message", metadata: ["fault": "\(done.jsonString)", "from": "\(fault.location)"])
+                } catch {
+                    logger.error("\(fault.location): fault not applied: \(error)")
+                }
+            }
+        }
     }
 
     /// Carries out the engine's actions, in order.

@@ -35,7 +35,7 @@ struct BenchRecorderCommand: AsyncParsableCommand {
     @Option(help: "Frames per transaction (the writer's batch size).")
     var batchSize = 512
 
-    @Option(name: .shortAndLong, help: "The recording to write (default: a temporary file).")
+    @Option(name: .shortAndLong, help: "The recording to write; it must not exist (default: a temporary file).")
     var output: String?
 
     @Flag(help: "Keep the recording instead of deleting it.")
@@ -52,6 +52,10 @@ struct BenchRecorderCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let output, FileManager.default.fileExists(atPath: output) {
+            // A benchmark never replaces a file someone may want.
+            throw ValidationError("\(output) exists: choose another path for --output")
+        }
         let path = output ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("tapedeck-bench-\(getpid()).sqlite")
         let benchmark = IngestBenchmark(
             configuration: .init(

@@ -283,6 +283,44 @@ faults:
         assert b_closed - a_closed >= 0.4
 
 
+def test_a_fault_set_off_by_a_client_message(binary, tmp_path):
+    """`on_message`: the fault happens to the connection that sent a matching message, and only then."""
+    path = tmp_path / "trigger.yaml"
+    path.write_text(QUIET + """\
+faults:
+  - { on_message: { action: subscribe, topics: [incidents] }, kind: close, code: 4002, reason: subscribed to incidents }
+""")
+    with serve(str(path)) as (host, _):
+        async def go():
+            async with websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("ann")) as ann, \
+                    websockets.connect(f"ws://{host}/api/ws", additional_headers=bearer("ben")) as ben:
+                await ready(ann)
+                await ready(ben)
+                # A message that does not match (other topics) sets nothing off.
+                await ann.send(json.dumps({"action": "subscribe", "topics": ["metrics"]}))
+                await ready(ann)
+                # ben's matching message closes ben's connection, not ann's.
+                await ben.send(json.dumps({"action": "subscribe", "topics": ["incidents"]}))
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as e:
+                    while True:
+                        await asyncio.wait_for(ben.recv(), 10)
+                await ready(ann)
+                return e.value.rcvd
+        close = run(go())
+        assert close is not None and close.code == 4002 and close.reason == "subscribed to incidents"
+    bad = tmp_path / "bad-trigger.yaml"
+    bad.write_text(QUIET + """\
+faults:
+  - { at: 1s, on_message: { action: ping }, kind: reset }
+  - { on_message: ping, kind: reset }
+""")
+    out = tapedeck("validate", str(bad))
+    assert out.returncode != 0
+    assert "has both 'at' and 'on_message'" in out.stdout + out.stderr
+    assert "expected 'on_message' to be a mapping" in out.stdout + out.stderr
+    assert f"{bad}:11:27:" in out.stdout and f"{bad}:12:19:" in out.stdout
+
+
 def test_bad_fault_fields_get_400_and_validate_names_the_place(binary, quiet, tmp_path):
     with serve(quiet) as (host, _):
         for body, words in [
