@@ -21,6 +21,21 @@ struct Tapedeck: AsyncParsableCommand {
             ConformanceCommand.self,
         ]
     )
+
+    /// Sizes NIO's shared event loop group before anything uses it, then runs the command.
+    static func main() async {
+        EventLoopSizing.fitToAffinity()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 enum TapedeckVersion {
