@@ -796,25 +796,27 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
                 // Rounded up to the next nanosecond, so that the tick finds it due.
                 let at = Duration.nanoseconds(Int64((deadline * 1e9).rounded(.up)) + 1)
                 do { try await clock.sleep(until: at) } catch { return }
-                guard let next = try? await loop.submit({ handler.value.tick(generation: generation) }).get() else { return }
-                // Never a busy loop, whatever the arithmetic.
-                deadline = Swift.max(next, seconds(clock.elapsed) + 0.001)
+                guard let (next, ranAt) = try? await loop.submit({ handler.value.tick(generation: generation) }).get() else { return }
+                // Never a busy loop, whatever the arithmetic: at least a millisecond after the time
+                // the tick ran at (not the clock's time now, which may have moved past `next`).
+                deadline = Swift.max(next, ranAt + 0.001)
             }
         }
     }
 
-    /// The engine's time-driven work; returns when it is next due (`nil`: never, closed, or this
-    /// task was replaced by one with an earlier deadline).
-    private func tick(generation: Int) -> Double? {
+    /// The engine's time-driven work; returns when it is next due and the time it ran at (`nil`:
+    /// never, closed, or this task was replaced by one with an earlier deadline).
+    private func tick(generation: Int) -> (next: Double, ranAt: Double)? {
         guard phase == .open, generation == tickGeneration else { return nil }
-        let next = runTick()
+        let now = seconds(services.clock.elapsed)
+        let next = runTick(now: now)
         tickDeadline = next
-        return next
+        return next.map { ($0, now) }
     }
 
-    private func runTick() -> Double? {
+    private func runTick(now: Double) -> Double? {
         let clock = services.clock
-        let actions = engine.tick(now: seconds(clock.elapsed), wallTime: clock.wallTime)
+        let actions = engine.tick(now: now, wallTime: clock.wallTime)
         apply(actions)
         flushIfNeeded()
         if let reason = actions.lazy.compactMap({ if case .close(_, let r) = $0 { r } else { nil } }).first {

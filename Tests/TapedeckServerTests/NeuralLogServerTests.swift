@@ -156,7 +156,7 @@ struct NeuralLogServerTests {
     }
 
     @Test func followDeliversOnlyLogsMatchingTheQueryOfTheTenant() async throws {
-        try await withSimulator(scenario: Self.scenario()) { port async throws in
+        try await withSimulator(scenario: Self.scenario(), configure: { $0.startGrace = 2 }) { port async throws in
             let q = Self.enc("level:ERROR AND NOT (source:auth OR message:nothing)")
             let run = try await withClient(port: port, path: "/v1/logs/stream?apiKey=key-acme&query=\(q)") { c in
                 var logs = 0
@@ -177,7 +177,9 @@ struct NeuralLogServerTests {
     }
 
     @Test func updateFilterReplacesTheFilterAndAnInvalidOneIsAnError() async throws {
-        try await withSimulator(scenario: Self.scenario(), speed: .factor(1)) { port async throws in
+        // On the manual clock: no log is due until the filters are in place, however slow the machine.
+        let clock = ManualClock()
+        try await withSimulator(scenario: Self.scenario(), speed: .factor(1), clock: clock) { port async throws in
             let run = try await withClient(port: port, path: "/v1/logs/stream?apiKey=key-acme") { c in
                 _ = try await c.next(type: "stream_start")
                 try await c.send(#"{"type":"command","id":"cmd-1","data":{"action":"update_filter","filter":{"invalid":"field"}}}"#)
@@ -190,6 +192,7 @@ struct NeuralLogServerTests {
                 try await c.send(#"{"type":"command","id":"cmd-4","data":{"action":"update_filter","filter":{"level":["ERROR"],"source":"auth"}}}"#)
                 try await c.send(#"{"type":"command","id":"sync","data":{"action":"sync"}}"#)
                 let before = try await c.collect { $0["type"] == "error" }
+                clock.advance(by: .seconds(3))
                 var logs: [Value] = []
                 _ = try await c.collect { v in
                     if v["type"] == "log" { logs.append(v) }
@@ -211,15 +214,28 @@ struct NeuralLogServerTests {
     }
 
     @Test func heartbeatsNeedAcksAndAClientThatStopsAckingIsClosed() async throws {
-        try await withSimulator(scenario: Self.scenario(settings: "{ heartbeat_interval: 0.2, heartbeat_grace: 1.5 }")) { port async throws in
+        // On the manual clock: an ack that a busy machine sends late is still in time.
+        let clock = ManualClock()
+        let probe = SimulatorProbe()
+        try await withSimulator(scenario: Self.scenario(settings: "{ heartbeat_interval: 0.2, heartbeat_grace: 1.5 }"), probe: probe, clock: clock) { port async throws in
             let run = try await withClient(port: port, path: "/v1/notifications?apiKey=key-acme") { c in
+                // The 101 can reach the client before the server has set the connection up: once
+                // a message is handled, its heartbeats count from time 0, before the clock moves.
+                try await c.send(#"{"type":"heartbeat_ack","id":"none"}"#)
+                await probe.waitUntilHandled(atLeast: 1)
                 var ids: [Value] = []
-                while ids.count < 5, let hb = try await c.next(type: "heartbeat") {
+                while ids.count < 5 {
+                    // A little past each heartbeat's time (the timer wakes just after its deadline).
+                    clock.advance(by: .milliseconds(250))
+                    guard let hb = try await c.next(type: "heartbeat") else { break }
                     ids.append(hb["id"] ?? .null)
                     try await c.send(#"{"type":"heartbeat_ack","id":\#(hb["id"]?.jsonString ?? "null"),"timestamp":"2023-04-08T12:34:56.789Z"}"#)
                 }
-                // Stop acking: the next heartbeats go unanswered and the server closes.
-                _ = try await c.collect { _ in false }
+                // Stop acking: the next heartbeats go unanswered and, past the grace, the server closes.
+                for _ in 0..<20 {
+                    clock.advance(by: .milliseconds(500))
+                    guard try await c.next(type: "heartbeat") != nil else { break }
+                }
                 return ids
             }
             let ids = try #require(run.value)
@@ -230,7 +246,7 @@ struct NeuralLogServerTests {
     }
 
     @Test func notificationsEndpointDeliversTheTenantsNotifications() async throws {
-        try await withSimulator(scenario: Self.scenario()) { port async throws in
+        try await withSimulator(scenario: Self.scenario(), configure: { $0.startGrace = 2 }) { port async throws in
             let run = try await withClient(port: port, path: "/v1/notifications?apiKey=key-acme") { c in
                 let values = try await c.collect { $0["type"] == "system_notification" }
                 try await c.close()

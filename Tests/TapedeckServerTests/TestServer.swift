@@ -24,6 +24,9 @@ func withSimulator(
     var logger = given ?? Logger(label: "test")
     if given == nil { logger.logLevel = .warning }
     var configuration = SimulatorConfiguration(host: "127.0.0.1", port: 0, speed: speed, timeline: timeline, start: start)
+    // A client's first message may take seconds on a machine busy with a parallel test run: the
+    // timeline waits for it. Tests of clients that never send one set the grace they rely on.
+    configuration.startGrace = 600
     configure(&configuration)
     let server = SimulatorServer(
         world: world, configuration: configuration, clock: clock, logger: logger, tap: tap, probe: probe, recordings: recordings

@@ -54,14 +54,14 @@ struct TimelineSeekTests {
     }
 
     /// A seek before the timeline starts says where it starts; a scheduled fault a seek jumps over
-    /// is skipped, the next one comes at its time.
+    /// is skipped, the next one comes at its time (between two events, so that the order is certain).
     @Test(.timeLimit(.minutes(1))) func aSeekBeforeTheStartAndOverAScheduledFault() async throws {
         let clock = ManualClock()
         let yaml = ControlAPITests.scenario(every: "1s", count: 100) + """
 
             faults:
               - { at: 20s, kind: close, code: 4001, reason: jumped over }
-              - { at: 60s, kind: close, code: 4002, reason: reached }
+              - { at: 60.5s, kind: close, code: 4002, reason: reached }
             """
         try await withSimulator(scenario: yaml, speed: .factor(1), timeline: .shared, clock: clock) { port in
             let early = try await http(port: port, "POST", "/_tapedeck/timeline/seek", body: #"{"to":"30s"}"#)
@@ -82,6 +82,8 @@ struct TimelineSeekTests {
             #expect(await it.next() == 60)
             clock.advance(by: .seconds(1))
             #expect(await it.next() == 61)
+            // Half a second on, the fault's time (and not yet event 62's): it closes the connection.
+            clock.advance(by: .milliseconds(500))
             #expect(await it.next() == nil)
             #expect(try await run.closeCode == 4002)
         }

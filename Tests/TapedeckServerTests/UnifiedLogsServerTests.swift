@@ -77,7 +77,7 @@ struct UnifiedLogsServerTests {
     }
 
     @Test func initialLogsAreTheUsersLast100AndLiveLogsAreScopedToTheUser() async throws {
-        try await withSimulator(scenario: Self.scenario()) { port async throws in
+        try await withSimulator(scenario: Self.scenario(), configure: { $0.startGrace = 2 }) { port async throws in
             let run = try await withClient(port: port, path: "/ws", headers: Self.cookie("sess-alice")) { c in
                 var jobs = 0
                 let values = try await c.collect { v in
@@ -152,7 +152,7 @@ struct UnifiedLogsServerTests {
     }
 
     @Test func logsPlayedByTheSharedTimelineJoinTheHistory() async throws {
-        try await withSimulator(scenario: Self.scenario(), speed: .factor(1), timeline: .shared) { port async throws in
+        try await withSimulator(scenario: Self.scenario(), speed: .factor(1), timeline: .shared, configure: { $0.startGrace = 2 }) { port async throws in
             let run = try await withClient(port: port, path: "/ws", headers: Self.cookie("sess-alice")) { c in
                 var live: [String] = []
                 _ = try await c.collect { v in
