@@ -193,8 +193,7 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         // head is encoded as it is written), so that frames may follow it right away.
         context.writeAndFlush(wrapOutboundOut(.head(responseHead))).assumeIsolated().whenFailure { _ in
             // The client left while the upstream was answering.
-            session.closeBoth()
-            session.sideClosed(.client)
+            session.abandon()
         }
         do {
             let ops = context.pipeline.syncOperations
@@ -210,9 +209,9 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             ops.removeHandler(self.requestDecoder, promise: nil)
             ops.removeHandler(context: context, promise: nil)
         } catch {
-            proxy.logger.error("could not set up the client relay: \(error)")
-            session.closeBoth()
-            session.sideClosed(.client)
+            // The client left while the upstream was answering (its channel is closed).
+            if context.channel.isActive { proxy.logger.error("could not set up the client relay: \(error)") }
+            session.abandon()
             return
         }
 
@@ -236,8 +235,7 @@ final class ProxyFrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         } catch {
             proxy.logger.error("could not set up the upstream relay: \(error)")
-            session.closeBoth()
-            session.endRecording()
+            session.abandon()
         }
     }
 

@@ -330,6 +330,15 @@ final class ProxySession {
         upstream?.close(promise: nil)
     }
 
+    /// Ends a session that could not be set up (its client left while the upstream answered):
+    /// both sockets close and the connection's end is recorded now, since a relay that was never
+    /// in place would not report its side's close, and ``RecordingProxy/stop()`` waits for every
+    /// session to end.
+    func abandon() {
+        closeBoth()
+        endRecording()
+    }
+
     /// Stops the session: a 1001 close to both sides (not recorded), then the sockets close.
     func stop() {
         guard !stopping else { return }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOWebSocket
 import TapedeckCore
 import TapedeckTestPeers
@@ -72,6 +73,34 @@ struct RecordingProxyTests {
         #expect(received == 50)
         let frames = try RecordingReader(path: path).frames()
         #expect(frames.filter { $0.frame.direction == .serverToClient && $0.frame.payload == Array(CoalescingUpstream.greeting.utf8) }.count == 50)
+    }
+
+    @Test("a client that leaves while the upstream answers its upgrade ends its session: stop returns")
+    func clientGoneBeforeThe101() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("gone.sqlite")
+        let upstream = HeldUpstream()
+        let upstreamPort = try await upstream.start()
+        let writer = try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "g"), configuration: RecordingConfiguration(batchSize: 4))
+        let proxy = RecordingProxy(
+            configuration: RecordingProxyConfiguration(upstream: try UpstreamURL(parsing: "ws://127.0.0.1:\(upstreamPort)/ws"), listenPort: 0),
+            writer: writer, logger: Logger(label: "test"))
+        let port = try #require(Int(try await proxy.start().split(separator: ":").last ?? ""))
+        var events = upstream.events.makeAsyncIterator()
+        // The client asks and leaves; only then does the upstream say 101.
+        let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        try await client.writeAndFlush(ByteBuffer(string: RawWebSocketClient.upgradeRequest(uri: "/ws", port: port)))
+        #expect(await events.next() == "request")
+        try await client.close()
+        upstream.answer()
+        // The proxy finds its client gone and closes the upstream leg.
+        #expect(await events.next() == "closed")
+        await proxy.stop()
+        try await writer.finish()
+        try await upstream.close()
+        let connections = try RecordingReader(path: path).connections()
+        #expect(connections.count == 1)
+        #expect(connections.first?.close.closedAt != nil)
     }
 
     /// A client fault the proxy must refuse as a server would: the frames sent, the close code the
