@@ -40,9 +40,18 @@ public enum InboundMessage: Sendable {
 public struct ConnectionEngine: Sendable {
     public let profile: Profile
     /// The connection's identity and state, as templates see it (`conn`).
-    public private(set) var conn: Value
+    public private(set) var conn: Value { didSet { deliveryRevision &+= 1 } }
     /// Current subscriptions, in the order they were made.
-    public private(set) var subscriptions: OrderedDictionary<String, Subscription> = [:]
+    public private(set) var subscriptions: OrderedDictionary<String, Subscription> = [:] { didSet { deliveryRevision &+= 1 } }
+    /// Changes whenever something ``deliveryKey`` reads changes (the identity, the subscriptions).
+    public private(set) var deliveryRevision = 0
+    /// The fields of `conn` the delivery predicates read (`nil`: all of it), when their decisions
+    /// may be shared between connections (see ``deliveryKey``); `nil` when they may not.
+    let sharedDelivery: DeliveryReads?
+
+    struct DeliveryReads: Sendable {
+        var connFields: [String]?
+    }
     let entities: Value
     let settings: Value
     var explicitlySubscribed = false
@@ -107,6 +116,7 @@ public struct ConnectionEngine: Sendable {
             self.serverHeartbeat = nil
         }
         self.now = now
+        self.sharedDelivery = Self.deliveryReads(of: profile)
         if let timeout = clientTimeout { timers[Self.clientHeartbeatTimer] = RunningTimer(due: now + timeout, fired: 0, every: nil) }
         if let (every, _) = serverHeartbeat { timers[Self.serverHeartbeatTimer] = RunningTimer(due: now + every, fired: 0, every: every) }
         if case .object = self.conn {} else { self.conn = .emptyObject }
@@ -326,6 +336,37 @@ public struct ConnectionEngine: Sendable {
             if passes { return sub.key }
         }
         return nil
+    }
+
+    /// What decides whether an event reaches this connection, as a value: two connections of a
+    /// profile with equal keys accept the same events under the same subscription keys, so the
+    /// decision (``acceptingSubscription(event:topic:)``) is made once for all of them. It holds
+    /// the fields of `conn` that `deliver_if` and the subscription filter read, and the
+    /// subscriptions. `nil` when those predicates call a function whose result is not fixed by its
+    /// arguments (`uuid()`, `now()`, ...): each connection then decides for itself.
+    public var deliveryKey: DeliveryKey? {
+        guard let reads = sharedDelivery else { return nil }
+        let fields = reads.connFields.map { $0.map { conn[$0] ?? .null } } ?? [conn]
+        return DeliveryKey(profile: profile.name, conn: fields, subscriptions: usesSubscriptions ? Array(subscriptions.values) : [])
+    }
+
+    /// See ``deliveryKey``.
+    public struct DeliveryKey: Sendable, Hashable {
+        var profile: String
+        var conn: [Value]
+        var subscriptions: [Subscription]
+    }
+
+    /// What the profile's delivery predicates read of a connection, if their decisions may be shared.
+    static func deliveryReads(of profile: Profile) -> DeliveryReads? {
+        let predicates = [profile.deliverIf, profile.subscriptions.filter].compactMap { $0 }
+        guard predicates.allSatisfy(\.isDeterministic) else { return nil }
+        var fields: Set<String> = []
+        for p in predicates {
+            guard let f = p.fieldsRead(of: "conn") else { return DeliveryReads(connFields: nil) }
+            fields.formUnion(f)
+        }
+        return DeliveryReads(connFields: fields.sorted())
     }
 
     /// One frame of an event for one subscription (see ``deliveries(event:topic:wallTime:)``).

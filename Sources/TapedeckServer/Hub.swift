@@ -41,6 +41,8 @@ final class Hub: Sendable {
     let history = HistoryStore()
     /// The last events handed over, for the dashboard: one entry per event, not per connection.
     let feed = EventFeed()
+    /// Connections grouped by what decides their deliveries, so that each event is judged once per group.
+    let deliveryClasses = DeliveryClasses()
     private let eventCount = Mutex(0)
     /// When the shared timeline starts: told of every connection and client message.
     let start: TimelineStart

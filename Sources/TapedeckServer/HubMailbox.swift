@@ -48,7 +48,9 @@ final class HubMailbox: Sendable {
             return e
         }
         for e in entries {
-            for c in e.connections { c.deliver(e.events, mayDrop: e.mayDrop, flush: false) }
+            // Connections of one delivery class accept the same events: decided once per class.
+            let memo = DeliveryMemo()
+            for c in e.connections { c.deliver(e.events, mayDrop: e.mayDrop, flush: false, memo: memo) }
         }
         for e in entries {
             for c in e.connections { c.flush() }

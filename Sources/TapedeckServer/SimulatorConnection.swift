@@ -27,9 +27,10 @@ final class SimulatorConnection: Sendable {
 
     /// Writes the events this connection accepts, then flushes once. On the event loop.
     ///
-    /// With `mayDrop` false (`--speed max`) nothing is dropped: the caller waited for room.
-    func deliver(_ events: [PreparedEvent], mayDrop: Bool, flush: Bool = true) {
-        handler.value.deliver(events, mayDrop: mayDrop, flush: flush)
+    /// With `mayDrop` false (`--speed max`) nothing is dropped: the caller waited for room. With
+    /// a `memo`, decisions already made for this connection's delivery class are reused.
+    func deliver(_ events: [PreparedEvent], mayDrop: Bool, flush: Bool = true, memo: DeliveryMemo? = nil) {
+        handler.value.deliver(events, mayDrop: mayDrop, flush: flush, memo: memo)
     }
 
     /// Flushes what `deliver(_:mayDrop:flush:)` wrote. On the event loop.

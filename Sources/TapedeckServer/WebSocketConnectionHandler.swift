@@ -120,6 +120,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var messagesReceived = 0
     private var bytesSent = 0
     private var eventsAccepted = 0
+    /// The delivery class and the engine revision it was looked up at (see `deliveryClass()`).
+    private var cachedDeliveryClass: (revision: Int, id: Int?)?
     /// Messages and bytes written since the last report to the server's metrics (once per batch).
     private var unreportedMessages = 0
     private var unreportedBytes = 0
@@ -396,19 +398,35 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     // MARK: Events from the hub
 
-    func deliver(_ events: [PreparedEvent], mayDrop: Bool, flush: Bool) {
+    func deliver(_ events: [PreparedEvent], mayDrop: Bool, flush: Bool, memo: DeliveryMemo? = nil) {
         guard phase == .open else { return }
         if perSubscription {
             for e in events { deliverPerSubscription(e, mayDrop: mayDrop) }
             if flush { flushIfNeeded() }
             return
         }
-        for e in events {
-            guard let key = engine.acceptingSubscription(event: e.value, topic: e.topic) else { continue }
+        let decided: [String?]? =
+            if let memo, let id = deliveryClass() {
+                memo.decisions(for: id) { events.map { engine.acceptingSubscription(event: $0.value, topic: $0.topic) } }
+            } else {
+                nil
+            }
+        for i in events.indices {
+            let accepted = decided.map { $0[i] } ?? engine.acceptingSubscription(event: events[i].value, topic: events[i].topic)
+            guard let key = accepted else { continue }
             eventsAccepted += 1
-            send(e.frame, event: (key, mayDrop || leftBehind))
+            send(events[i].frame, event: (key, mayDrop || leftBehind))
         }
         if flush { flushIfNeeded() }
+    }
+
+    /// This connection's delivery class (``DeliveryClasses``), looked up again only after the
+    /// engine's identity or subscriptions changed; `nil` when its decisions are its own.
+    private func deliveryClass() -> Int? {
+        if let c = cachedDeliveryClass, c.revision == engine.deliveryRevision { return c.id }
+        let id = engine.deliveryKey.map { services.hub.deliveryClasses.id(for: $0) }
+        cachedDeliveryClass = (engine.deliveryRevision, id)
+        return id
     }
 
     /// Delivers events as ``deliver(_:mayDrop:flush:)`` does; returns how many this connection accepted.

@@ -103,4 +103,22 @@ struct ExpressionTests {
         let deep = String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000)
         #expect(throws: ExpressionError.self) { try Expression(parsing: deep) }
     }
+
+    @Test func fieldsReadOfARootName() throws {
+        func reads(_ source: String) throws -> Set<String>? { try Expression(parsing: source).fieldsRead(of: "conn") }
+        #expect(try reads("'*' in conn.permissions or topic in conn.permissions") == ["permissions"])
+        #expect(try reads("conn['squads'] == [] and conn.environments.length > 0") == ["squads", "environments"])
+        #expect(try reads("event.data.squad == 'x'") == [])
+        // Read as a whole: passed on, compared, or indexed with a computed key.
+        #expect(try reads("filter_match(conn, event)") == nil)
+        #expect(try reads("conn[event.field]") == nil)
+        #expect(try reads("conn == null") == nil)
+    }
+
+    @Test func deterministicExpressions() throws {
+        #expect(try Expression(parsing: "filter_match(event.data, sub.params) and len(conn.squads) > 0").isDeterministic)
+        #expect(try !Expression(parsing: "rand.bool() or event.x").isDeterministic)
+        #expect(try !Expression(parsing: "uuid() != now()").isDeterministic)
+        #expect(try !Expression(parsing: "token(sub: 'x')").isDeterministic)
+    }
 }

@@ -126,4 +126,52 @@ struct OpsControlCenterEngineTests {
         // A minute after the first message, the window has room again.
         #expect(send(&e, #"{"action":"ping"}"#, at: 60.05).first.map { if case .send(let v) = $0 { v["action"] == "pong" } else { false } } == true)
     }
+
+    // MARK: Delivery classes
+
+    @Test func connectionsThatReadTheSameFieldsShareADeliveryKeyUntilOneSubscribes() {
+        // Two users with the same permissions: their `user` and `claims` differ, but deliver_if and
+        // the filter read only permissions, squads and environments.
+        var a = engine(claims: ["sub": "ana", "permissions": ["incidents"]])
+        let b = engine(claims: ["sub": "bo", "permissions": ["incidents"]])
+        let c = engine(claims: ["sub": "cy", "permissions": ["alerts"]])
+        #expect(a.deliveryKey != nil)
+        #expect(a.deliveryKey == b.deliveryKey)
+        #expect(a.deliveryKey != c.deliveryKey)
+        let before = a.deliveryRevision
+        _ = send(&a, #"{"action":"subscribe","topics":["incidents"],"filters":{"squad":"platform"}}"#)
+        #expect(a.deliveryRevision != before)
+        #expect(a.deliveryKey != b.deliveryKey)
+        // Equal keys decide alike: the key is all the decision reads.
+        #expect(a.accepts(event: platformIncident, topic: "incidents"))
+        #expect(!a.accepts(event: paymentsIncident, topic: "incidents"))
+        #expect(b.accepts(event: paymentsIncident, topic: "incidents"))
+    }
+
+    @Test func aPredicateThatCallsAContextDependentFunctionIsNeverShared() throws {
+        let text = """
+            profile: coin
+            codec: json
+            endpoints: [{ path: /ws }]
+            deliver_if: "{{ rand.bool() }}"
+            """
+        let coin = try ProfileLoader().load(text: text, file: "coin.yaml")
+        let e = ConnectionEngine(profile: coin, conn: ["user": "a"], entities: [:], settings: [:], now: 0)
+        #expect(e.deliveryKey == nil)
+    }
+
+    @Test func aPredicateThatReadsTheWholeIdentityKeysOnAllOfIt() throws {
+        let text = """
+            profile: whole
+            codec: json
+            endpoints: [{ path: /ws }]
+            deliver_if: "{{ conn != null }}"
+            """
+        let whole = try ProfileLoader().load(text: text, file: "whole.yaml")
+        let a = ConnectionEngine(profile: whole, conn: ["user": "a"], entities: [:], settings: [:], now: 0)
+        let b = ConnectionEngine(profile: whole, conn: ["user": "b"], entities: [:], settings: [:], now: 0)
+        let a2 = ConnectionEngine(profile: whole, conn: ["user": "a"], entities: [:], settings: [:], now: 0)
+        #expect(a.deliveryKey != b.deliveryKey)
+        #expect(a.deliveryKey == a2.deliveryKey)
+    }
 }

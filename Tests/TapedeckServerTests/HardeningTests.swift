@@ -69,12 +69,14 @@ struct HardeningTests {
     }
 
     @Test func headersOverTheLimitGet431AtOnce() async throws {
-        try await withSimulator(scenario: Self.echo) { port async throws in
+        // The handshake timeout is long, so that a server that waited for it (instead of answering
+        // at once) fails the test on a busy machine too.
+        try await withSimulator(scenario: Self.echo, configure: { $0.handshakeTimeout = .seconds(60) }) { port async throws in
             // A 10 MB token in a header: answered once 80 KiB of headers have arrived, not read whole.
             let huge = Self.request(port: port, extra: ["Authorization: Bearer " + String(repeating: "a", count: 10_000_000)])
-            let r = try await rawConnection(port: port, chunks: [huge], limit: .seconds(10))
+            let r = try await rawConnection(port: port, chunks: [huge], limit: .seconds(45))
             #expect(Self.head(r.bytes).status == 431)
-            #expect(r.closedAfter.map { $0 < .seconds(5) } == true)
+            #expect(r.closedAfter.map { $0 < .seconds(30) } == true)
             let many = Self.request(port: port, extra: (0..<2000).map { "X-Header-\($0): \(String(repeating: "v", count: 50))" })
             #expect(Self.head(try await rawConnection(port: port, chunks: [many], limit: .seconds(10)).bytes).status == 431)
             #expect(Self.head(try await rawConnection(port: port, chunks: [Array("GARBAGE\r\n\r\n".utf8)], limit: .seconds(5)).bytes).status == 400)
