@@ -201,8 +201,12 @@ public struct SimulatorServer: Service {
                 SimulatorChannel(
                     responder: responder, upgrader: upgrader, services: services, maxFrameSize: maxFrameSize, handshakeTimeout: handshakeTimeout)
             },
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            // A deep accept queue, emptied many at a time: while the loop is busy fanning events
+            // out, a burst of new clients (a load test ramping up) waits in the queue and is
+            // taken in a few wakeups, instead of overflowing it and retrying its SYN for seconds.
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil, backlog: 4096),
             onServerRunning: { channel in
+                try? await channel.setOption(.maxMessagesPerRead, value: 256)
                 listening.set()
                 let port = channel.localAddress?.port ?? configuration.port
                 await onReady(configuration.host, port)

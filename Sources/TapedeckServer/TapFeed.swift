@@ -35,6 +35,8 @@ final class TapFeed: Sendable {
 
     /// A frame the server wrote.
     func sent(_ item: OutboundItem) {
+        // Checked before the event is made: this runs for every frame written to every connection.
+        if let recording, !recording.isRecording { return }
         switch item {
         case .text(let s): send(.frame(fromClient: false, .text(s)))
         case .binary(let b): send(.frame(fromClient: false, .binary(b)))

@@ -122,6 +122,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var eventsAccepted = 0
     /// The delivery class and the engine revision it was looked up at (see `deliveryClass()`).
     private var cachedDeliveryClass: (revision: Int, id: Int?)?
+    /// The channel's writability, kept from its events (NIO reports a change as soon as a write
+    /// crosses the high-water mark), so the writing path reads a flag instead of the channel.
+    private var writable = false
     /// Messages and bytes written since the last report to the server's metrics (once per batch).
     private var unreportedMessages = 0
     private var unreportedBytes = 0
@@ -168,6 +171,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        writable = context.channel.isWritable
         wire = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         let hub = services.hub
         let connection = SimulatorConnection(
@@ -262,7 +266,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { drain() }
+        writable = context.channel.isWritable
+        if writable { drain() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -289,6 +294,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         finish()
+        writable = false
         self.context = nil
         wire = nil
     }
@@ -501,7 +507,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private func updateWritesHeld() { writesHeld = stalled || pacer != nil }
 
     private func sendNow(_ frame: OutboundFrame, event: (tag: String, mayDrop: Bool)?) {
-        if queue.isEmpty, !writesHeld, context?.channel.isWritable ?? false {
+        if queue.isEmpty, !writesHeld, writable {
             write(frame)
         } else if let event {
             if queue.pushEvent(frame, tag: event.tag, mayDrop: event.mayDrop) > 0 { services.metrics.dropped(profileMetrics) }
@@ -598,7 +604,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private func sendPong(_ payload: ByteBuffer, allocator: ByteBufferAllocator) {
         guard phase == .open || phase == .closeQueued else { return }
         let pong = OutboundFrame(pong: payload, allocator: allocator)
-        if queue.isEmpty, !writesHeld, context?.channel.isWritable ?? false {
+        if queue.isEmpty, !writesHeld, writable {
             write(pong)
         } else if phase == .open {
             queueControl(pong)
@@ -624,7 +630,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             faults?.held = nil
             sendNow(held.frame, event: (held.tag, held.mayDrop))
         }
-        if queue.isEmpty, !writesHeld, context?.channel.isWritable ?? false {
+        if queue.isEmpty, !writesHeld, writable {
             sendCloseNow(code: code, reason: reason)
         } else {
             queue.pushControl(OutboundFrame(.close(code: code, reason: reason)), bounded: false)
@@ -636,7 +642,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     /// Writes queued frames while the socket takes them.
     private func drain() {
-        while phase == .open || phase == .closeQueued, !stalled, context?.channel.isWritable ?? false {
+        while phase == .open || phase == .closeQueued, !stalled, writable {
             if pacer != nil, !paceAllows() { break }
             guard let frame = queue.pop() else { break }
             if case .close(let code, let reason) = frame.item {
