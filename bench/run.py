@@ -531,7 +531,7 @@ def main():
         return
 
     cases = args.cases.split(",")
-    rates = [10_000, 25_000, 50_000, 100_000, 150_000, 200_000]
+    rates = [10_000, 25_000, 50_000, 100_000, 150_000, 200_000, 250_000, 300_000]
     if "sweep" in cases:
         for n in [100, 1000] + ([10_000] if args.n10k else []):
             sweep(args, n, rates, results, commands)

@@ -179,29 +179,43 @@ struct Scheduler: Sendable {
                     guard try await control.waitUntilDue(nextTime, play: play, revision: revision) else { continue }
                 } catch { return }
                 guard let first = next() else { continue }
-                if case .max = control.speed {
-                    await hub.publish([first], only: nil, wait: true)
-                    control.handedOver(play: play, count: 1, lastTime: first.time, lag: 0)
-                    continue
-                }
-                var batch = [first]
-                let now = clock.elapsed
-                while batch.count < Self.dueBatch, let t = iterator.nextTime, let d = control.deadline(for: t, play: play), d <= now, let e = next() {
-                    batch.append(e)
-                }
-                let lag = control.deadline(for: first.time, play: play).map { seconds(now - $0) } ?? 0
-                control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: Swift.max(0, lag))
-                await hub.publish(batch, only: nil, wait: false)
+                await handOverDue(first, then: next, nextTime: { iterator.nextTime }, to: nil, play: play)
             case .max:
-                var batch: [TimelineEvent] = []
-                while batch.count < Self.maxBatch, let e = next() { batch.append(e) }
-                if !batch.isEmpty {
-                    await hub.publish(batch, only: nil, wait: true)
-                    control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: 0)
-                }
-                await Task.yield()
+                await handOverMax(next, to: nil, play: play)
             }
         }
+    }
+
+    /// Hands `first`, now due, to the hub with every event already due after it (taken with
+    /// `next` while `nextTime` is due), in one hand-over; or, when the speed was switched to max
+    /// while it waited, alone and the max way.
+    private func handOverDue(
+        _ first: TimelineEvent, then next: () -> TimelineEvent?, nextTime: () -> Double?, to connection: SimulatorConnection?, play: Int
+    ) async {
+        if case .max = control.speed {
+            await hub.publish([first], only: connection, wait: true)
+            control.handedOver(play: play, count: 1, lastTime: first.time, lag: 0)
+            return
+        }
+        var batch = [first]
+        let now = clock.elapsed
+        while batch.count < Self.dueBatch, let t = nextTime(), let d = control.deadline(for: t, play: play), d <= now, let e = next() {
+            batch.append(e)
+        }
+        let lag = control.deadline(for: first.time, play: play).map { seconds(now - $0) } ?? 0
+        control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: Swift.max(0, lag))
+        await hub.publish(batch, only: connection, wait: false)
+    }
+
+    /// At `--speed max`: hands the next batch to the hub once every target has room for it.
+    private func handOverMax(_ next: () -> TimelineEvent?, to connection: SimulatorConnection?, play: Int) async {
+        var batch: [TimelineEvent] = []
+        while batch.count < Self.maxBatch, let e = next() { batch.append(e) }
+        if !batch.isEmpty {
+            await hub.publish(batch, only: connection, wait: true)
+            control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: 0)
+        }
+        await Task.yield()
     }
 
     private func playEvents(to connection: SimulatorConnection?, play: Int) async {
@@ -227,29 +241,9 @@ struct Scheduler: Sendable {
             case .factor:
                 guard let first = next() else { break }
                 do { try await control.waitUntilDue(first.time, play: play) } catch { return }
-                if case .max = control.speed {
-                    // Switched to max while waiting: the event goes now, the max way.
-                    await hub.publish([first], only: connection, wait: true)
-                    control.handedOver(play: play, count: 1, lastTime: first.time, lag: 0)
-                    continue
-                }
-                // Every event already due goes with the first, in one hand-over.
-                var batch = [first]
-                let now = clock.elapsed
-                while batch.count < Self.dueBatch, let t = iterator.nextTime, let d = control.deadline(for: t, play: play), d <= now, let e = next() {
-                    batch.append(e)
-                }
-                let lag = control.deadline(for: first.time, play: play).map { seconds(now - $0) } ?? 0
-                control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: Swift.max(0, lag))
-                await hub.publish(batch, only: connection, wait: false)
+                await handOverDue(first, then: next, nextTime: { iterator.nextTime }, to: connection, play: play)
             case .max:
-                var batch: [TimelineEvent] = []
-                while batch.count < Self.maxBatch, let e = next() { batch.append(e) }
-                if !batch.isEmpty {
-                    await hub.publish(batch, only: connection, wait: true)
-                    control.handedOver(play: play, count: batch.count, lastTime: batch[batch.count - 1].time, lag: 0)
-                }
-                await Task.yield()
+                await handOverMax(next, to: connection, play: play)
             }
         }
         if !Task.isCancelled { logger.info("timeline ended", metadata: ["connection": "\(connection.map { "\($0.id)" } ?? "all")"]) }
