@@ -148,30 +148,22 @@ struct OpsControlCenterEngineTests {
         #expect(b.accepts(event: paymentsIncident, topic: "incidents"))
     }
 
+    /// An engine of a minimal profile with this `deliver_if`, for the user `user`.
+    func engine(deliverIf: String, user: Value) throws -> ConnectionEngine {
+        let text = "profile: p\ncodec: json\nendpoints: [{ path: /ws }]\ndeliver_if: \"\(deliverIf)\"\n"
+        let p = try ProfileLoader().load(text: text, file: "p.yaml")
+        return ConnectionEngine(profile: p, conn: ["user": user], entities: [:], settings: [:], now: 0)
+    }
+
     @Test func aPredicateThatCallsAContextDependentFunctionIsNeverShared() throws {
-        let text = """
-            profile: coin
-            codec: json
-            endpoints: [{ path: /ws }]
-            deliver_if: "{{ rand.bool() }}"
-            """
-        let coin = try ProfileLoader().load(text: text, file: "coin.yaml")
-        let e = ConnectionEngine(profile: coin, conn: ["user": "a"], entities: [:], settings: [:], now: 0)
-        #expect(e.deliveryKey == nil)
+        #expect(try engine(deliverIf: "{{ rand.bool() }}", user: "a").deliveryKey == nil)
     }
 
     @Test func aPredicateThatReadsTheWholeIdentityKeysOnAllOfIt() throws {
-        let text = """
-            profile: whole
-            codec: json
-            endpoints: [{ path: /ws }]
-            deliver_if: "{{ conn != null }}"
-            """
-        let whole = try ProfileLoader().load(text: text, file: "whole.yaml")
-        let a = ConnectionEngine(profile: whole, conn: ["user": "a"], entities: [:], settings: [:], now: 0)
-        let b = ConnectionEngine(profile: whole, conn: ["user": "b"], entities: [:], settings: [:], now: 0)
-        let a2 = ConnectionEngine(profile: whole, conn: ["user": "a"], entities: [:], settings: [:], now: 0)
-        #expect(a.deliveryKey != b.deliveryKey)
-        #expect(a.deliveryKey == a2.deliveryKey)
+        let whole = "{{ conn != null }}"
+        let a = try engine(deliverIf: whole, user: "a")
+        #expect(a.deliveryKey != nil)
+        #expect(a.deliveryKey != (try engine(deliverIf: whole, user: "b")).deliveryKey)
+        #expect(a.deliveryKey == (try engine(deliverIf: whole, user: "a")).deliveryKey)
     }
 }
