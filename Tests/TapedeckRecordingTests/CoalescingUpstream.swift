@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import Synchronization
+import TapedeckTestPeers
 
 /// An upstream that speaks first: it answers the upgrade with `101` and its first text frame in
 /// one `write()`, so both arrive at the proxy in the same TCP read. It does not check the key.
@@ -39,18 +40,13 @@ enum CoalescingUpstream {
 /// A raw client: sends an upgrade request and returns the text of the first server frame, or
 /// `nil` if none arrived within `timeout`.
 enum RawWebSocketClient {
-    static func upgradeRequest(uri: String, port: Int) -> String {
-        "GET \(uri) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    }
-
     static func firstText(port: Int, uri: String, timeout: Duration) async throws -> String? {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: upgradeRequest(uri: uri, port: port)))
+            try await outbound.write(ByteBuffer(string: TestClient.upgradeRequest(uri: uri, port: port)))
             return try await withThrowingTaskGroup(of: String?.self) { group in
                 group.addTask {
                     var all: [UInt8] = []

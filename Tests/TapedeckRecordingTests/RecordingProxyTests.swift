@@ -89,7 +89,7 @@ struct RecordingProxyTests {
         var events = upstream.events.makeAsyncIterator()
         // The client asks and leaves; only then does the upstream say 101.
         let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
-        try await client.writeAndFlush(ByteBuffer(string: RawWebSocketClient.upgradeRequest(uri: "/ws", port: port)))
+        try await client.writeAndFlush(ByteBuffer(string: TestClient.upgradeRequest(uri: "/ws", port: port)))
         #expect(await events.next() == "request")
         try await client.close()
         upstream.answer()

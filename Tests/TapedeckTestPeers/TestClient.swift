@@ -35,6 +35,15 @@ public final class TestClient: Sendable {
 
     /// The key every test handshake sends, and the accept value RFC 6455 gives for it.
     static let key = "dGhlIHNhbXBsZSBub25jZQ=="
+
+    /// A WebSocket upgrade request for `uri` on 127.0.0.1:`port`, with the fixed key ``key`` and
+    /// `headers` added, as raw clients in tests send it.
+    public static func upgradeRequest(uri: String, port: Int, headers: [(String, String)] = []) -> String {
+        var request = "GET \(uri) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        request += "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
+        for (n, v) in headers { request += "\(n): \(v)\r\n" }
+        return request + "\r\n"
+    }
     static let expectedAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
     public static func connect(port: Int, uri: String, headers: [(String, String)] = []) async throws -> TestClient {
@@ -89,10 +98,7 @@ public final class TestClient: Sendable {
         }
 
         func channelActive(context: ChannelHandlerContext) {
-            var request = "GET \(uri) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            request += "Sec-WebSocket-Key: \(TestClient.key)\r\nSec-WebSocket-Version: 13\r\n"
-            for (n, v) in headers { request += "\(n): \(v)\r\n" }
-            request += "\r\n"
+            let request = TestClient.upgradeRequest(uri: uri, port: port, headers: headers)
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: request)), promise: nil)
             context.fireChannelActive()
         }
