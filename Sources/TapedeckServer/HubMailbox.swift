@@ -47,13 +47,18 @@ final class HubMailbox: Sendable {
             s.scheduled = false
             return e
         }
+        // With one entry (the usual case at a fixed rate) each connection flushes as it is
+        // written to; with several, once after all of them.
+        let flushEach = entries.count == 1
         for e in entries {
             // Connections of one delivery class accept the same events: decided once per class.
             let memo = DeliveryMemo()
-            for c in e.connections { c.deliver(e.events, mayDrop: e.mayDrop, flush: false, memo: memo) }
+            for c in e.connections { c.deliver(e.events, mayDrop: e.mayDrop, flush: flushEach, memo: memo) }
         }
-        for e in entries {
-            for c in e.connections { c.flush() }
+        if !flushEach {
+            for e in entries {
+                for c in e.connections { c.flush() }
+            }
         }
         probe?.deliveriesDone(entries.count)
     }

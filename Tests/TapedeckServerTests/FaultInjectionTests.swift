@@ -55,7 +55,12 @@ struct FaultInjectionTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1))) func delayHoldsEventsOnTheClockInOrderWhileRepliesGoAtOnce() async throws {
+    /// A server on the manual clock with one ``client(port:clock:user:got:orders:)`` connected and
+    /// its first ping answered; `body` gets the port, the clock, what the client reports, and a way
+    /// to make it ping again. The client ends at the message `end`.
+    static func withClientSession(
+        _ body: @escaping @Sendable (Int, ManualClock, inout AsyncStream<String>.Iterator, AsyncStream<Void>.Continuation) async throws -> Void
+    ) async throws {
         let clock = ManualClock()
         try await withSimulator(scenario: ControlAPITests.scenario(), speed: .factor(1), timeline: .shared, clock: clock) { port in
             let (ids, got) = AsyncStream<String>.makeStream()
@@ -63,6 +68,14 @@ struct FaultInjectionTests {
             async let run = Self.client(port: port, clock: clock, got: got, orders: orders)
             var it = ids.makeAsyncIterator()
             #expect(await it.next() == "pong")
+            try await body(port, clock, &it, order)
+            order.finish()
+            _ = try await run
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func delayHoldsEventsOnTheClockInOrderWhileRepliesGoAtOnce() async throws {
+        try await Self.withClientSession { port, clock, it, order in
             let r = try await Self.fault(port, #"{"kind":"delay","ms":200,"seconds":30}"#)
             #expect(r.json?["connections"]?.arrayValue?.count == 1)
             #expect(try await Self.emit(port, "d1") == 1)
@@ -90,19 +103,11 @@ struct FaultInjectionTests {
             clock.advance(by: .seconds(30))
             #expect(try await Self.emit(port, "end") == 1)
             #expect(await it.next() == "end")
-            order.finish()
-            _ = try await run
         }
     }
 
     @Test(.timeLimit(.minutes(1))) func reorderSendsAHeldEventAfterTheNextOne() async throws {
-        let clock = ManualClock()
-        try await withSimulator(scenario: ControlAPITests.scenario(), speed: .factor(1), timeline: .shared, clock: clock) { port in
-            let (ids, got) = AsyncStream<String>.makeStream()
-            let (orders, order) = AsyncStream<Void>.makeStream()
-            async let run = Self.client(port: port, clock: clock, got: got, orders: orders)
-            var it = ids.makeAsyncIterator()
-            #expect(await it.next() == "pong")
+        try await Self.withClientSession { port, clock, it, order in
             _ = try await Self.fault(port, #"{"kind":"reorder","percent":100,"seconds":5}"#)
             for i in 1...4 { #expect(try await Self.emit(port, "r\(i)") == 1) }
             clock.advance(by: .seconds(5))
@@ -110,19 +115,11 @@ struct FaultInjectionTests {
             var seen: [String] = []
             while let id = await it.next() { seen.append(id) }
             #expect(seen == ["r2", "r1", "r4", "r3", "end"])
-            order.finish()
-            _ = try await run
         }
     }
 
     @Test(.timeLimit(.minutes(1))) func corruptSendsTextThatIsNoLongerJSON() async throws {
-        let clock = ManualClock()
-        try await withSimulator(scenario: ControlAPITests.scenario(), speed: .factor(1), timeline: .shared, clock: clock) { port in
-            let (ids, got) = AsyncStream<String>.makeStream()
-            let (orders, order) = AsyncStream<Void>.makeStream()
-            async let run = Self.client(port: port, clock: clock, got: got, orders: orders)
-            var it = ids.makeAsyncIterator()
-            #expect(await it.next() == "pong")
+        try await Self.withClientSession { port, clock, it, order in
             let r = try await Self.fault(port, #"{"kind":"corrupt","count":2}"#)
             #expect(r.json?["count"] == 2)
             for id in ["c1", "c2", "end"] { #expect(try await Self.emit(port, id) == 1) }
@@ -131,8 +128,6 @@ struct FaultInjectionTests {
             #expect(seen.count == 3)
             #expect(seen.prefix(2).allSatisfy { $0.hasPrefix("corrupt:{") }, "\(seen)")
             #expect(seen.last == "end")
-            order.finish()
-            _ = try await run
         }
     }
 
@@ -149,13 +144,7 @@ struct FaultInjectionTests {
     }
 
     @Test(.timeLimit(.minutes(1))) func bandwidthPacesWritesToTheRateOnTheClock() async throws {
-        let clock = ManualClock()
-        try await withSimulator(scenario: ControlAPITests.scenario(), speed: .factor(1), timeline: .shared, clock: clock) { port in
-            let (ids, got) = AsyncStream<String>.makeStream()
-            let (orders, order) = AsyncStream<Void>.makeStream()
-            async let run = Self.client(port: port, clock: clock, got: got, orders: orders)
-            var it = ids.makeAsyncIterator()
-            #expect(await it.next() == "pong")
+        try await Self.withClientSession { port, clock, it, order in
             let before = try await http(port: port, "GET", "/_tapedeck/connections").json?["connections"]?[0]?["bytes_sent"]?.intValue ?? 0
             _ = try await Self.fault(port, #"{"kind":"bandwidth","bytes_per_second":1000,"seconds":60}"#)
             for id in ["b1", "b2", "b3"] { #expect(try await Self.emit(port, id) == 1) }
@@ -175,19 +164,11 @@ struct FaultInjectionTests {
             clock.advance(by: .seconds(60))
             #expect(try await Self.emit(port, "end") == 1)
             #expect(await it.next() == "end")
-            order.finish()
-            _ = try await run
         }
     }
 
     @Test(.timeLimit(.minutes(1))) func aReadStallLeavesAPingUnreadUntilItEnds() async throws {
-        let clock = ManualClock()
-        try await withSimulator(scenario: ControlAPITests.scenario(), speed: .factor(1), timeline: .shared, clock: clock) { port in
-            let (ids, got) = AsyncStream<String>.makeStream()
-            let (orders, order) = AsyncStream<Void>.makeStream()
-            async let run = Self.client(port: port, clock: clock, got: got, orders: orders)
-            var it = ids.makeAsyncIterator()
-            #expect(await it.next() == "pong")
+        try await Self.withClientSession { port, clock, it, order in
             let r = try await Self.fault(port, #"{"kind":"stall","direction":"read","seconds":5}"#)
             #expect(r.json?["direction"] == "read")
             order.yield()
@@ -203,8 +184,6 @@ struct FaultInjectionTests {
             #expect(try await http(port: port, "GET", "/_tapedeck/connections").json?["connections"]?[0]?["messages_received"] == 2)
             #expect(try await Self.emit(port, "end") == 1)
             #expect(await it.next() == "end")
-            order.finish()
-            _ = try await run
         }
     }
 
