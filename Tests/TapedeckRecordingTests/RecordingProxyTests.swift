@@ -63,8 +63,9 @@ struct RecordingProxyTests {
         let port = try #require(Int(try await proxy.start().split(separator: ":").last ?? ""))
         var received = 0
         for _ in 0..<50 {
-            // The client never sends a frame: the greeting must come by itself.
-            let text = try await RawWebSocketClient.firstText(port: port, uri: "/ws", timeout: .seconds(2))
+            // The client never sends a frame: the greeting must come by itself (a proxy that held it
+            // for the next read would never send it; the timeout only allows for a busy machine).
+            let text = try await RawWebSocketClient.firstText(port: port, uri: "/ws", timeout: .seconds(10))
             if text == CoalescingUpstream.greeting { received += 1 }
         }
         await proxy.stop()
