@@ -41,8 +41,9 @@ CREATE TABLE batches (
 CREATE TABLE frames (
     seq INTEGER PRIMARY KEY, connection_id INTEGER NOT NULL REFERENCES connections(id),
     batch_id INTEGER NOT NULL REFERENCES batches(id),
-    direction TEXT NOT NULL CHECK (direction IN ('c2s', 's2c')),
-    opcode TEXT NOT NULL CHECK (opcode IN ('text', 'binary', 'continuation', 'ping', 'pong', 'close')),
+    direction TEXT NOT NULL CHECK (direction = 'c2s' OR direction = 's2c'),
+    opcode TEXT NOT NULL CHECK (opcode = 'text' OR opcode = 'binary' OR opcode = 'continuation'
+        OR opcode = 'ping' OR opcode = 'pong' OR opcode = 'close'),
     fin INTEGER NOT NULL DEFAULT 1, payload BLOB NOT NULL, offset_ns INTEGER NOT NULL,
     wall_time_ns INTEGER NOT NULL, decoded TEXT, redacted INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX frames_by_connection ON frames(connection_id, seq);

@@ -5,6 +5,10 @@ enum RecordingSchema {
     /// The current format version, stored in `recording.format_version`.
     static let formatVersion = 1
 
+    ///
+    /// The `frames` checks are written as `=` chains, not `IN (...)` lists: SQLite builds an ephemeral
+    /// table for an `IN` list each time the insert statement runs, which made the checks the largest
+    /// single cost of recording a frame. The rule is the same.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -55,8 +59,9 @@ enum RecordingSchema {
                         seq INTEGER PRIMARY KEY,
                         connection_id INTEGER NOT NULL REFERENCES connections(id),
                         batch_id INTEGER NOT NULL REFERENCES batches(id),
-                        direction TEXT NOT NULL CHECK (direction IN ('c2s', 's2c')),
-                        opcode TEXT NOT NULL CHECK (opcode IN ('text', 'binary', 'continuation', 'ping', 'pong', 'close')),
+                        direction TEXT NOT NULL CHECK (direction = 'c2s' OR direction = 's2c'),
+                        opcode TEXT NOT NULL CHECK (opcode = 'text' OR opcode = 'binary' OR opcode = 'continuation'
+                            OR opcode = 'ping' OR opcode = 'pong' OR opcode = 'close'),
                         fin INTEGER NOT NULL DEFAULT 1,
                         payload BLOB NOT NULL,
                         offset_ns INTEGER NOT NULL,

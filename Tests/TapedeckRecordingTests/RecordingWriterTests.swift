@@ -178,6 +178,36 @@ struct RecordingWriterTests {
         #expect(frames[0].frame.decoded == ["type": "metric", "data": ["value": 1.5, "keys": ["token"]]])
     }
 
+    @Test("the frames table refuses a direction or an opcode outside the format, as other tools writing to it would")
+    func framesTableChecksItsEnumerations() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path("checks.sqlite")
+        let writer = try await RecordingWriter.open(path: path, metadata: RecordingMetadata(name: "checks"))
+        let conn = try await writer.beginConnection(ConnectionInfo(path: "/ws"))
+        try await writer.append(RecordedFrame(connection: conn, direction: .serverToClient, opcode: .text, payload: text("ok")))
+        try await writer.finish()
+
+        let db = try DatabaseQueue(path: path)
+        func insert(direction: String, opcode: String, seq: Int) throws {
+            try db.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO frames (seq, connection_id, batch_id, direction, opcode, payload, offset_ns, wall_time_ns)
+                        VALUES (?, 1, 1, ?, ?, x'00', 0, 0)
+                        """, arguments: [seq, direction, opcode])
+            }
+        }
+        for (seq, direction) in ["c2s", "s2c"].enumerated() {
+            for (n, opcode) in ["text", "binary", "continuation", "ping", "pong", "close"].enumerated() {
+                try insert(direction: direction, opcode: opcode, seq: 100 + seq * 10 + n)
+            }
+        }
+        #expect(throws: DatabaseError.self) { try insert(direction: "up", opcode: "text", seq: 200) }
+        #expect(throws: DatabaseError.self) { try insert(direction: "c2s", opcode: "TEXT", seq: 201) }
+        let stored = try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM frames") }
+        #expect(stored == 13)
+    }
+
     @Test("refuses to overwrite an existing recording unless asked")
     func noSilentOverwrite() async throws {
         let dir = try TemporaryDirectory()
