@@ -128,6 +128,12 @@ async def main(args):
     print(f"latency ratio proxy/direct: median {mp / md:.2f}  p99 {pp / pd:.2f}; added median {mp - md:.1f} us")
     print(f"shutdown (flush + close) took {finish * 1000:.0f} ms")
     assert frames >= expected - 8, "frames missing from the recording"
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"frames_on_disk": frames, "frame_bytes": args.size + 30, "repeat": args.repeat,
+                       "flood_direct": fd, "flood_proxy": fp, "ratio": fp / fd, "ingest": max(ingest),
+                       "rtt_direct_ms": {"p50": md / 1000, "p99": pd / 1000},
+                       "rtt_proxy_ms": {"p50": mp / 1000, "p99": pp / 1000}, "shutdown_s": finish}, f, indent=1)
 
 
 if __name__ == "__main__":
@@ -139,4 +145,5 @@ if __name__ == "__main__":
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--durability", default="normal")
     p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--json", help="also write the figures here as JSON")
     asyncio.run(main(p.parse_args()))

@@ -13,9 +13,12 @@ bounded in time. Rates are *delivered* messages per second: events per second ti
     .venv/bin/python bench/run.py --bin .build/release/tapedeck            # writes bench/BENCHMARKS.md
     .venv/bin/python bench/run.py --bin .build/debug/tapedeck --smoke      # a few seconds, prints only
 
-Cases: a rate sweep to each server's ceiling at N = 100 and 1000 (10000 with --n10k); a fixed 10k msg/s
-at N = 100 and 1000 (server CPU, latency); as fast as the clients read (`--speed max`) at N = 1000; idle
-memory (RSS) at N = 1000 (and 10000 with --n10k); schedule lag at 10k events/s to one picows client.
+Cases: a rate sweep to each server's ceiling at N = 100, 1000 and 10000; a fixed 10k msg/s at N = 100
+and 1000 (server CPU, latency); as fast as the clients read (`--speed max`) at N = 1000; idle memory
+(RSS) at N = 1000 and 10000; schedule lag at 10k events/s to one picows client; the recorder's ingest
+into SQLite (`tapedeck bench recorder`, three runs); and the recording proxy beside a direct connection
+(`bench/recorder_bench.py`). `--no-n10k` leaves out the N = 10000 cases. The generated section of
+BENCHMARKS.md ends with a table of issue 10's targets, each computed from this run's figures.
 """
 import argparse
 import asyncio
@@ -311,6 +314,44 @@ def schedule_lag(args, eps, results, commands):
     results["lag"] = {"events_per_s": eps, "by_server": out}
 
 
+def recorder_ingest(args, results, commands, runs=3, frames=500_000):
+    """`tapedeck bench recorder`: the writer alone into SQLite, no sockets, not pinned; `runs` runs, one after another."""
+    cmd = [args.bin, "bench", "recorder", "--frames", str(frames), "--json"]
+    out = []
+    for i in range(runs):
+        log(f"recorder ingest, run {i + 1} of {runs}")
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # both cores: producers and the SQLite thread
+            out.append(json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr.strip()[-300:]})
+        except (subprocess.TimeoutExpired, ValueError) as e:
+            out.append({"error": str(e)})
+        log("   ", out[-1])
+    commands["recorder-ingest"] = (shown(cmd), "")
+    results["recorder"] = {"runs": out}
+
+
+def proxy_overhead(args, results, commands):
+    """`bench/recorder_bench.py`: a flood and echo round trips, direct and through `tapedeck record`."""
+    path = os.path.join(HERE, f".proxy-{os.getpid()}.json")
+    cmd = [sys.executable, os.path.join(HERE, "recorder_bench.py"), "--bin", args.bin, "--json", path]
+    log("recording proxy beside a direct connection")
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if r.returncode == 0:
+            with open(path) as f:
+                f_ = json.load(f)
+        else:
+            f_ = {"error": (r.stderr or r.stdout).strip()[-300:]}
+    except subprocess.TimeoutExpired as e:
+        f_ = {"error": str(e)}
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    log("   ", f_)
+    commands["recorder-proxy"] = (shown(cmd[:4]), "")
+    results["proxy"] = f_
+
+
 # ---------------------------------------------------------------- report
 
 def machine():
@@ -379,7 +420,7 @@ def markdown(args, results, commands, m, started, elapsed):
         "",
         "```",
         "swift build -c release",
-        f".venv/bin/python bench/run.py --bin .build/release/tapedeck{' --n10k' if args.n10k else ''}",
+        f".venv/bin/python bench/run.py --bin .build/release/tapedeck{'' if args.n10k else ' --no-n10k'}",
         "```",
         "",
         f"Machine: {m['nproc']} cores, {m['cpu']}, Linux {m['kernel']}; load average at the end "
@@ -461,12 +502,113 @@ def markdown(args, results, commands, m, started, elapsed):
                     vals.append(f"{f[key_]:,.0f}" if key_ == "rate" else msf(f[key_]))
             L.append(f"| {label} | " + " | ".join(vals) + " |")
         L.append("")
+    if "recorder" in results:
+        runs = results["recorder"]["runs"]
+        L += ["### Recorder ingest into SQLite (`tapedeck bench recorder`)", "",
+              "500,000 distinct ~200-byte JSON text frames over 10 connections, appended through the writer that",
+              "`tapedeck record` and `serve --record` use (secret-key check, the `decoded` column, batches of 512 per",
+              "transaction, WAL), timed until the last batch is committed and the file closed; no sockets.", "",
+              "| run | wall time | frames/s | CPU (% of one core) | frames per CPU-second |", "|---|---|---|---|---|"]
+        for i, r in enumerate(runs):
+            if "error" in r:
+                L.append(f"| {i + 1} | error | | | |")
+            else:
+                L.append(f"| {i + 1} | {r['seconds']:.2f} s | {r['frames_per_second']:,.0f} | "
+                         f"{r['cpu_seconds'] / r['seconds'] * 100:.0f}% | {r['frames_per_cpu_second']:,.0f} |")
+        L.append("")
+    if "proxy" in results:
+        px = results["proxy"]
+        L += ["### The recording proxy beside a direct connection (`bench/recorder_bench.py`)", ""]
+        if "error" in px:
+            L += [f"error: {px['error']}", ""]
+        else:
+            L += [f"A Python `websockets` upstream floods ~{px['frame_bytes']}-byte frames to a Python client, directly and",
+                  f"through `tapedeck record`, alternating, {px['repeat']} times each (best of {px['repeat']}); then echo round trips.", "",
+                  "| | direct | through `tapedeck record` | ratio |", "|---|---|---|---|",
+                  f"| flood, frames/s received | {px['flood_direct']:,.0f} | {px['flood_proxy']:,.0f} | {px['ratio']:.2f} |",
+                  f"| committed to SQLite during the proxied flood | | {px['ingest']:,.0f} frames/s | |",
+                  f"| round trip p50 / p99 (ms) | {px['rtt_direct_ms']['p50']:.3f} / {px['rtt_direct_ms']['p99']:.3f} | "
+                  f"{px['rtt_proxy_ms']['p50']:.3f} / {px['rtt_proxy_ms']['p99']:.3f} | "
+                  f"{px['rtt_proxy_ms']['p50'] / px['rtt_direct_ms']['p50']:.2f} / {px['rtt_proxy_ms']['p99'] / px['rtt_direct_ms']['p99']:.2f} |",
+                  f"| frames on disk afterwards | | {px['frames_on_disk']:,} (all checked) | |", ""]
+    L += targets(args, results)
     L += ["### Commands", "", "Each case started the server and the generator like this (`$TOKEN` from `tapedeck token`):", "", "```"]
     for key in sorted(commands):
         srv, gen = commands[key]
+        if not gen:
+            L += [f"# {key}", srv]
+            continue
         L += [f"# {key}", f"taskset -c 0 {srv}", f"taskset -c 1 {gen}" if not gen.startswith("bench/") else f"# client: {gen}"]
     L += ["```", "", END]
     return "\n".join(L) + "\n"
+
+
+def targets(args, results):
+    """Issue 10's targets, each judged from this run's figures."""
+    rows = []
+
+    def ceiling(n, s):
+        sw = results.get(f"sweep-{n}", {}).get("by_server", {}).get(s, {})
+        ok = [r for r, f in sw.items() if held(f, r, n)]
+        return (max(ok), sw[max(ok)]) if ok else (None, None)
+
+    def per_cpu(f):
+        return f["delivered"] / (f["cpu"] / 100) if f and f.get("cpu") else None
+
+    def yes(b):
+        return "**yes**" if b else "**no**"
+    if "sweep-1000" in results and "tapedeck" in args.servers:
+        t_rate, t_f = ceiling(1000, "tapedeck")
+        peers = {s: ceiling(1000, s) for s in args.servers if s != "tapedeck"}
+        need = {"websockets": 3, "node": 3, "picows": 1.5}
+        parts, ok = [], t_rate is not None
+        for s, (r, f) in peers.items():
+            if r is None or t_rate is None:
+                continue
+            ratio, cpu_ratio = t_rate / r, (per_cpu(t_f) or 0) / (per_cpu(f) or 1)
+            parts.append(f"{s}: {ratio:.2f}× the rate held, {cpu_ratio:.2f}× the messages per server CPU-second")
+            ok = ok and (ratio >= need[s] or cpu_ratio >= need[s])
+        rows.append(("highest rate held to N = 1,000: ≥ 3× Python websockets and Node ws, ≥ 1.5× picows "
+                     "(per server CPU-second where the generator is the limit)",
+                     f"Tapedeck held {t_rate or 0:,} msg/s at {pc(t_f and t_f['cpu'])} CPU; " + "; ".join(parts), yes(ok)))
+    fx = results.get("fixed-1000", {}).get("by_server", {})
+    if "tapedeck" in fx and "picows" in fx and "error" not in fx["tapedeck"] and "error" not in fx["picows"]:
+        t, p_ = fx["tapedeck"], fx["picows"]
+        ok = t["cpu"] is not None and p_["cpu"] is not None and t["cpu"] <= p_["cpu"] / 2 and t["p99"] <= p_["p99"]
+        rows.append(("fixed 10k msg/s to N = 1,000: server CPU ≤ half of picows', p99 ≤ picows'",
+                     f"Tapedeck {pc(t['cpu'])} CPU, p99 {msf(t['p99'])} ms; picows {pc(p_['cpu'])}, {msf(p_['p99'])} ms", yes(ok)))
+    mx = results.get("max-1000", {}).get("by_server", {}).get("tapedeck")
+    if mx and "error" not in mx:
+        t_rate, _ = ceiling(1000, "tapedeck")
+        ok = mx["open"] == 1000 and mx["closed"] == 0 and t_rate is not None and mx["delivered"] >= t_rate
+        rows.append(("`--speed max` to N = 1,000 ≥ the fixed-rate ceiling, never dropping",
+                     f"{k(mx['delivered'])} msg/s to {mx['open']:,} open connections, {mx['closed']} lost; "
+                     f"fixed-rate ceiling {t_rate or 0:,}", yes(ok)))
+    idle = results.get("idle-10000", {}).get("by_server", {}).get("tapedeck")
+    if idle and "error" not in idle and idle.get("rss"):
+        ok = idle["open"] == 10_000 and idle["rss"] < 300e6
+        rows.append(("10k idle connections under 300 MB RSS",
+                     f"{idle['rss'] / 1e6:.0f} MB ({mib(idle['rss'])} MiB) with {idle['open']:,} open", yes(ok)))
+    lag = results.get("lag", {}).get("by_server", {}).get("tapedeck")
+    if lag and "error" not in lag:
+        rows.append(("schedule lag p99 under 2 ms at 10k events/s", f"p99 {msf(lag['p99'])} ms, max {msf(lag['max'])} ms",
+                     yes(lag["p99"] < 2)))
+    runs = [r for r in results.get("recorder", {}).get("runs", []) if "error" not in r]
+    if runs:
+        rates = sorted(r["frames_per_second"] for r in runs)
+        rows.append(("recorder ingest ≥ 200k frames/s to SQLite",
+                     f"{rates[len(rates) // 2]:,.0f} frames/s (median of {len(rates)}; best {rates[-1]:,.0f})",
+                     yes(rates[len(rates) // 2] >= 200_000)))
+    px = results.get("proxy")
+    if px and "error" not in px:
+        rows.append(("recording proxy ≥ 50% of a direct connection's throughput",
+                     f"{px['ratio'] * 100:.0f}% ({px['flood_proxy']:,.0f} against {px['flood_direct']:,.0f} frames/s)",
+                     yes(px["ratio"] >= 0.5)))
+    if not rows:
+        return []
+    L = ["### Issue 10's targets, judged from this run", "", "| target | this run | met? |", "|---|---|---|"]
+    L += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return L + [""]
 
 
 def write_benchmarks(path, section):
@@ -490,9 +632,9 @@ def main():
     p.add_argument("--duration", type=float, default=5, help="seconds measured per sweep case")
     p.add_argument("--fixed-duration", type=float, default=10, help="seconds measured per fixed-rate case")
     p.add_argument("--ramp", default="2000/s", help="tapedeck bench --ramp")
-    p.add_argument("--n10k", action="store_true", help="also sweep and measure idle memory at N = 10000")
+    p.add_argument("--no-n10k", dest="n10k", action="store_false", help="leave out the sweep and idle memory at N = 10000")
     p.add_argument("--lag-seconds", type=float, default=5)
-    p.add_argument("--cases", default="sweep,fixed,max,idle,lag")
+    p.add_argument("--cases", default="sweep,fixed,max,idle,lag,recorder,proxy")
     p.add_argument("--smoke", action="store_true", help="a few seconds, small N, Tapedeck and Python websockets; prints, writes nothing")
     p.add_argument("--out", default=os.path.join(HERE, "BENCHMARKS.md"))
     p.add_argument("--json", help="also write the raw results here")
@@ -545,6 +687,10 @@ def main():
             idle_memory(args, n, results, commands)
     if "lag" in cases:
         schedule_lag(args, 10_000, results, commands)
+    if "recorder" in cases:
+        recorder_ingest(args, results, commands)
+    if "proxy" in cases:
+        proxy_overhead(args, results, commands)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "commands": commands}, f, indent=1, default=str)
