@@ -61,17 +61,10 @@ extension Template {
 }
 
 extension FunctionLibrary {
-    /// Standard functions whose result depends on the evaluation context rather than on their
-    /// arguments alone: the random generator, the sequence, the clock, the scenario time.
-    static let contextDependent: Set<String> = [
-        "seq", "uuid", "now", "time", "time_ms", "mono_ns", "rand.int", "rand.float", "rand.bool", "pick", "weighted",
-        "normal", "wave", "ramp",
-    ]
-
-    /// Whether `name` is a standard function whose result depends only on its arguments (and the
-    /// environment, fixed for the process): evaluating it twice with the same arguments gives the
-    /// same value. A function added with ``adding(_:_:)`` is never assumed to be.
+    /// Whether `name` is a standard function marked deterministic where it is defined
+    /// (``Function/isDeterministic``): evaluating it twice with the same arguments gives the same
+    /// value. A function added with ``adding(_:_:)`` is never assumed to be.
     public static func isDeterministic(_ name: String) -> Bool {
-        standard[name] != nil && !contextDependent.contains(name)
+        standard[name]?.isDeterministic ?? false
     }
 }

@@ -6,7 +6,7 @@ extension FunctionLibrary {
     /// |---|---|
     /// | `duration.dhms(seconds)` | always days, hours, minutes and seconds, zeros included: `7d 23h 59m 59s`, `0d 2h 0m 5s`; whole seconds, a leading `-` when negative |
     static let durationFormatFunctions: [String: Function] = [
-        "duration.dhms": Function { _, a in
+        "duration.dhms": Function(deterministic: true) { _, a in
             var rest = try whole(a.number(0))
             let negative = rest < 0
             rest = abs(rest)

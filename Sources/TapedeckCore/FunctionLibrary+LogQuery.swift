@@ -8,11 +8,11 @@ extension FunctionLibrary {
     /// | `logquery.error(query)` | `null` when the query is valid, else what is wrong with it |
     /// | `logquery.select(list, query)` | the items of `list` that match |
     static let logQueryFunctions: [String: Function] = [
-        "logquery.match": Function { _, a in
+        "logquery.match": Function(deterministic: true) { _, a in
             let q = a.value(0)?.stringValue ?? ""
             return .bool(try LogQuery.cached(q).matches(try a.require(1)))
         },
-        "logquery.error": Function { _, a in
+        "logquery.error": Function(deterministic: true) { _, a in
             let q = a.value(0)
             if q == nil || q!.isNull { return .null }
             guard let text = q!.stringValue else { return .string("a query is a string, not \(q!.kindName)") }
@@ -23,7 +23,7 @@ extension FunctionLibrary {
                 return .string(error.message)
             }
         },
-        "logquery.select": Function { _, a in
+        "logquery.select": Function(deterministic: true) { _, a in
             let query = try LogQuery.cached(a.value(1)?.stringValue ?? "")
             return .array(try a.list(0).filter { query.matches($0) })
         },

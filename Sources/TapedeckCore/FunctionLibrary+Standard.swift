@@ -38,7 +38,7 @@ extension FunctionLibrary {
         f["time"] = Function { ctx, a in .double(ctx.now + (try a.number(0, "offset", default: 0))) }
         f["time_ms"] = Function { ctx, a in .int(Int(((ctx.now + (try a.number(0, "offset", default: 0))) * 1000).rounded(.down))) }
         f["mono_ns"] = Function { _, _ in .int(monotonicNanoseconds()) }
-        f["millis"] = Function { _, a in
+        f["millis"] = Function(deterministic: true) { _, a in
             // Unix milliseconds from a number of milliseconds, a numeric string or an ISO-8601 time.
             let v = try a.require(0)
             if let d = v.doubleValue { return .int(Int(d)) }
@@ -48,12 +48,12 @@ extension FunctionLibrary {
             }
             throw ExpressionError("expected milliseconds or an ISO-8601 time, found \(v)")
         }
-        f["iso"] = Function { _, a in
+        f["iso"] = Function(deterministic: true) { _, a in
             let v = try a.require(0)
             if let s = v.stringValue, let t = Timestamp.parse(s) { return .string(Timestamp.iso8601(t)) }
             return .string(Timestamp.iso8601(try a.number(0)))
         }
-        f["unix"] = Function { _, a in
+        f["unix"] = Function(deterministic: true) { _, a in
             // unix(iso): the Unix time in seconds of an ISO-8601 text (a number is returned as it is).
             let v = try a.require(0)
             if let d = v.doubleValue { return .double(d) }
@@ -121,29 +121,29 @@ extension FunctionLibrary {
             let x = duration <= 0 ? 1 : min(1, max(0, (ctx.scenarioTime - start) / duration))
             return .double(from + (to - from) * x)
         }
-        f["round"] = Function { _, a in
+        f["round"] = Function(deterministic: true) { _, a in
             let x = try a.number(0), digits = try whole(a.number(1, "digits", default: 0))
             if digits <= 0 { return .int(try whole(x.rounded())) }
             var scale = 1.0
             for _ in 0..<min(digits, 15) { scale *= 10 }
             return .double((x * scale).rounded() / scale)
         }
-        f["floor"] = Function { _, a in .int(try whole((try a.number(0)).rounded(.down))) }
-        f["ceil"] = Function { _, a in .int(try whole((try a.number(0)).rounded(.up))) }
-        f["abs"] = Function { _, a in
+        f["floor"] = Function(deterministic: true) { _, a in .int(try whole((try a.number(0)).rounded(.down))) }
+        f["ceil"] = Function(deterministic: true) { _, a in .int(try whole((try a.number(0)).rounded(.up))) }
+        f["abs"] = Function(deterministic: true) { _, a in
             let v = try a.require(0)
             if case .int(let i) = v { return .int(abs(i)) }
             return .double(abs(try a.number(0)))
         }
-        f["min"] = Function { _, a in try extreme(a, <) }
-        f["max"] = Function { _, a in try extreme(a, >) }
-        f["format"] = Function { _, a in .string(try Printf.format(try a.string(0), Array(a.positional.dropFirst()))) }
-        f["env"] = Function { ctx, a in
+        f["min"] = Function(deterministic: true) { _, a in try extreme(a, <) }
+        f["max"] = Function(deterministic: true) { _, a in try extreme(a, >) }
+        f["format"] = Function(deterministic: true) { _, a in .string(try Printf.format(try a.string(0), Array(a.positional.dropFirst()))) }
+        f["env"] = Function(deterministic: true) { ctx, a in
             let name = try a.string(0, "name")
             if let v = ctx.environment[name] { return .string(v) }
             return a.value(1, "default") ?? .null
         }
-        f["len"] = Function { _, a in
+        f["len"] = Function(deterministic: true) { _, a in
             switch try a.require(0) {
             case .string(let s): .int(s.count)
             case .array(let x): .int(x.count)
@@ -152,10 +152,10 @@ extension FunctionLibrary {
             case let v: throw ExpressionError("len() of \(v.kindName)")
             }
         }
-        f["lower"] = Function { _, a in .string(try a.string(0).lowercased()) }
-        f["upper"] = Function { _, a in .string(try a.string(0).uppercased()) }
-        f["str"] = Function { _, a in .string(try a.require(0).plainText) }
-        f["int"] = Function { _, a in
+        f["lower"] = Function(deterministic: true) { _, a in .string(try a.string(0).lowercased()) }
+        f["upper"] = Function(deterministic: true) { _, a in .string(try a.string(0).uppercased()) }
+        f["str"] = Function(deterministic: true) { _, a in .string(try a.require(0).plainText) }
+        f["int"] = Function(deterministic: true) { _, a in
             let v = try a.require(0)
             if let s = v.stringValue {
                 guard let i = Int(s) ?? Double(s).flatMap({ $0.isFinite && abs($0) < 9e15 ? Int($0) : nil }) else { throw ExpressionError("'\(s)' is not a number") }
@@ -163,7 +163,7 @@ extension FunctionLibrary {
             }
             return .int(try whole(a.number(0)))
         }
-        f["float"] = Function { _, a in
+        f["float"] = Function(deterministic: true) { _, a in
             let v = try a.require(0)
             if let s = v.stringValue {
                 guard let d = Double(s) else { throw ExpressionError("'\(s)' is not a number") }
@@ -171,49 +171,49 @@ extension FunctionLibrary {
             }
             return .double(try a.number(0))
         }
-        f["keys"] = Function { _, a in .array((try a.require(0).objectValue ?? [:]).keys.map { .string($0) }) }
-        f["values"] = Function { _, a in .array(Array((try a.require(0).objectValue ?? [:]).values)) }
-        f["join"] = Function { _, a in
+        f["keys"] = Function(deterministic: true) { _, a in .array((try a.require(0).objectValue ?? [:]).keys.map { .string($0) }) }
+        f["values"] = Function(deterministic: true) { _, a in .array(Array((try a.require(0).objectValue ?? [:]).values)) }
+        f["join"] = Function(deterministic: true) { _, a in
             .string(try a.list(0).map(\.plainText).joined(separator: (try? a.string(1)) ?? ","))
         }
-        f["split"] = Function { _, a in
+        f["split"] = Function(deterministic: true) { _, a in
             let s = try a.string(0), sep = try a.string(1)
             guard !sep.isEmpty else { return .array(s.map { .string(String($0)) }) }
             return .array(s.split(separator: sep, omittingEmptySubsequences: false).map { .string(String($0)) })
         }
-        f["contains"] = Function { _, a in try Evaluator.binary(.in, try a.require(1), try a.require(0)) }
-        f["starts_with"] = Function { _, a in .bool(try a.string(0).hasPrefix(try a.string(1))) }
-        f["ends_with"] = Function { _, a in .bool(try a.string(0).hasSuffix(try a.string(1))) }
-        f["merge"] = Function { _, a in
+        f["contains"] = Function(deterministic: true) { _, a in try Evaluator.binary(.in, try a.require(1), try a.require(0)) }
+        f["starts_with"] = Function(deterministic: true) { _, a in .bool(try a.string(0).hasPrefix(try a.string(1))) }
+        f["ends_with"] = Function(deterministic: true) { _, a in .bool(try a.string(0).hasSuffix(try a.string(1))) }
+        f["merge"] = Function(deterministic: true) { _, a in
             var out = OrderedDictionary<String, Value>()
             for v in a.positional {
                 for (k, x) in v.objectValue ?? [:] { out[k] = x }
             }
             return .object(out)
         }
-        f["get"] = Function { _, a in
+        f["get"] = Function(deterministic: true) { _, a in
             let base = try a.require(0), key = try a.require(1)
             let found: Value? = key.stringValue.flatMap { base[$0] } ?? key.intValue.flatMap { base[$0] }
             return found ?? a.value(2) ?? .null
         }
-        f["range"] = Function { _, a in
+        f["range"] = Function(deterministic: true) { _, a in
             let lo = a.count > 1 ? try whole(a.number(0)) : 0
             let hi = try whole(a.number(a.count > 1 ? 1 : 0))
             guard hi - lo <= 100_000 else { throw ExpressionError("range too large") }
             return .array(lo < hi ? (lo..<hi).map { .int($0) } : [])
         }
-        f["slice"] = Function { _, a in
+        f["slice"] = Function(deterministic: true) { _, a in
             let items = try a.list(0)
             let from = max(0, try whole(a.number(1, default: 0)))
             let to = min(items.count, try whole(a.number(2, default: Double(items.count))))
             return .array(from < to ? Array(items[from..<to]) : [])
         }
-        f["unique"] = Function { _, a in
+        f["unique"] = Function(deterministic: true) { _, a in
             var out: [Value] = []
             for v in try a.list(0) where !out.contains(v) { out.append(v) }
             return .array(out)
         }
-        f["filter_match"] = Function { _, a in
+        f["filter_match"] = Function(deterministic: true) { _, a in
             // Each filter key restricts only values that carry that field; a list means any of.
             // With `strict` (third argument true) a value without the field does not match.
             // Keys may be dotted paths into nested objects (`metadata.component`).
@@ -230,19 +230,19 @@ extension FunctionLibrary {
             }
             return .bool(true)
         }
-        f["without"] = Function { _, a in
+        f["without"] = Function(deterministic: true) { _, a in
             let second = try a.require(1)
             let remove = second.arrayValue ?? [second]
             return .array(try a.list(0).filter { v in !remove.contains { $0.looselyEquals(v) } })
         }
-        f["keys_where"] = Function { _, a in
+        f["keys_where"] = Function(deterministic: true) { _, a in
             // Keys of an object whose entries have `field` equal to `value`.
             let table = (try a.require(0)).objectValue ?? [:]
             let field = try a.string(1), value = try a.require(2)
             return .array(table.filter { $0.value[field]?.looselyEquals(value) ?? false }.map { .string($0.key) })
         }
-        f["fail"] = Function { _, a in throw ExpressionError(try a.string(0)) }
-        f["filter_error"] = Function { _, a in
+        f["fail"] = Function(deterministic: true) { _, a in throw ExpressionError(try a.string(0)) }
+        f["filter_error"] = Function(deterministic: true) { _, a in
             // filter_error(filter[, fields]): null when `filter` is an object whose keys are among
             // `fields` (when given; dotted paths check their first segment) and whose values are
             // scalars or lists of scalars; else what is wrong with it.
@@ -259,7 +259,7 @@ extension FunctionLibrary {
             }
             return .null
         }
-        f["filter_select"] = Function { _, a in
+        f["filter_select"] = Function(deterministic: true) { _, a in
             // filter_select(list, filter[, strict]): the items that pass filter_match.
             let filter = try a.require(1), strict = a.value(2, "strict") ?? false
             guard let match = ctxFree["filter_match"] else { return .array([]) }
@@ -268,13 +268,13 @@ extension FunctionLibrary {
                 try match.body(&ctx, FunctionArguments(name: "filter_match", positional: [item, filter, strict], named: [:])).isTruthy
             })
         }
-        f["last"] = Function { _, a in
+        f["last"] = Function(deterministic: true) { _, a in
             // last(list, n): the last n items, in order.
             let items = try a.list(0)
             let n = max(0, try whole(a.number(1, default: 1)))
             return .array(Array(items.suffix(n)))
         }
-        f["parse_json"] = Function { _, a in
+        f["parse_json"] = Function(deterministic: true) { _, a in
             // parse_json(text[, default]): the value of a JSON text; `default` (or an error) when it is not JSON.
             let v = try a.require(0)
             guard let text = v.stringValue else { return v }
@@ -285,7 +285,7 @@ extension FunctionLibrary {
                 throw ExpressionError("not JSON: \(text)")
             }
         }
-        f["matches"] = Function { _, a in
+        f["matches"] = Function(deterministic: true) { _, a in
             .bool(Pattern(try a.require(1)).matches(try a.require(0)))
         }
         // Functions of their own namespaces, each in its own file.

@@ -10,16 +10,16 @@ extension FunctionLibrary {
     /// | `regex_all(text, regex[, group])` | every match (or capture `group`), in order |
     /// | `object(key, value, ...)` | an object from key/value pairs, keys computed: `object(event.field, event.data)` |
     static let textFunctions: [String: Function] = [
-        "regex_find": Function { _, a in
+        "regex_find": Function(deterministic: true) { _, a in
             let (text, regex, group) = try regexArguments(a)
             guard let match = text.firstMatch(of: regex) else { return .null }
             return capture(match, group)
         },
-        "regex_all": Function { _, a in
+        "regex_all": Function(deterministic: true) { _, a in
             let (text, regex, group) = try regexArguments(a)
             return .array(text.matches(of: regex).map { capture($0, group) })
         },
-        "object": Function { _, a in
+        "object": Function(deterministic: true) { _, a in
             guard a.count % 2 == 0 else { throw ExpressionError("object() takes key, value pairs, found \(a.count) arguments") }
             var out = OrderedDictionary<String, Value>()
             for i in stride(from: 0, to: a.count, by: 2) {

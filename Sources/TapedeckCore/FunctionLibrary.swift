@@ -6,8 +6,18 @@ public struct FunctionLibrary: Sendable {
     /// A callable function.
     public struct Function: Sendable {
         public var body: @Sendable (inout EvaluationContext, FunctionArguments) throws -> Value
-        public init(_ body: @escaping @Sendable (inout EvaluationContext, FunctionArguments) throws -> Value) {
+        /// Whether the result depends only on the arguments: called twice with the same arguments, it
+        /// gives the same value whatever the evaluation context (its random generator, sequence, clock or
+        /// scenario time). Only then may one call's result stand for another's, e.g. one delivery
+        /// decision shared by connections. Unmarked functions are never assumed to be.
+        public var isDeterministic: Bool
+
+        public init(
+            deterministic: Bool = false,
+            _ body: @escaping @Sendable (inout EvaluationContext, FunctionArguments) throws -> Value
+        ) {
             self.body = body
+            self.isDeterministic = deterministic
         }
     }
 

@@ -120,5 +120,14 @@ struct ExpressionTests {
         #expect(try !Expression(parsing: "rand.bool() or event.x").isDeterministic)
         #expect(try !Expression(parsing: "uuid() != now()").isDeterministic)
         #expect(try !Expression(parsing: "token(sub: 'x')").isDeterministic)
+        // Marked where each function is defined: the random, sequence and clock functions are not.
+        for name in ["seq", "uuid", "now", "time", "time_ms", "mono_ns", "rand.int", "rand.float", "rand.bool", "pick",
+            "weighted", "normal", "wave", "ramp"]
+        {
+            #expect(!FunctionLibrary.isDeterministic(name), "\(name)")
+        }
+        for name in ["len", "lower", "filter_match", "logquery.match", "duration.dhms", "regex_find", "parse_json"] {
+            #expect(FunctionLibrary.isDeterministic(name), "\(name)")
+        }
     }
 }
