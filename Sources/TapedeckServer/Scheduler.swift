@@ -62,8 +62,14 @@ struct Scheduler: Sendable {
     /// Carries out each fault when its scenario time comes on `play` (paused and sped up with it);
     /// on a connection's own timeline, to that connection only. A fault a seek jumped over is skipped,
     /// as is one of a scenario unloaded meanwhile.
-    private func playFaults(_ list: [(scenario: String, fault: ScheduledFault)], play: Int, only connection: SimulatorConnection?) async {
-        for (scenario, f) in list {
+    /// Each fault done (or skipped) lets through the events `barrier` holds back before the next one.
+    private func playFaults(
+        _ list: [(scenario: String, fault: ScheduledFault)], play: Int, only connection: SimulatorConnection?, barrier: FaultBarrier
+    ) async {
+        // However this ends (cancelled, too), no event may wait for a fault any more.
+        defer { barrier.advance(to: .infinity) }
+        for (index, (scenario, f)) in list.enumerated() {
+            defer { barrier.advance(to: index + 1 < list.count ? list[index + 1].fault.at : .infinity) }
             do { try await control.waitUntilDue(f.at, play: play) } catch { return }
             // Before the last seek's target: jumped over (a seek back does not bring a fault back).
             let seek = control.seeks(of: play)
@@ -99,12 +105,14 @@ struct Scheduler: Sendable {
         defer { control.unregister(play) }
         // On a connection's own timeline, its faults apply to that connection (at its scenario time).
         let faultList = scheduledFaults
+        // A fault and an event at the same scenario time: the fault first (see ``FaultBarrier``).
+        let barrier = FaultBarrier(firstFaultAt: faultList.first?.fault.at)
         await withTaskGroup(of: Void.self) { group in
-            if !faultList.isEmpty { group.addTask { await playFaults(faultList, play: play, only: connection) } }
+            if !faultList.isEmpty { group.addTask { await playFaults(faultList, play: play, only: connection, barrier: barrier) } }
             if connection == nil {
-                await playShared(play: play)
+                await playShared(play: play, barrier: barrier)
             } else {
-                await playEvents(to: connection, play: play)
+                await playEvents(to: connection, play: play, barrier: barrier)
             }
             await group.waitForAll()
         }
@@ -114,7 +122,7 @@ struct Scheduler: Sendable {
     /// library revises the play; then the events are taken from the new scenario time (a seek
     /// forward skips what lies between, a seek back starts the scenarios over and skips to there).
     /// Once no scenario has an event left, it waits for a revision rather than ending.
-    private func playShared(play: Int) async {
+    private func playShared(play: Int, barrier: FaultBarrier) async {
         let startEpoch = clock.wallTime
         var epochs: [Int: Double] = [:]
         func build(_ entry: ScenarioLibrary.Entry) -> WorldIterator.Source {
@@ -178,8 +186,9 @@ struct Scheduler: Sendable {
                 do {
                     guard try await control.waitUntilDue(nextTime, play: play, revision: revision) else { continue }
                 } catch { return }
+                await barrier.wait(through: nextTime)
                 guard let first = next() else { continue }
-                await handOverDue(first, then: next, nextTime: { iterator.nextTime }, to: nil, play: play)
+                await handOverDue(first, then: next, nextTime: { iterator.nextTime.flatMap { $0 < barrier.nextFault ? $0 : nil } }, to: nil, play: play)
             case .max:
                 await handOverMax(next, to: nil, play: play)
             }
@@ -218,7 +227,7 @@ struct Scheduler: Sendable {
         await Task.yield()
     }
 
-    private func playEvents(to connection: SimulatorConnection?, play: Int) async {
+    private func playEvents(to connection: SimulatorConnection?, play: Int, barrier: FaultBarrier) async {
         var iterator = makeIterator(epoch: clock.wallTime)
         logger.info("timeline started", metadata: ["speed": "\(control.speed)", "connection": "\(connection.map { "\($0.id)" } ?? "all")"])
         var ended = false
@@ -241,7 +250,10 @@ struct Scheduler: Sendable {
             case .factor:
                 guard let first = next() else { break }
                 do { try await control.waitUntilDue(first.time, play: play) } catch { return }
-                await handOverDue(first, then: next, nextTime: { iterator.nextTime }, to: connection, play: play)
+                await barrier.wait(through: first.time)
+                await handOverDue(
+                    first, then: next, nextTime: { iterator.nextTime.flatMap { $0 < barrier.nextFault ? $0 : nil } }, to: connection,
+                    play: play)
             case .max:
                 await handOverMax(next, to: connection, play: play)
             }

@@ -89,6 +89,37 @@ struct TimelineSeekTests {
         }
     }
 
+    /// A fault and an event due at the same scenario time: the fault is carried out first, on the
+    /// shared timeline and on a connection's own one (they used to race, in two tasks).
+    @Test(.timeLimit(.minutes(1)), arguments: [SimulatorConfiguration.TimelineMode.shared, .perConnection])
+    func aFaultGoesBeforeAnEventAtTheSameTime(timeline: SimulatorConfiguration.TimelineMode) async throws {
+        let clock = ManualClock()
+        // Events 1, 2, 3, 4 at 0, 1, 2, 3 s; the fault at 2 s, the time of event 3.
+        let yaml = ControlAPITests.scenario(every: "1s", count: 4) + """
+
+            faults:
+              - { at: 2s, kind: close, code: 4003, reason: at the same time as event 3 }
+            """
+        try await withSimulator(scenario: yaml, speed: .factor(1), timeline: timeline, clock: clock) { port in
+            let (seqs, seen) = AsyncStream<Int>.makeStream()
+            async let run = withClient(port: port, path: "/api/ws", headers: try await ControlAPITests.bearer("qa", clock: clock)) { client in
+                defer { seen.finish() }
+                try await client.send(#"{"action":"ping"}"#)
+                while let m = try await client.next() {
+                    if let n = m["data"]?["seq"]?.intValue { seen.yield(n) }
+                }
+                return true
+            }
+            var it = seqs.makeAsyncIterator()
+            #expect(await it.next() == 1)
+            clock.advance(by: .seconds(1))
+            #expect(await it.next() == 2)
+            clock.advance(by: .seconds(1))
+            #expect(await it.next() == nil, "event 3 was sent before the fault due at its time")
+            #expect(try await run.closeCode == 4003)
+        }
+    }
+
     @Test(.timeLimit(.minutes(1))) func badSeeksAreRefusedAndPerConnectionTimelinesAnswer409() async throws {
         try await withSimulator(scenario: ControlAPITests.scenario(), speed: .factor(1), timeline: .shared) { port in
             for body in [#"{}"#, #"{"to":-1}"#, #"{"to":"soon"}"#, #"{"to":1e9}"#] {
