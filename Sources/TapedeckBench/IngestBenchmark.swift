@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import TapedeckCore
 import TapedeckRecording
 
@@ -6,8 +8,10 @@ import TapedeckRecording
 /// to a SQLite file, with nothing else running (no sockets), and the CPU time it costs.
 ///
 /// The frames are JSON text messages of about `payloadSize` bytes, each distinct (a sequence number and
-/// a value change per frame), spread over `connections` connections and appended by one producer task
-/// per connection, as the recording proxy's event loops do. Payloads are made before the clock starts.
+/// a value change per frame), spread over `connections` connections. They are fed the way the
+/// recording proxy feeds them: each connection on an event loop of NIO's shared group, up to
+/// ``framesPerRead`` frames per turn of the loop (a read's worth), queued without waiting, and paused
+/// while the writer's queue is full until it has room. Payloads are made before the clock starts.
 public struct IngestBenchmark: Sendable {
     /// What to run.
     public struct Configuration: Sendable {
@@ -90,17 +94,14 @@ public struct IngestBenchmark: Sendable {
         }
         let cpuBefore = Self.cpuSeconds()
         let start = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let group = NIOSingletons.posixEventLoopGroup
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
             for (index, id) in ids.enumerated() {
                 let share = c.frames / c.connections + (index < c.frames % c.connections ? 1 : 0)
-                group.addTask {
-                    for n in 0..<share {
-                        try await writer.append(
-                            RecordedFrame(connection: id, direction: .serverToClient, opcode: .text, payload: payloads[(n &+ index) & 1023]))
-                    }
-                }
+                let producer = Producer(writer: writer, connection: id, frames: share, offset: index, payloads: payloads, loop: group.next())
+                tasks.addTask { try await producer.run() }
             }
-            try await group.waitForAll()
+            try await tasks.waitForAll()
         }
         for id in ids { try await writer.endConnection(id, close: ConnectionClose(serverCode: 1000)) }
         try await writer.finish()
@@ -112,6 +113,68 @@ public struct IngestBenchmark: Sendable {
         return Report(
             frames: c.frames, connections: c.connections, payloadSize: c.payloadSize,
             seconds: Double(s) + Double(atto) / 1e18, cpuSeconds: cpu, fileBytes: size ?? 0)
+    }
+
+    /// Frames fed per turn of an event loop, as from one read of a socket.
+    public static let framesPerRead = 64
+
+    /// One connection's frames, fed on its event loop like the proxy's relay: a read's worth per turn,
+    /// stopping while the writer's queue is full (`enqueue` says so) until `whenSpaceAvailable`.
+    private final class Producer: @unchecked Sendable {
+        // Touched only on `loop`, after `run()` hands over to it.
+        private let writer: RecordingWriter
+        private let connection: ConnectionID
+        private let frames: Int
+        private let offset: Int
+        private let payloads: [[UInt8]]
+        private let loop: any EventLoop
+        private var sent = 0
+        private var done: CheckedContinuation<Void, any Error>?
+
+        init(writer: RecordingWriter, connection: ConnectionID, frames: Int, offset: Int, payloads: [[UInt8]], loop: any EventLoop) {
+            self.writer = writer
+            self.connection = connection
+            self.frames = frames
+            self.offset = offset
+            self.payloads = payloads
+            self.loop = loop
+        }
+
+        func run() async throws {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                loop.execute {
+                    self.done = c
+                    self.turn()
+                }
+            }
+        }
+
+        private func turn() {
+            var fed = 0
+            while sent < frames && fed < IngestBenchmark.framesPerRead {
+                let frame = RecordedFrame(
+                    connection: connection, direction: .serverToClient, opcode: .text, payload: payloads[(sent &+ offset) & 1023])
+                sent += 1
+                fed += 1
+                let full: Bool
+                do { full = try writer.enqueue(frame) } catch {
+                    finish(error)
+                    return
+                }
+                if full && sent < frames {
+                    let loop = loop
+                    writer.whenSpaceAvailable { loop.execute { self.turn() } }
+                    return
+                }
+            }
+            if sent == frames { finish(nil) } else { loop.execute { self.turn() } }
+        }
+
+        private func finish(_ error: (any Error)?) {
+            guard let c = done else { return }
+            done = nil
+            if let error { c.resume(throwing: error) } else { c.resume() }
+        }
     }
 
     /// Distinct JSON metric messages of about `size` bytes each.

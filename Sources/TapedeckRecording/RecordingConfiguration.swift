@@ -44,7 +44,7 @@ public struct RecordingConfiguration: Sendable {
     public var onCommit: (@Sendable (CommittedBatch) -> Void)?
 
     public init(
-        batchSize: Int = 512, flushInterval: Duration = .milliseconds(50), queueCapacity: Int = 8192,
+        batchSize: Int = 4096, flushInterval: Duration = .milliseconds(50), queueCapacity: Int = 16384,
         durability: RecordingDurability = .normal, overwrite: Bool = false, redaction: Redactor = Redactor(),
         decoder: RecordingFrameDecoder? = nil,
         onCommit: (@Sendable (CommittedBatch) -> Void)? = nil

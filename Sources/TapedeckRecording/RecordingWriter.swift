@@ -190,7 +190,7 @@ public final class RecordingWriter: Sendable {
 
     /// Queues a frame without waiting. Returns `true` when the queue is at or over capacity: the caller
     /// should stop reading from its source and call `whenSpaceAvailable`.
-    func enqueue(_ frame: RecordedFrame) throws -> Bool {
+    package func enqueue(_ frame: RecordedFrame) throws -> Bool {
         let stamp = frame.timestamp ?? timestamp()
         let (full, signal) = try state.withLock { s -> (Bool, Bool) in
             try s.checkUsable()
@@ -211,7 +211,7 @@ public final class RecordingWriter: Sendable {
     }
 
     /// Calls `callback` once the queue has room again (at once if it has room now).
-    func whenSpaceAvailable(_ callback: @escaping @Sendable () -> Void) {
+    package func whenSpaceAvailable(_ callback: @escaping @Sendable () -> Void) {
         let now = state.withLock { s -> Bool in
             if s.pendingFrames < configuration.queueCapacity || s.failure != nil || s.finishing { return true }
             s.spaceWaiters.append(callback)
@@ -245,71 +245,105 @@ public final class RecordingWriter: Sendable {
     }
 
     /// Commits everything ready, one batch per transaction. Returns false after a failure.
+    ///
+    /// Batches are committed in order, one at a time, but the next batch is taken and prepared
+    /// (redaction, the decoded column) while the one before it is being written: the two costs overlap
+    /// on two threads instead of adding up.
     private func drain() async -> Bool {
+        var writing: (task: Task<BatchResult, any Error>, batchID: Int64?)?
         while true {
-            let taken = state.withLock { s -> ([WriterOp], Int64?)? in
-                if s.failure != nil { return nil }
-                // Between ticks only full batches are written; a tick or finish() writes what is left.
-                if s.flushAllRequested || s.finishing {
-                    s.flushingAll = true
-                    s.flushAllRequested = false
+            let next = takeBatch().map { ops, batchID in (ops.map(prepare), batchID) }
+            if let (task, batchID) = writing {
+                writing = nil
+                do {
+                    committed(try await task.value, batchID: batchID)
+                } catch {
+                    failed(error)
+                    return false
                 }
-                guard s.flushingAll || s.readyFrames >= configuration.batchSize else { return nil }
-                let ops = s.takeBatch(maxFrames: configuration.batchSize)
-                if ops.isEmpty {
-                    s.flushingAll = false
-                    return nil
-                }
-                let hasFrames = ops.contains { op in
-                    switch op {
-                    case .frame: true
-                    case .message(let fs): !fs.isEmpty
-                    default: false
-                    }
-                }
-                var batchID: Int64?
-                if hasFrames {
-                    batchID = s.nextBatch
-                    s.nextBatch += 1
-                }
-                return (ops, batchID)
             }
-            guard let (ops, batchID) = taken else { return state.withLock { $0.failure == nil } }
-            let prepared = ops.map(prepare)
+            guard let (prepared, batchID) = next else {
+                // Frames that came in while the last batch was written are taken on the next pass.
+                if state.withLock({ $0.failure == nil && ($0.readyFrames >= configuration.batchSize || $0.flushingAll) }) {
+                    continue
+                }
+                return state.withLock { $0.failure == nil }
+            }
             let committedAt = WallClock.nowNanos()
-            do {
-                let batch = try await database.write { db in
-                    try Self.write(prepared, batchID: batchID, committedAt: committedAt, db: db)
-                }
-                let waiters = state.withLock { s -> [@Sendable () -> Void] in
-                    s.pendingFrames -= batch.frameCount
-                    s.statistics.framesCommitted += batch.frameCount
-                    s.statistics.bytesCommitted += batch.bytes
-                    if batchID != nil { s.statistics.batchesCommitted += 1 }
-                    guard s.pendingFrames < configuration.queueCapacity else { return [] }
-                    defer { s.spaceWaiters = [] }
-                    return s.spaceWaiters
-                }
-                waiters.forEach { $0() }
-                if let batchID, let onCommit = configuration.onCommit {
-                    // Measured once per batch: from its oldest frame's timestamp until now.
-                    let wait = batch.oldestOffsetNanos.map { Duration.nanoseconds(max(0, timestamp().offsetNanos - $0)) }
-                    onCommit(
-                        CommittedBatch(
-                            id: batchID, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, frameCount: batch.frameCount,
-                            oldestFrameWait: wait))
-                }
-            } catch {
-                let waiters = state.withLock { s -> [@Sendable () -> Void] in
-                    let lost = s.pendingFrames
-                    s.failure = .writerFailed("\(error) (\(lost) queued frames not stored)")
-                    defer { s.spaceWaiters = [] }
-                    return s.spaceWaiters
-                }
-                waiters.forEach { $0() }
-                return false
-            }
+            let database = database
+            writing = (
+                Task {
+                    try await database.write { db in
+                        try Self.write(prepared, batchID: batchID, committedAt: committedAt, db: db)
+                    }
+                }, batchID
+            )
         }
+    }
+
+    /// Removes the next batch from the queue: a full one, or what is left when a tick or `finish()`
+    /// asked for everything. `nil` when there is nothing to write now or the writer failed.
+    private func takeBatch() -> ([WriterOp], Int64?)? {
+        state.withLock { s -> ([WriterOp], Int64?)? in
+            if s.failure != nil { return nil }
+            // Between ticks only full batches are written; a tick or finish() writes what is left.
+            if s.flushAllRequested || s.finishing {
+                s.flushingAll = true
+                s.flushAllRequested = false
+            }
+            guard s.flushingAll || s.readyFrames >= configuration.batchSize else { return nil }
+            let ops = s.takeBatch(maxFrames: configuration.batchSize)
+            if ops.isEmpty {
+                s.flushingAll = false
+                return nil
+            }
+            let hasFrames = ops.contains { op in
+                switch op {
+                case .frame: true
+                case .message(let fs): !fs.isEmpty
+                default: false
+                }
+            }
+            var batchID: Int64?
+            if hasFrames {
+                batchID = s.nextBatch
+                s.nextBatch += 1
+            }
+            return (ops, batchID)
+        }
+    }
+
+    /// Acknowledges a committed batch: counters, producers waiting for room, `onCommit`.
+    private func committed(_ batch: BatchResult, batchID: Int64?) {
+        let waiters = state.withLock { s -> [@Sendable () -> Void] in
+            s.pendingFrames -= batch.frameCount
+            s.statistics.framesCommitted += batch.frameCount
+            s.statistics.bytesCommitted += batch.bytes
+            if batchID != nil { s.statistics.batchesCommitted += 1 }
+            guard s.pendingFrames < configuration.queueCapacity else { return [] }
+            defer { s.spaceWaiters = [] }
+            return s.spaceWaiters
+        }
+        waiters.forEach { $0() }
+        if let batchID, let onCommit = configuration.onCommit {
+            // Measured once per batch: from its oldest frame's timestamp until now.
+            let wait = batch.oldestOffsetNanos.map { Duration.nanoseconds(max(0, timestamp().offsetNanos - $0)) }
+            onCommit(
+                CommittedBatch(
+                    id: batchID, firstSeq: batch.firstSeq, lastSeq: batch.lastSeq, frameCount: batch.frameCount,
+                    oldestFrameWait: wait))
+        }
+    }
+
+    /// A batch could not be committed: the writer fails, and everyone waiting is woken to see it.
+    private func failed(_ error: any Error) {
+        let waiters = state.withLock { s -> [@Sendable () -> Void] in
+            let lost = s.pendingFrames
+            s.failure = .writerFailed("\(error) (\(lost) queued frames not stored)")
+            defer { s.spaceWaiters = [] }
+            return s.spaceWaiters
+        }
+        waiters.forEach { $0() }
     }
 
     /// Applies redaction and the decoder (off the producers' threads).
@@ -402,7 +436,7 @@ public final class RecordingWriter: Sendable {
         return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
     }
 
-    private struct BatchResult {
+    struct BatchResult: Sendable {
         var firstSeq: Int64?
         var lastSeq: Int64?
         var frameCount = 0
@@ -415,23 +449,24 @@ public final class RecordingWriter: Sendable {
         -> BatchResult
     {
         var result = BatchResult()
-        var frames: [PreparedFrame] = []
-        for op in ops {
-            switch op {
-            case .frame(let p): frames.append(PreparedFrame(pending: p))
-            case .message(let fs): frames.append(contentsOf: fs)
-            default: break
-            }
-        }
         if let batchID {
-            let seqs = frames.map(\.pending.seq)
-            result.firstSeq = seqs.min()
-            result.lastSeq = seqs.max()
-            result.frameCount = frames.count
-            result.oldestOffsetNanos = frames.lazy.compactMap { $0.pending.frame.timestamp?.offsetNanos }.min()
+            // The batch's row first: its frames name it. One pass over the frames, copying none.
+            func note(_ seq: Int64, _ stamp: FrameTimestamp?) {
+                result.firstSeq = min(result.firstSeq ?? seq, seq)
+                result.lastSeq = max(result.lastSeq ?? seq, seq)
+                result.frameCount += 1
+                if let offset = stamp?.offsetNanos { result.oldestOffsetNanos = min(result.oldestOffsetNanos ?? offset, offset) }
+            }
+            for op in ops {
+                switch op {
+                case .frame(let p): note(p.seq, p.frame.timestamp)
+                case .message(let fs): for f in fs { note(f.pending.seq, f.pending.frame.timestamp) }
+                default: break
+                }
+            }
             try db.execute(
                 sql: "INSERT INTO batches (id, first_seq, last_seq, frame_count, committed_at_ns) VALUES (?, ?, ?, ?, ?)",
-                arguments: [batchID, result.firstSeq, result.lastSeq, frames.count, committedAt])
+                arguments: [batchID, result.firstSeq, result.lastSeq, result.frameCount, committedAt])
         }
         let insertFrame = try FrameInsert(db: db, batchID: batchID)
         func insert(_ f: PreparedFrame) throws {

@@ -11,9 +11,10 @@ struct BenchRecorderCommand: AsyncParsableCommand {
         abstract: "Measure the recorder's ingest: frames per second written and committed to a SQLite recording.",
         discussion: """
             Appends --frames distinct JSON text frames of about --payload-size bytes, over --connections \
-            connections (one producer task each, as the recording proxy's event loops), to a fresh \
-            recording through the same writer `tapedeck record` uses (redaction check, decoded column, \
-            batched transactions), and reports the wall time until the last batch committed, frames per \
+            connections, to a fresh recording through the same writer `tapedeck record` uses (redaction \
+            check, decoded column, batched transactions). Each connection's frames are fed on an event \
+            loop, a read's worth (64 frames) at a time, pausing while the writer's queue is full, as the \
+            recording proxy feeds them. Reports the wall time until the last batch committed, frames per \
             second, and the process's CPU time. No socket is involved: this is the ceiling of recording, \
             not of the proxy. The file is deleted afterwards unless --keep is given.
 
@@ -33,7 +34,7 @@ struct BenchRecorderCommand: AsyncParsableCommand {
     var payloadSize = 200
 
     @Option(help: "Frames per transaction (the writer's batch size).")
-    var batchSize = 512
+    var batchSize = 4096
 
     @Option(name: .shortAndLong, help: "The recording to write; it must not exist (default: a temporary file).")
     var output: String?

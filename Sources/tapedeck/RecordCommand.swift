@@ -65,7 +65,7 @@ struct RecordCommand: AsyncParsableCommand {
     var tag: [String] = []
 
     @Option(help: "Commit a batch once it holds this many frames.")
-    var batchSize: Int = 512
+    var batchSize: Int = 4096
 
     @Option(help: "Commit a batch at the latest after this many milliseconds.")
     var flushInterval: Int = 50
