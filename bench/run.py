@@ -28,6 +28,7 @@ import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -314,14 +315,20 @@ def schedule_lag(args, eps, results, commands):
     results["lag"] = {"events_per_s": eps, "by_server": out}
 
 
+def all_cpus():
+    """For a child process: undo run.py's own pinning to core 1 (children inherit it)."""
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+
+
 def recorder_ingest(args, results, commands, runs=3, frames=500_000):
-    """`tapedeck bench recorder`: the writer alone into SQLite, no sockets, not pinned; `runs` runs, one after another."""
+    """`tapedeck bench recorder`: the writer alone into SQLite, no sockets, on every core; `runs` runs, one after another."""
     cmd = [args.bin, "bench", "recorder", "--frames", str(frames), "--json"]
     out = []
     for i in range(runs):
         log(f"recorder ingest, run {i + 1} of {runs}")
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # both cores: producers and the SQLite thread
+            # Every core: the producers (event loops), the preparing task and the SQLite thread.
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, preexec_fn=all_cpus)
             out.append(json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr.strip()[-300:]})
         except (subprocess.TimeoutExpired, ValueError) as e:
             out.append({"error": str(e)})
@@ -331,12 +338,12 @@ def recorder_ingest(args, results, commands, runs=3, frames=500_000):
 
 
 def proxy_overhead(args, results, commands):
-    """`bench/recorder_bench.py`: a flood and echo round trips, direct and through `tapedeck record`."""
+    """`bench/recorder_bench.py`: a flood and echo round trips, direct and through `tapedeck record`, on every core."""
     path = os.path.join(HERE, f".proxy-{os.getpid()}.json")
     cmd = [sys.executable, os.path.join(HERE, "recorder_bench.py"), "--bin", args.bin, "--json", path]
     log("recording proxy beside a direct connection")
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, preexec_fn=all_cpus)
         if r.returncode == 0:
             with open(path) as f:
                 f_ = json.load(f)
@@ -506,8 +513,9 @@ def markdown(args, results, commands, m, started, elapsed):
         runs = results["recorder"]["runs"]
         L += ["### Recorder ingest into SQLite (`tapedeck bench recorder`)", "",
               "500,000 distinct ~200-byte JSON text frames over 10 connections, appended through the writer that",
-              "`tapedeck record` and `serve --record` use (secret-key check, the `decoded` column, batches of 512 per",
-              "transaction, WAL), timed until the last batch is committed and the file closed; no sockets.", "",
+              "`tapedeck record` and `serve --record` use (secret-key check, the `decoded` column, batches of 4096 per",
+              "transaction, WAL), fed from event loops a read's worth (64 frames) at a time as the proxy feeds it, timed",
+              "until the last batch is committed and the file closed; no sockets; not pinned (every core).", "",
               "| run | wall time | frames/s | CPU (% of one core) | frames per CPU-second |", "|---|---|---|---|---|"]
         for i, r in enumerate(runs):
             if "error" in r:
@@ -523,7 +531,8 @@ def markdown(args, results, commands, m, started, elapsed):
             L += [f"error: {px['error']}", ""]
         else:
             L += [f"A Python `websockets` upstream floods ~{px['frame_bytes']}-byte frames to a Python client, directly and",
-                  f"through `tapedeck record`, alternating, {px['repeat']} times each (best of {px['repeat']}); then echo round trips.", "",
+                  f"through `tapedeck record`, alternating, {px['repeat']} times each (best of {px['repeat']}); then echo round trips.",
+                  "All three processes on every core (not pinned).", "",
                   "| | direct | through `tapedeck record` | ratio |", "|---|---|---|---|",
                   f"| flood, frames/s received | {px['flood_direct']:,.0f} | {px['flood_proxy']:,.0f} | {px['ratio']:.2f} |",
                   f"| committed to SQLite during the proxied flood | | {px['ingest']:,.0f} frames/s | |",
@@ -559,22 +568,32 @@ def targets(args, results):
         return "**yes**" if b else "**no**"
     if "sweep-1000" in results and "tapedeck" in args.servers:
         t_rate, t_f = ceiling(1000, "tapedeck")
-        peers = {s: ceiling(1000, s) for s in args.servers if s != "tapedeck"}
         need = {"websockets": 3, "node": 3, "picows": 1.5}
+        # Where the generator is the limit (it used most of its core at Tapedeck's ceiling), messages
+        # per server CPU-second stand in for the rate, as the issue allows.
+        generator_bound = bool(t_f and (t_f.get("client_cpu") or 0) >= 90)
         parts, ok = [], t_rate is not None
-        for s, (r, f) in peers.items():
+        for s in [s for s in args.servers if s != "tapedeck"]:
+            r, f = ceiling(1000, s)
             if r is None or t_rate is None:
+                parts.append(f"{s}: no rate held to compare")
+                ok = False
                 continue
-            ratio, cpu_ratio = t_rate / r, (per_cpu(t_f) or 0) / (per_cpu(f) or 1)
-            parts.append(f"{s}: {ratio:.2f}× the rate held, {cpu_ratio:.2f}× the messages per server CPU-second")
-            ok = ok and (ratio >= need[s] or cpu_ratio >= need[s])
+            ratio = t_rate / r
+            t_per, p_per = per_cpu(t_f), per_cpu(f)
+            cpu_ratio = t_per / p_per if t_per and p_per else None
+            parts.append(f"{s} held {r:,}: {ratio:.2f}× the rate, "
+                         + (f"{cpu_ratio:.2f}× the messages per server CPU-second" if cpu_ratio else "CPU unknown"))
+            ok = ok and (ratio >= need[s] or (generator_bound and cpu_ratio is not None and cpu_ratio >= need[s]))
         rows.append(("highest rate held to N = 1,000: ≥ 3× Python websockets and Node ws, ≥ 1.5× picows "
                      "(per server CPU-second where the generator is the limit)",
-                     f"Tapedeck held {t_rate or 0:,} msg/s at {pc(t_f and t_f['cpu'])} CPU; " + "; ".join(parts), yes(ok)))
+                     f"Tapedeck held {t_rate or 0:,} msg/s at {pc(t_f and t_f['cpu'])} CPU, generator at "
+                     f"{pc(t_f and t_f.get('client_cpu'))}; " + "; ".join(parts), yes(ok)))
     fx = results.get("fixed-1000", {}).get("by_server", {})
     if "tapedeck" in fx and "picows" in fx and "error" not in fx["tapedeck"] and "error" not in fx["picows"]:
         t, p_ = fx["tapedeck"], fx["picows"]
-        ok = t["cpu"] is not None and p_["cpu"] is not None and t["cpu"] <= p_["cpu"] / 2 and t["p99"] <= p_["p99"]
+        known = None not in (t["cpu"], p_["cpu"], t["p99"], p_["p99"])
+        ok = known and t["cpu"] <= p_["cpu"] / 2 and t["p99"] <= p_["p99"]
         rows.append(("fixed 10k msg/s to N = 1,000: server CPU ≤ half of picows', p99 ≤ picows'",
                      f"Tapedeck {pc(t['cpu'])} CPU, p99 {msf(t['p99'])} ms; picows {pc(p_['cpu'])}, {msf(p_['p99'])} ms", yes(ok)))
     mx = results.get("max-1000", {}).get("by_server", {}).get("tapedeck")
@@ -590,15 +609,15 @@ def targets(args, results):
         rows.append(("10k idle connections under 300 MB RSS",
                      f"{idle['rss'] / 1e6:.0f} MB ({mib(idle['rss'])} MiB) with {idle['open']:,} open", yes(ok)))
     lag = results.get("lag", {}).get("by_server", {}).get("tapedeck")
-    if lag and "error" not in lag:
+    if lag and "error" not in lag and lag.get("p99") is not None:
         rows.append(("schedule lag p99 under 2 ms at 10k events/s", f"p99 {msf(lag['p99'])} ms, max {msf(lag['max'])} ms",
                      yes(lag["p99"] < 2)))
     runs = [r for r in results.get("recorder", {}).get("runs", []) if "error" not in r]
     if runs:
-        rates = sorted(r["frames_per_second"] for r in runs)
+        rates = [r["frames_per_second"] for r in runs]
+        median = statistics.median(rates)
         rows.append(("recorder ingest ≥ 200k frames/s to SQLite",
-                     f"{rates[len(rates) // 2]:,.0f} frames/s (median of {len(rates)}; best {rates[-1]:,.0f})",
-                     yes(rates[len(rates) // 2] >= 200_000)))
+                     f"{median:,.0f} frames/s (median of {len(rates)} runs; best {max(rates):,.0f})", yes(median >= 200_000)))
     px = results.get("proxy")
     if px and "error" not in px:
         rows.append(("recording proxy ≥ 50% of a direct connection's throughput",
@@ -667,6 +686,13 @@ def main():
             else:
                 print(f"smoke {name}: {f['open']} connections, {f['delivered']:,.0f} msg/s delivered "
                       f"(1000 offered), p99 {f['p99']} ms, server CPU {f['cpu']}%")
+        recorder_ingest(args, results, commands, runs=1, frames=2000)
+        r = results["recorder"]["runs"][0]
+        if "error" in r or r.get("frames") != 2000:
+            failures.append(f"recorder: {r}")
+        else:
+            print(f"smoke recorder: {r['frames']} frames committed, {r['frames_per_second']:,.0f} frames/s")
+        targets(args, results)  # the report's code runs too
         if failures:
             sys.exit("smoke failed: " + "; ".join(failures))
         print(f"smoke ok in {time.monotonic() - t0:.1f} s")

@@ -250,17 +250,14 @@ public final class RecordingWriter: Sendable {
     /// (redaction, the decoded column) while the one before it is being written: the two costs overlap
     /// on two threads instead of adding up.
     private func drain() async -> Bool {
-        var writing: (task: Task<BatchResult, any Error>, batchID: Int64?)?
+        // The batch being written: its task acknowledges it (``committed(_:batchID:)``) as soon as it
+        // commits, and returns false if it failed.
+        var writing: Task<Bool, Never>?
         while true {
             let next = takeBatch().map { ops, batchID in (ops.map(prepare), batchID) }
-            if let (task, batchID) = writing {
+            if let task = writing {
                 writing = nil
-                do {
-                    committed(try await task.value, batchID: batchID)
-                } catch {
-                    failed(error)
-                    return false
-                }
+                guard await task.value else { return false }
             }
             guard let (prepared, batchID) = next else {
                 // Frames that came in while the last batch was written are taken on the next pass.
@@ -269,15 +266,18 @@ public final class RecordingWriter: Sendable {
                 }
                 return state.withLock { $0.failure == nil }
             }
-            let committedAt = WallClock.nowNanos()
-            let database = database
-            writing = (
-                Task {
-                    try await database.write { db in
-                        try Self.write(prepared, batchID: batchID, committedAt: committedAt, db: db)
+            writing = Task { [self] in
+                do {
+                    let batch = try await database.write { db in
+                        try Self.write(prepared, batchID: batchID, db: db)
                     }
-                }, batchID
-            )
+                    committed(batch, batchID: batchID)
+                    return true
+                } catch {
+                    failed(error)
+                    return false
+                }
+            }
         }
     }
 
@@ -445,29 +445,8 @@ public final class RecordingWriter: Sendable {
         var oldestOffsetNanos: Int64?
     }
 
-    private static func write(_ ops: [PreparedOp], batchID: Int64?, committedAt: Int64, db: Database) throws
-        -> BatchResult
-    {
+    private static func write(_ ops: [PreparedOp], batchID: Int64?, db: Database) throws -> BatchResult {
         var result = BatchResult()
-        if let batchID {
-            // The batch's row first: its frames name it. One pass over the frames, copying none.
-            func note(_ seq: Int64, _ stamp: FrameTimestamp?) {
-                result.firstSeq = min(result.firstSeq ?? seq, seq)
-                result.lastSeq = max(result.lastSeq ?? seq, seq)
-                result.frameCount += 1
-                if let offset = stamp?.offsetNanos { result.oldestOffsetNanos = min(result.oldestOffsetNanos ?? offset, offset) }
-            }
-            for op in ops {
-                switch op {
-                case .frame(let p): note(p.seq, p.frame.timestamp)
-                case .message(let fs): for f in fs { note(f.pending.seq, f.pending.frame.timestamp) }
-                default: break
-                }
-            }
-            try db.execute(
-                sql: "INSERT INTO batches (id, first_seq, last_seq, frame_count, committed_at_ns) VALUES (?, ?, ?, ?, ?)",
-                arguments: [batchID, result.firstSeq, result.lastSeq, result.frameCount, committedAt])
-        }
         let insertFrame = try FrameInsert(db: db, batchID: batchID)
         func insert(_ f: PreparedFrame) throws {
             try insertFrame.insert(f)
@@ -504,6 +483,25 @@ public final class RecordingWriter: Sendable {
             case .message(let fs):
                 for f in fs { try insert(f) }
             }
+        }
+        if let batchID {
+            // The batch's row last, stamped when its frames are written: the time of the commit.
+            func note(_ seq: Int64, _ stamp: FrameTimestamp?) {
+                result.firstSeq = min(result.firstSeq ?? seq, seq)
+                result.lastSeq = max(result.lastSeq ?? seq, seq)
+                result.frameCount += 1
+                if let offset = stamp?.offsetNanos { result.oldestOffsetNanos = min(result.oldestOffsetNanos ?? offset, offset) }
+            }
+            for op in ops {
+                switch op {
+                case .frame(let p): note(p.seq, p.frame.timestamp)
+                case .message(let fs): for f in fs { note(f.pending.seq, f.pending.frame.timestamp) }
+                default: break
+                }
+            }
+            try db.execute(
+                sql: "INSERT INTO batches (id, first_seq, last_seq, frame_count, committed_at_ns) VALUES (?, ?, ?, ?, ?)",
+                arguments: [batchID, result.firstSeq, result.lastSeq, result.frameCount, WallClock.nowNanos()])
         }
         return result
     }

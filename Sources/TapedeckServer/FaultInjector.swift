@@ -14,17 +14,24 @@ struct FaultInjector: Sendable {
     /// one. With `only` (a connection's own timeline), that connection if it matches.
     func select(_ selector: Value?, only: SimulatorConnection? = nil) async throws -> [(SimulatorConnection, ConnectionSnapshot)] {
         let s = try ConnectionSelector(selector)
-        var out: [(SimulatorConnection, ConnectionSnapshot)] = []
-        for c in only.map({ [$0] }) ?? hub.allConnections {
-            guard s.path == nil || s.path == c.path, s.profile == nil || s.profile == c.profileName, s.connection == nil || s.connection == c.id else {
-                continue
-            }
-            guard let snap = await c.snapshot() else { continue }
-            if let user = s.user, snap.user != user { continue }
-            if let tenant = s.tenant, snap.tenant != tenant { continue }
-            out.append((c, snap))
+        let candidates = (only.map { [$0] } ?? hub.allConnections).filter { c in
+            (s.path == nil || s.path == c.path) && (s.profile == nil || s.profile == c.profileName)
+                && (s.connection == nil || s.connection == c.id)
         }
-        return out
+        // Each snapshot is taken on its connection's event loop: all at once, not one after another,
+        // so that a fault on many connections is carried out (and the timeline goes on) promptly.
+        let snapshots = await withTaskGroup(of: (Int, ConnectionSnapshot?).self) { group in
+            for (i, c) in candidates.enumerated() { group.addTask { (i, await c.snapshot()) } }
+            var all = [ConnectionSnapshot?](repeating: nil, count: candidates.count)
+            for await (i, snap) in group { all[i] = snap }
+            return all
+        }
+        return zip(candidates, snapshots).compactMap { c, snap in
+            guard let snap else { return nil }
+            if let user = s.user, snap.user != user { return nil }
+            if let tenant = s.tenant, snap.tenant != tenant { return nil }
+            return (c, snap)
+        }
     }
 
     /// Applies the fault `body` describes; returns what it applied to. Throws ``ControlAPI/Failure`` on a bad field.

@@ -186,7 +186,12 @@ struct Scheduler: Sendable {
                 do {
                     guard try await control.waitUntilDue(nextTime, play: play, revision: revision) else { continue }
                 } catch { return }
-                await barrier.wait(through: nextTime)
+                if barrier.nextFault <= nextTime {
+                    // A fault first. It may take a moment (it finds its connections), in which a
+                    // seek or a pause may come: the loop starts over to see them.
+                    await barrier.wait(through: nextTime)
+                    continue
+                }
                 guard let first = next() else { continue }
                 await handOverDue(first, then: next, nextTime: { iterator.nextTime.flatMap { $0 < barrier.nextFault ? $0 : nil } }, to: nil, play: play)
             case .max:
@@ -250,7 +255,12 @@ struct Scheduler: Sendable {
             case .factor:
                 guard let first = next() else { break }
                 do { try await control.waitUntilDue(first.time, play: play) } catch { return }
-                await barrier.wait(through: first.time)
+                if barrier.nextFault <= first.time {
+                    // A fault first; then, as a pause may have come meanwhile, the event waits again.
+                    await barrier.wait(through: first.time)
+                    await control.waitWhilePaused()
+                    do { try await control.waitUntilDue(first.time, play: play) } catch { return }
+                }
                 await handOverDue(
                     first, then: next, nextTime: { iterator.nextTime.flatMap { $0 < barrier.nextFault ? $0 : nil } }, to: connection,
                     play: play)
