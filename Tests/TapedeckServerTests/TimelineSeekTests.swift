@@ -53,6 +53,24 @@ struct TimelineSeekTests {
         }
     }
 
+    /// A client of user `qa` that sends a ping (which starts the timeline) and yields each event's
+    /// `data.seq` until the connection closes; its task ends with the run.
+    static func seqClient(port: Int, clock: ManualClock) async throws -> (AsyncStream<Int>, Task<ClientRun<Bool>, any Error>) {
+        let (seqs, seen) = AsyncStream<Int>.makeStream()
+        let headers = try await ControlAPITests.bearer("qa", clock: clock)
+        let run = Task {
+            try await withClient(port: port, path: "/api/ws", headers: headers) { client in
+                defer { seen.finish() }
+                try await client.send(#"{"action":"ping"}"#)
+                while let m = try await client.next() {
+                    if let n = m["data"]?["seq"]?.intValue { seen.yield(n) }
+                }
+                return true
+            }
+        }
+        return (seqs, run)
+    }
+
     /// A seek before the timeline starts says where it starts; a scheduled fault a seek jumps over
     /// is skipped, the next one comes at its time (between two events, so that the order is certain).
     @Test(.timeLimit(.minutes(1))) func aSeekBeforeTheStartAndOverAScheduledFault() async throws {
@@ -66,15 +84,7 @@ struct TimelineSeekTests {
         try await withSimulator(scenario: yaml, speed: .factor(1), timeline: .shared, clock: clock) { port in
             let early = try await http(port: port, "POST", "/_tapedeck/timeline/seek", body: #"{"to":"30s"}"#)
             #expect(early.json?["scenario_time"]?.doubleValue == 30, "\(early.body)")
-            let (seqs, seen) = AsyncStream<Int>.makeStream()
-            async let run = withClient(port: port, path: "/api/ws", headers: try await ControlAPITests.bearer("qa", clock: clock)) { client in
-                defer { seen.finish() }
-                try await client.send(#"{"action":"ping"}"#)
-                while let m = try await client.next() {
-                    if let n = m["data"]?["seq"]?.intValue { seen.yield(n) }
-                }
-                return true
-            }
+            let (seqs, run) = try await Self.seqClient(port: port, clock: clock)
             var it = seqs.makeAsyncIterator()
             // The timeline starts at 30 s: event 31 first, and the fault at 20 s never comes.
             #expect(await it.next() == 31)
@@ -85,7 +95,7 @@ struct TimelineSeekTests {
             // Half a second on, the fault's time (and not yet event 62's): it closes the connection.
             clock.advance(by: .milliseconds(500))
             #expect(await it.next() == nil)
-            #expect(try await run.closeCode == 4002)
+            #expect(try await run.value.closeCode == 4002)
         }
     }
 
@@ -101,22 +111,14 @@ struct TimelineSeekTests {
               - { at: 2s, kind: close, code: 4003, reason: at the same time as event 3 }
             """
         try await withSimulator(scenario: yaml, speed: .factor(1), timeline: timeline, clock: clock) { port in
-            let (seqs, seen) = AsyncStream<Int>.makeStream()
-            async let run = withClient(port: port, path: "/api/ws", headers: try await ControlAPITests.bearer("qa", clock: clock)) { client in
-                defer { seen.finish() }
-                try await client.send(#"{"action":"ping"}"#)
-                while let m = try await client.next() {
-                    if let n = m["data"]?["seq"]?.intValue { seen.yield(n) }
-                }
-                return true
-            }
+            let (seqs, run) = try await Self.seqClient(port: port, clock: clock)
             var it = seqs.makeAsyncIterator()
             #expect(await it.next() == 1)
             clock.advance(by: .seconds(1))
             #expect(await it.next() == 2)
             clock.advance(by: .seconds(1))
             #expect(await it.next() == nil, "event 3 was sent before the fault due at its time")
-            #expect(try await run.closeCode == 4003)
+            #expect(try await run.value.closeCode == 4003)
         }
     }
 
