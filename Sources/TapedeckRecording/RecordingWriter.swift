@@ -255,15 +255,14 @@ public final class RecordingWriter: Sendable {
         var writing: Task<Bool, Never>?
         while true {
             let next = takeBatch().map { ops, batchID in (ops.map(prepare), batchID) }
+            let wasWriting = writing != nil
             if let task = writing {
                 writing = nil
                 guard await task.value else { return false }
             }
             guard let (prepared, batchID) = next else {
-                // Frames that came in while the last batch was written are taken on the next pass.
-                if state.withLock({ $0.failure == nil && ($0.readyFrames >= configuration.batchSize || $0.flushingAll) }) {
-                    continue
-                }
+                // Frames that came in while the last batch was written are taken on one more pass.
+                if wasWriting { continue }
                 return state.withLock { $0.failure == nil }
             }
             writing = Task { [self] in
